@@ -1,0 +1,14 @@
+"""The ``keilog`` command line: one click group, one module per area.
+
+Every command is a thin layer over a library function: it parses options, calls the
+library, and formats the result. Importing a command module registers its commands.
+"""
+
+from keilog.cli.main import cli
+
+# Command modules register themselves on import; keep one line per area.
+from keilog.cli import demo_cmd as _demo_cmd  # noqa: F401, E402
+from keilog.cli import import_cmd as _import_cmd  # noqa: F401, E402
+from keilog.cli import firmware_cmd as _firmware_cmd  # noqa: F401, E402
+
+__all__ = ["cli"]

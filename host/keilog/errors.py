@@ -1,0 +1,29 @@
+"""Errors raised by the keilog library.
+
+Every message names the file, line or frame it is about and says what to do next; the
+CLI prints it as ``Error: ...`` and exits 1.
+"""
+
+
+class KeilogError(Exception):
+    """Base class of every error keilog raises on purpose."""
+
+
+class LogFormatError(KeilogError):
+    """A log segment (or other log file) cannot be read."""
+
+
+class DbcError(KeilogError):
+    """A DBC (or KCD/SYM/ARXML) file cannot be loaded."""
+
+
+class ConfigError(KeilogError):
+    """A configuration or scenario file is invalid."""
+
+
+class FirmwareError(KeilogError):
+    """The firmware could not be run (no interpreter, it crashed, ...)."""
+
+
+class StoreError(KeilogError):
+    """The SQLite database cannot be used."""
