@@ -1,0 +1,216 @@
+# Log format v1 encoder: records packed into 512-byte blocks (docs/log-format.md).
+#
+# One BlockEncoder owns one preallocated 512-byte buffer. The add_* methods are
+# non-allocating: they write with struct.pack_into and byte stores only, and return
+# False when the record does not fit (the caller seals the block and starts another).
+# Every integer they handle stays below 2**30, so it is a small int on 32-bit ports
+# too: times are offsets from the block's base, the base itself is split into a
+# 2**30-microsecond period count and the microseconds within the period.
+import struct
+import time
+
+from binascii import crc32
+
+try:
+    from micropython import const
+except ImportError:  # CPython (host tools and the compatibility shim)
+
+    def const(x):
+        return x
+
+
+FORMAT_VERSION = const(1)
+BLOCK_SIZE = const(512)
+HEADER_SIZE = const(24)
+PAYLOAD_SIZE = const(488)
+MAGIC = b"KLB1"
+# Offsets are kept below 2**29 us (about 9 minutes) so that they are small ints.
+MAX_OFFSET_US = const(0x1FFFFFFF)
+PERIOD_US = const(0x40000000)  # 2**30: the base time's period
+
+# Record tags: high nibble is the type, low nibble the DLC for CAN types.
+T_CAN_STD = const(0x10)
+T_CAN_EXT = const(0x20)
+T_CAN_RTR = const(0x30)
+T_CAN_ERR = const(0x40)
+T_GPS = const(0x50)
+T_EVENT = const(0x60)
+T_ANCHOR = const(0x70)
+T_SEGMENT = const(0x80)
+
+# Frame flags as the CAN sources hand them over (bit set = true).
+F_EXT = const(1)
+F_RTR = const(2)
+F_ERR = const(4)
+
+# Event codes (value meaning in docs/log-format.md).
+EV_BOOT = const(1)
+EV_CLOCK_SET = const(2)
+EV_OVERRUN = const(3)
+EV_BUS_STATE = const(4)
+EV_IGNITION_ON = const(5)
+EV_IGNITION_OFF = const(6)
+EV_FRAMES = const(7)
+EV_CONFIG_ERROR = const(8)
+EV_DROPPED = const(9)
+EV_FLUSH_MS_MAX = const(10)
+EV_BYTES_WRITTEN = const(11)
+EV_GPS_FIX_LOST = const(12)
+EV_STORAGE_FULL = const(13)
+EV_SHUTDOWN = const(14)
+
+# Clock anchor sources.
+SRC_GPS = const(1)
+SRC_HOST = const(2)
+SRC_RTC = const(3)
+SRC_SYSTEM = const(4)
+
+# GPS validity bits.
+GPS_POS = const(1)
+GPS_ALT = const(2)
+GPS_MOTION = const(4)
+GPS_HDOP = const(8)
+GPS_TIME = const(16)
+
+
+class BlockEncoder:
+    def __init__(self):
+        self.buf = bytearray(BLOCK_SIZE)
+        self.used = 0  # payload bytes in use
+        self.count = 0  # records in the block
+        self.seq = 0
+        self.base_hi = 0
+        self.base_lo = 0
+        self.base_ticks = 0
+        self.active = False
+
+    # Start a block whose base time is base_hi * 2**30 + base_lo microseconds since
+    # boot, which the caller's clock read as base_ticks (time.ticks_us). Non-allocating.
+    def begin(self, seq, base_hi, base_lo, base_ticks):
+        self.seq = seq
+        self.base_hi = base_hi
+        self.base_lo = base_lo
+        self.base_ticks = base_ticks
+        self.used = 0
+        self.count = 0
+        self.active = True
+
+    # Microseconds from the block base to ticks, or -1 when it cannot be stored here.
+    def _offset(self, ticks):
+        off = time.ticks_diff(ticks, self.base_ticks)
+        if off < 0 or off > MAX_OFFSET_US:
+            return -1
+        return off
+
+    # A CAN frame; data is a buffer holding dlc bytes from index start. Non-allocating.
+    def can(self, ticks, can_id, flags, dlc, data, start):
+        off = self._offset(ticks)
+        if off < 0 or dlc > 8:
+            return False
+        buf = self.buf
+        p = HEADER_SIZE + self.used
+        if flags & F_RTR:
+            if p + 10 > BLOCK_SIZE:
+                return False
+            struct.pack_into("<BIIB", buf, p, T_CAN_RTR | dlc, off, can_id, flags & F_EXT)
+            self.used += 10
+            self.count += 1
+            return True
+        if flags & F_ERR:
+            tag = T_CAN_ERR
+            head = 9
+        elif flags & F_EXT:
+            tag = T_CAN_EXT
+            head = 9
+        else:
+            tag = T_CAN_STD
+            head = 7
+        if p + head + dlc > BLOCK_SIZE:
+            return False
+        if head == 7:
+            struct.pack_into("<BIH", buf, p, tag | dlc, off, can_id)
+        else:
+            struct.pack_into("<BII", buf, p, tag | dlc, off, can_id)
+        p += head
+        for i in range(dlc):
+            buf[p + i] = data[start + i]
+        self.used += head + dlc
+        self.count += 1
+        return True
+
+    # A GPS fix. day: days since 1970-01-01, tod_ms: ms since UTC midnight, lat/lon in
+    # 1e-6 degrees, alt in decimetres, speed in cm/s, course and hdop in 1/100.
+    def gps(self, ticks, day, tod_ms, lat, lon, alt_dm, speed_cms, course_cd, hdop_c,
+            quality, sats, valid):
+        off = self._offset(ticks)
+        p = HEADER_SIZE + self.used
+        if off < 0 or p + 32 > BLOCK_SIZE:
+            return False
+        struct.pack_into("<BIHIiiiHHHBBB", self.buf, p, T_GPS, off, day, tod_ms, lat, lon,
+                         alt_dm, speed_cms, course_cd, hdop_c, quality, sats, valid)
+        self.used += 32
+        self.count += 1
+        return True
+
+    def event(self, ticks, code, value):
+        off = self._offset(ticks)
+        p = HEADER_SIZE + self.used
+        if off < 0 or p + 10 > BLOCK_SIZE:
+            return False
+        struct.pack_into("<BIBI", self.buf, p, T_EVENT, off, code, value)
+        self.used += 10
+        self.count += 1
+        return True
+
+    # Ties the record's boot-monotonic time to UTC day / ms of day / extra us.
+    def anchor(self, ticks, day, tod_ms, us, source):
+        off = self._offset(ticks)
+        p = HEADER_SIZE + self.used
+        if off < 0 or p + 14 > BLOCK_SIZE:
+            return False
+        struct.pack_into("<BIHIHB", self.buf, p, T_ANCHOR, off, day, tod_ms, us, source)
+        self.used += 14
+        self.count += 1
+        return True
+
+    # The segment header record: first record of block 0 of every segment.
+    def segment(self, boot, seq, device_id, fw):
+        p = HEADER_SIZE + self.used
+        if p + 30 > BLOCK_SIZE:
+            return False
+        buf = self.buf
+        struct.pack_into("<BBBII", buf, p, T_SEGMENT, FORMAT_VERSION, 0, boot, seq)
+        q = p + 11
+        n = len(device_id)
+        for i in range(16):
+            buf[q + i] = device_id[i] if i < n else 0
+        buf[q + 16] = fw[0]
+        buf[q + 17] = fw[1]
+        buf[q + 18] = fw[2]
+        self.used += 30
+        self.count += 1
+        return True
+
+    # Write the header and CRC; the buffer then holds the finished block. Unused
+    # payload bytes are zero (reset() keeps them so). Allocates nothing per frame; the
+    # CRC value may be a long int on 32-bit ports (once per block).
+    def seal(self):
+        buf = self.buf
+        buf[0] = 0x4B  # K
+        buf[1] = 0x4C  # L
+        buf[2] = 0x42  # B
+        buf[3] = 0x31  # 1
+        struct.pack_into("<IIIHHI", buf, 4, self.seq, self.base_hi, self.base_lo, self.used,
+                         self.count, 0)
+        struct.pack_into("<I", buf, 20, crc32(buf) & 0xFFFFFFFF)
+        self.active = False
+        return buf
+
+    # Zero the payload written since begin() so the next block starts clean.
+    def reset(self):
+        buf = self.buf
+        for i in range(HEADER_SIZE, HEADER_SIZE + self.used):
+            buf[i] = 0
+        self.used = 0
+        self.count = 0
+        self.active = False

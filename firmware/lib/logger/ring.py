@@ -1,0 +1,62 @@
+# A bounded ring of received CAN frames, filled by the receive interrupt (board) or the
+# unix stream source, drained by the main loop. put() is interrupt-safe and allocates
+# nothing: every array is allocated once here. A full ring drops the new frame and
+# counts it.
+from array import array
+
+
+class FrameRing:
+    def __init__(self, size):
+        self.size = size
+        # "l" is the C long: 64-bit on the unix port (its ticks are 62-bit), 32-bit on
+        # boards (ticks are 30-bit). Reading "q" items allocates, "l" does not.
+        self.ticks = array("l", bytes(8 * size) if _LONG8 else bytes(4 * size))
+        self.ids = array("I", bytes(4 * size))
+        self.flags = bytearray(size)
+        self.dlc = bytearray(size)
+        self.data = bytearray(8 * size)
+        self.head = 0  # next slot to write
+        self.tail = 0  # next slot to read
+        self.dropped = 0
+
+    def __len__(self):
+        return (self.head - self.tail) % self.size
+
+    # Store one frame; data[start:start + dlc] are its bytes. Returns False when full.
+    def put(self, ticks, can_id, flags, dlc, data, start):
+        head = self.head
+        nxt = head + 1
+        if nxt == self.size:
+            nxt = 0
+        if nxt == self.tail:
+            self.dropped += 1
+            return False
+        self.ticks[head] = ticks
+        self.ids[head] = can_id
+        self.flags[head] = flags
+        if dlc > 8:
+            dlc = 8
+        self.dlc[head] = dlc
+        base = head * 8
+        d = self.data
+        for i in range(dlc):
+            d[base + i] = data[start + i]
+        self.head = nxt
+        return True
+
+    # Index of the oldest frame, or -1 when empty.
+    def peek(self):
+        if self.head == self.tail:
+            return -1
+        return self.tail
+
+    def pop(self):
+        nxt = self.tail + 1
+        if nxt == self.size:
+            nxt = 0
+        self.tail = nxt
+
+
+
+# Whether the C long is 8 bytes (64-bit unix port) or 4 (boards).
+_LONG8 = len(bytes(array("l", [0]))) == 8
