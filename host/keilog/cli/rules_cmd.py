@@ -1,0 +1,120 @@
+"""``keilog rules``: show the state rules keilog checks against."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+
+from keilog.cli.main import cli, handle_errors
+from keilog.rules import CLASSES, ClassRule, Value, load_rules, select_rules
+
+_LABELS = {
+    "effective_from": "in force from",
+    "road_use": "road use",
+    "vehicle_max_mph": "vehicle top speed cap (mph)",
+    "road_max_posted_mph": "max posted limit of roads (mph)",
+    "banned_roads": "banned road classes",
+    "crossing_allowed": "may cross faster/banned roads",
+    "daylight_only": "daylight only",
+    "distance_limit_mi": "distance limit (miles)",
+    "local_restrictions": "local governments may restrict",
+}
+
+
+def _show(value: Value) -> str:
+    if not value.known:
+        text = "unknown"
+    elif isinstance(value.value, tuple):
+        text = ", ".join(value.value) if value.value else "none"
+    elif isinstance(value.value, bool):
+        text = "yes" if value.value else "no"
+    else:
+        text = str(value.value)
+    if value.known:
+        text += f"  [{value.confidence}; {value.source_label}; as of {value.as_of}]"
+    if value.note:
+        text += f"\n      note: {value.note}"
+    return text
+
+
+def _period(rule: ClassRule) -> str:
+    if rule.start and rule.end:
+        return f"{rule.start} to {rule.end}"
+    if rule.start:
+        return f"from {rule.start}"
+    if rule.end:
+        return f"until {rule.end}"
+    return "current"
+
+
+def _text(rules: list[ClassRule]) -> str:
+    book = load_rules()
+    lines = []
+    state = None
+    for rule in rules:
+        if rule.jurisdiction != state:
+            state = rule.jurisdiction
+            j = book[state]
+            lines.append(f"{j.code} ({j.name}): kei status {j.kei_status} ({j.kei_confidence})")
+        lines.append(f"  class {rule.vehicle_class} ({_period(rule)})")
+        for name, label in _LABELS.items():
+            if name == "effective_from" and not rule.start:
+                continue
+            lines.append(f"    {label}: {_show(rule[name])}")
+    return "\n".join(lines)
+
+
+def _table(rules: list[ClassRule]) -> str:
+    head = f"{'state':5} {'class':10} {'period':24} {'road use':16} {'veh cap':8} {'road max':8}"
+    lines = [head + " banned"]
+    for r in rules:
+        banned = r["banned_roads"]
+        ban = (",".join(banned.value) or "none") if banned.known else "unknown"
+        lines.append(
+            f"{r.jurisdiction:5} {r.vehicle_class:10} {_period(r):24} "
+            f"{r['road_use'].value or 'unknown':16} {r['vehicle_max_mph'].value or 'unknown'!s:8} "
+            f"{r['road_max_posted_mph'].value or 'unknown'!s:8} {ban}"
+        )
+    return "\n".join(lines)
+
+
+@cli.command("rules")
+@click.argument("state", required=False)
+@click.option(
+    "--class", "vehicle_class", type=click.Choice(CLASSES), help="Registration class to show."
+)
+@click.option("--on", "on", metavar="YYYY-MM-DD", help="Only the rules in force on this date.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON (every value with sources).")
+@handle_errors
+def rules_command(
+    state: str | None, vehicle_class: str | None, on: str | None, as_json: bool
+) -> None:
+    """Show what STATE allows each registration class, with the source of every value.
+
+    Without STATE, shows a one-line summary per state. Values nobody could verify are
+    shown as "unknown"; keilog never treats them as allowed. Not legal advice: see
+    docs/rules.md.
+
+    Example:
+
+        keilog rules FL --class mini_truck
+        keilog rules --class lsv
+        keilog rules CO --class mini_truck --on 2027-08-01 --json
+    """
+    day = None
+    if on:
+        try:
+            day = dt.date.fromisoformat(on)
+        except ValueError:
+            raise click.BadParameter(
+                f"{on!r} is not a YYYY-MM-DD date", param_hint="--on"
+            ) from None
+    rules = select_rules(load_rules(), state, vehicle_class, day)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rules], indent=2))
+    elif state:
+        click.echo(_text(rules))
+    else:
+        click.echo(_table(rules))

@@ -1,0 +1,31 @@
+"""State rules for kei cars and trucks: the data, and the check of a logged trip."""
+
+from keilog.rules.model import (
+    CLASSES,
+    JURISDICTIONS,
+    ROAD_CLASSES,
+    ROAD_USES,
+    ClassRule,
+    Jurisdiction,
+    RuleBook,
+    RuleDataError,
+    Source,
+    Value,
+    load_rules,
+    select_rules,
+)
+
+__all__ = [
+    "CLASSES",
+    "JURISDICTIONS",
+    "ROAD_CLASSES",
+    "ROAD_USES",
+    "ClassRule",
+    "Jurisdiction",
+    "RuleBook",
+    "RuleDataError",
+    "Source",
+    "Value",
+    "load_rules",
+    "select_rules",
+]

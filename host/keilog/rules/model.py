@@ -1,0 +1,419 @@
+"""The rule data: what each state allows each registration class, with sources.
+
+The data lives in ``keilog/rules/data/XX.json``, one file per jurisdiction (the 50 states
+and DC). Every value is stored as ``{"value": ..., "sources": [...], "confidence": ...,
+"note": ...}``; a value of ``null`` (or a bare ``null``) means *unknown* and is reported
+as such, never as allowed. ``docs/rules.md`` describes the format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keilog.errors import ConfigError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+CLASSES = ("normal", "mini_truck", "lsv", "msv", "special", "off_road")
+"""Registration classes keilog knows, in the order they are shown."""
+
+ROAD_USES = ("allowed", "local_option", "not_registrable", "prohibited")
+"""``allowed``: statewide road use under the class rules. ``local_option``: only where a
+local ordinance or designation allows it. ``not_registrable``: the state refuses to title or
+register the vehicle in this class (whether a vehicle registered elsewhere may drive there
+is not settled). ``prohibited``: public-road use is banned."""
+
+ROAD_CLASSES = (
+    "interstate",
+    "controlled_access",
+    "expressway",
+    "us_highway",
+    "state_highway",
+    "divided_highway",
+)
+"""Road classes a rule can ban; ``keilog.roads`` maps OpenStreetMap tags onto them."""
+
+CONFIDENCES = ("high", "medium", "low")
+
+JURISDICTIONS = [
+    "AL",
+    "AK",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "DC",
+    "FL",
+    "GA",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
+]
+
+FIELDS = (
+    "effective_from",
+    "road_use",
+    "vehicle_max_mph",
+    "road_max_posted_mph",
+    "banned_roads",
+    "crossing_allowed",
+    "daylight_only",
+    "distance_limit_mi",
+    "local_restrictions",
+)
+
+
+class RuleDataError(ConfigError):
+    """A rule data file is malformed."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A statute, regulation, agency page or other document a value rests on."""
+
+    id: str
+    cite: str | None
+    url: str | None
+    kind: str
+    note: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The citation if there is one, else the URL."""
+        return self.cite or self.url or self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "cite": self.cite,
+            "url": self.url,
+            "kind": self.kind,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Value:
+    """One rule value with its provenance. ``value is None`` means unknown."""
+
+    value: Any
+    sources: tuple[Source, ...] = ()
+    confidence: str | None = None
+    as_of: str | None = None
+    note: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.value is not None
+
+    @property
+    def source_label(self) -> str | None:
+        """The sources as one short string, e.g. ``Fla. Stat. 316.2122``."""
+        labels = list(dict.fromkeys(s.label for s in self.sources))
+        return "; ".join(labels) if labels else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "status": "known" if self.known else "unknown",
+            "confidence": self.confidence,
+            "as_of": self.as_of,
+            "sources": [s.to_dict() for s in self.sources],
+            "note": self.note,
+        }
+
+
+UNKNOWN = Value(None)
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """What one jurisdiction allows one registration class during one period."""
+
+    jurisdiction: str
+    vehicle_class: str
+    summary: str
+    start: dt.date | None
+    end: dt.date | None
+    values: Mapping[str, Value] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Value:
+        return self.values.get(name, UNKNOWN)
+
+    def applies_on(self, day: dt.date) -> bool:
+        return (self.start is None or day >= self.start) and (self.end is None or day < self.end)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "jurisdiction": self.jurisdiction,
+            "class": self.vehicle_class,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "summary": self.summary,
+            **{name: self[name].to_dict() for name in FIELDS},
+        }
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    """A state (or DC) and its rules for every registration class."""
+
+    code: str
+    name: str
+    as_of: str
+    kei_status: str
+    kei_confidence: str
+    summary: str
+    classes: Mapping[str, tuple[ClassRule, ...]]
+    sources: Mapping[str, Source]
+
+    def rule(self, vehicle_class: str, on: dt.date) -> ClassRule | None:
+        """The rule in force for ``vehicle_class`` on ``on``, or None if none is known."""
+        for rule in self.classes.get(vehicle_class, ()):
+            if rule.applies_on(on):
+                return rule
+        return None
+
+
+class RuleBook(Mapping[str, Jurisdiction]):
+    """All jurisdictions, by two-letter code."""
+
+    def __init__(self, jurisdictions: Mapping[str, Jurisdiction]) -> None:
+        self._j = dict(jurisdictions)
+
+    def __getitem__(self, code: str) -> Jurisdiction:
+        try:
+            return self._j[code.upper()]
+        except KeyError:
+            raise RuleDataError(
+                f"no rules for {code!r}; use a two-letter state code such as FL (or DC)"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._j)
+
+    def __len__(self) -> int:
+        return len(self._j)
+
+    def rule(self, code: str, vehicle_class: str, on: dt.date) -> ClassRule | None:
+        return self[code].rule(check_class(vehicle_class), on)
+
+
+def check_class(vehicle_class: str) -> str:
+    if vehicle_class not in CLASSES:
+        raise RuleDataError(
+            f"unknown registration class {vehicle_class!r}; use one of {', '.join(CLASSES)}"
+        )
+    return vehicle_class
+
+
+def _date(text: Any, where: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        raise RuleDataError(f"{where}: {text!r} is not a YYYY-MM-DD date") from None
+
+
+def _check_value(name: str, value: Any, where: str) -> Any:
+    """Validate one field's value and return it in its runtime form."""
+    ok: bool
+    if name == "effective_from":
+        _date(value, where)
+        ok = True
+    elif name == "road_use":
+        ok = value in ROAD_USES
+    elif name in ("vehicle_max_mph", "road_max_posted_mph", "distance_limit_mi"):
+        ok = value == "none" or (
+            isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        )
+    elif name == "banned_roads":
+        ok = isinstance(value, list) and all(v in ROAD_CLASSES for v in value)
+        value = tuple(value) if ok else value
+    elif name == "daylight_only":
+        ok = value in (True, False, "unless_lighted")
+    else:  # crossing_allowed, local_restrictions
+        ok = isinstance(value, bool)
+    if not ok:
+        raise RuleDataError(f"{where}: invalid value {value!r}; see docs/rules.md for the format")
+    return value
+
+
+def _parse_value(
+    raw: Any, name: str, sources: Mapping[str, Source], as_of: str, where: str
+) -> Value:
+    if raw is None:
+        return UNKNOWN
+    if not isinstance(raw, dict) or "value" not in raw:
+        raise RuleDataError(f"{where}: expected an object with a 'value' key, got {raw!r}")
+    extra = set(raw) - {"value", "sources", "confidence", "as_of", "note"}
+    if extra:
+        raise RuleDataError(f"{where}: unknown keys {sorted(extra)}")
+    ids = raw.get("sources", [])
+    missing = [i for i in ids if i not in sources]
+    if missing:
+        raise RuleDataError(f"{where}: sources {missing} are not in the file's 'sources' table")
+    srcs = tuple(sources[i] for i in ids)
+    note = raw.get("note")
+    if raw["value"] is None:
+        return Value(None, srcs, None, None, note)
+    if not srcs:
+        raise RuleDataError(f"{where}: a known value needs at least one source")
+    confidence = raw.get("confidence")
+    if confidence not in CONFIDENCES:
+        raise RuleDataError(f"{where}: confidence must be one of {CONFIDENCES}, got {confidence!r}")
+    value_as_of = raw.get("as_of", as_of)
+    _date(value_as_of, where + ".as_of")
+    value = _check_value(name, raw["value"], where)
+    return Value(value, srcs, confidence, value_as_of, note)
+
+
+def parse_jurisdiction(doc: Any, where: str) -> Jurisdiction:
+    """Build a Jurisdiction from the parsed JSON of one data file; ``where`` names it."""
+    if not isinstance(doc, dict):
+        raise RuleDataError(f"{where}: expected a JSON object")
+    try:
+        code = doc["jurisdiction"]
+        as_of = doc["as_of"]
+        _date(as_of, f"{where}: as_of")
+        sources = {
+            sid: Source(sid, s.get("cite"), s.get("url"), s["kind"], s.get("note"))
+            for sid, s in doc["sources"].items()
+        }
+        for src in sources.values():
+            if not (src.cite or src.url):
+                raise RuleDataError(f"{where}: source {src.id!r} has neither a cite nor a URL")
+        classes: dict[str, tuple[ClassRule, ...]] = {}
+        for cls, periods in doc["classes"].items():
+            check_class(cls)
+            parsed: list[tuple[dt.date | None, str, dict[str, Value]]] = []
+            for i, period in enumerate(periods):
+                values = {}
+                for name in FIELDS:
+                    loc = f"{where}: classes.{cls}[{i}].{name}"
+                    values[name] = _parse_value(period.get(name), name, sources, as_of, loc)
+                unknown_keys = set(period) - set(FIELDS) - {"summary"}
+                if unknown_keys:
+                    raise RuleDataError(
+                        f"{where}: classes.{cls}[{i}] has unknown keys {unknown_keys}"
+                    )
+                start_value = values["effective_from"].value
+                start = _date(start_value, where) if start_value else None
+                parsed.append((start, period.get("summary", ""), values))
+            later = [p[0] for p in parsed[1:]]
+            dated = [d for d in later if d is not None]
+            if len(dated) != len(later) or dated != sorted(dated):
+                raise RuleDataError(
+                    f"{where}: classes.{cls}: periods after the first need "
+                    "increasing effective_from dates"
+                )
+            rules = []
+            for i, (start, summary, values) in enumerate(parsed):
+                end = parsed[i + 1][0] if i + 1 < len(parsed) else None
+                rules.append(ClassRule(code, cls, summary, start, end, values))
+            classes[cls] = tuple(rules)
+        missing = set(CLASSES) - set(classes)
+        if missing:
+            raise RuleDataError(f"{where}: classes {sorted(missing)} are missing")
+        return Jurisdiction(
+            code=code,
+            name=doc["name"],
+            as_of=as_of,
+            kei_status=doc["kei_status"],
+            kei_confidence=doc["kei_confidence"],
+            summary=doc["summary"],
+            classes=classes,
+            sources=sources,
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RuleDataError(f"{where}: malformed rule file ({exc!r}); see docs/rules.md") from None
+
+
+def load_rules(data_dir: Path | None = None) -> RuleBook:
+    """Load every ``XX.json`` under ``data_dir`` (default: the rules keilog ships)."""
+    if data_dir is None:
+        return _default_rules()
+    return _load(data_dir)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_rules() -> RuleBook:
+    return _load(DATA_DIR)
+
+
+def _load(data_dir: Path) -> RuleBook:
+    jurisdictions = {}
+    for path in sorted(data_dir.glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RuleDataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        j = parse_jurisdiction(doc, str(path))
+        if j.code != path.stem:
+            raise RuleDataError(f"{path}: jurisdiction {j.code!r} does not match the file name")
+        jurisdictions[j.code] = j
+    if not jurisdictions:
+        raise RuleDataError(f"no rule files (XX.json) found in {data_dir}")
+    return RuleBook(jurisdictions)
+
+
+def select_rules(
+    book: RuleBook,
+    state: str | None = None,
+    vehicle_class: str | None = None,
+    on: dt.date | None = None,
+) -> list[ClassRule]:
+    """The rules matching a state, a class and a date (each None means all)."""
+    codes = [book[state].code] if state else list(book)
+    classes = [check_class(vehicle_class)] if vehicle_class else list(CLASSES)
+    out = []
+    for code in codes:
+        for cls in classes:
+            for rule in book[code].classes[cls]:
+                if on is None or rule.applies_on(on):
+                    out.append(rule)
+    return out

@@ -1,0 +1,289 @@
+"""The shipped rule data: complete, sourced, and read the way docs/rules.md says."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from pathlib import Path
+
+import keilog.cli.rules_cmd  # noqa: F401  (registers the command)
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from keilog.cli.main import cli
+from keilog.rules import CLASSES, RuleDataError, load_rules
+from keilog.rules.model import DATA_DIR, FIELDS, parse_jurisdiction
+
+# The 50 states and DC, written out independently of the package's own list.
+ALL = [
+    "AK",
+    "AL",
+    "AR",
+    "AZ",
+    "CA",
+    "CO",
+    "CT",
+    "DC",
+    "DE",
+    "FL",
+    "GA",
+    "HI",
+    "IA",
+    "ID",
+    "IL",
+    "IN",
+    "KS",
+    "KY",
+    "LA",
+    "MA",
+    "MD",
+    "ME",
+    "MI",
+    "MN",
+    "MO",
+    "MS",
+    "MT",
+    "NC",
+    "ND",
+    "NE",
+    "NH",
+    "NJ",
+    "NM",
+    "NV",
+    "NY",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VA",
+    "VT",
+    "WA",
+    "WI",
+    "WV",
+    "WY",
+]
+
+
+def test_every_jurisdiction_and_class_is_present():
+    book = load_rules()
+    assert len(ALL) == 51
+    assert sorted(book) == sorted(ALL)
+    for code in ALL:
+        assert set(book[code].classes) == set(CLASSES), code
+
+
+def test_every_known_value_has_a_source_a_date_and_a_confidence():
+    book = load_rules()
+    checked = 0
+    for code in ALL:
+        for cls, periods in book[code].classes.items():
+            for rule in periods:
+                for name in FIELDS:
+                    value = rule[name]
+                    if not value.known:
+                        continue
+                    where = f"{code} {cls} {name}"
+                    assert value.sources, where
+                    assert all(s.cite or s.url for s in value.sources), where
+                    assert value.confidence in ("high", "medium", "low"), where
+                    assert value.as_of is not None
+                    dt.date.fromisoformat(value.as_of)
+                    checked += 1
+    assert checked > 300  # the research gives several hundred known values
+
+
+@pytest.mark.parametrize(
+    ("state", "cls", "field", "expected", "source"),
+    [
+        # Fla. Stat. 316.2122: mini trucks only on streets posted 35 mph or less.
+        ("FL", "mini_truck", "road_max_posted_mph", 35, "Fla. Stat. 316.2122"),
+        ("FL", "mini_truck", "crossing_allowed", True, "Fla. Stat. 316.2122"),
+        # N.C. S.L. 2019-34: streets posted 55 mph or less.
+        ("NC", "mini_truck", "road_max_posted_mph", 55, "N.C. S.L. 2019-34"),
+        # La. R.S. 32:299.2: no interstates, controlled-access or multi-lane divided highways.
+        (
+            "LA",
+            "mini_truck",
+            "banned_roads",
+            ("interstate", "controlled_access", "divided_highway"),
+            "La. R.S. 32:299.2",
+        ),
+        # IC 9-13-2-103.1: a mini-truck's top speed is at most 60 mph.
+        ("IN", "mini_truck", "vehicle_max_mph", 60, "IC 9-13-2-103.1"),
+        # 49 CFR 571.3: a low-speed vehicle goes no faster than 25 mph.
+        ("KS", "lsv", "vehicle_max_mph", 25, "49 CFR 571.3"),
+        # KSA 8-15,101: LSVs on streets posted 40 mph or less.
+        ("KS", "lsv", "road_max_posted_mph", 40, "KSA 8-15,101"),
+        # Minn. Stat. 169.045: sunrise to sunset unless lighted.
+        ("MN", "mini_truck", "daylight_only", "unless_lighted", "Minn. Stat. 169.045"),
+        # W. Va. Code 17A-13-1: at most 20 miles on highways with centerline markings.
+        ("WV", "special", "distance_limit_mi", 20, "W. Va. Code 17A-13-1"),
+    ],
+)
+def test_values_from_the_statutes(state, cls, field, expected, source):
+    rule = load_rules().rule(state, cls, dt.date(2026, 6, 1))
+    assert rule is not None
+    assert rule[field].value == expected
+    assert source in rule[field].source_label
+
+
+def test_colorado_kei_class_starts_in_2027():
+    # HB25-1281 takes effect 2027-07-01; until then the DMV says no Colorado road.
+    book = load_rules()
+    before = book.rule("CO", "mini_truck", dt.date(2027, 6, 30))
+    after = book.rule("CO", "mini_truck", dt.date(2027, 7, 1))
+    assert before is not None and after is not None
+    assert before["road_use"].value == "prohibited"
+    assert after["road_use"].value == "allowed"
+    assert after["road_max_posted_mph"].value == 55
+
+
+def test_unknown_stays_unknown():
+    # Arizona: the research found no kei or mini-truck law (confidence "unknown").
+    rule = load_rules().rule("AZ", "mini_truck", dt.date(2026, 6, 1))
+    assert rule is not None
+    assert rule["road_use"].value is None
+    assert rule["road_use"].to_dict()["status"] == "unknown"
+
+
+def _minimal() -> dict:
+    period = {
+        "summary": "x",
+        "road_use": {"value": "allowed", "sources": ["s"], "confidence": "high"},
+    }
+    return {
+        "jurisdiction": "ZZ",
+        "name": "Test",
+        "as_of": "2026-01-01",
+        "kei_status": "unknown",
+        "kei_confidence": "unknown",
+        "summary": "",
+        "sources": {"s": {"cite": "Test Code 1", "url": None, "kind": "statute"}},
+        "classes": {c: [dict(period)] for c in CLASSES},
+    }
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: d["classes"]["lsv"][0].update(road_use={"value": "allowed"}),
+            "needs at least one source",
+        ),
+        (
+            lambda d: d["classes"]["lsv"][0].update(
+                road_use={"value": "maybe", "sources": ["s"], "confidence": "high"}
+            ),
+            "invalid value",
+        ),
+        (
+            lambda d: d["classes"]["lsv"][0].update(
+                road_use={"value": "allowed", "sources": ["nope"], "confidence": "high"}
+            ),
+            "not in the file's 'sources'",
+        ),
+        (
+            lambda d: d["classes"]["lsv"][0].update(
+                road_use={"value": "allowed", "sources": ["s"], "confidence": "sure"}
+            ),
+            "confidence must be",
+        ),
+        (
+            lambda d: d["classes"]["lsv"][0].update(
+                banned_roads={"value": ["motorways"], "sources": ["s"], "confidence": "high"}
+            ),
+            "invalid value",
+        ),
+        (lambda d: d["classes"].pop("msv"), "missing"),
+        (lambda d: d["sources"]["s"].update(cite=None), "neither a cite nor a URL"),
+        (lambda d: d.update(as_of="soon"), "not a YYYY-MM-DD date"),
+    ],
+)
+def test_malformed_rule_files_are_rejected_with_the_place(mutate, message):
+    doc = _minimal()
+    mutate(doc)
+    with pytest.raises(RuleDataError, match=message) as info:
+        parse_jurisdiction(doc, "ZZ.json")
+    assert "ZZ.json" in str(info.value)
+
+
+def test_load_rules_names_the_file_with_bad_json(tmp_path: Path):
+    (tmp_path / "ZZ.json").write_text('{"jurisdiction": ')
+    with pytest.raises(RuleDataError, match=r"ZZ\.json:1: invalid JSON"):
+        load_rules(tmp_path)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 100) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_parser_raises_only_rule_data_errors(data):
+    doc = _minimal()
+    # Replace one random part of a valid document with arbitrary JSON.
+    target = data.draw(st.sampled_from(["doc", "sources", "period", "value"]))
+    junk = data.draw(json_values)
+    if target == "doc":
+        doc = junk
+    elif target == "sources":
+        doc["sources"]["s"] = junk
+    elif target == "period":
+        doc["classes"]["normal"] = junk
+    else:
+        doc["classes"]["normal"][0]["road_use"] = junk
+    with contextlib.suppress(RuleDataError):
+        parse_jurisdiction(doc, "fuzz.json")
+
+
+def test_shipped_files_are_one_per_jurisdiction():
+    assert sorted(p.stem for p in DATA_DIR.glob("*.json")) == sorted(ALL)
+
+
+def test_cli_rules_state_text_marks_unknowns():
+    result = CliRunner().invoke(cli, ["rules", "FL", "--class", "mini_truck"])
+    assert result.exit_code == 0, result.output
+    assert "max posted limit of roads (mph): 35  [high; Fla. Stat. 316.2122" in result.output
+    assert "vehicle top speed cap (mph): unknown" in result.output
+
+
+def test_cli_rules_json_carries_sources():
+    result = CliRunner().invoke(cli, ["rules", "NC", "--class", "mini_truck", "--json"])
+    assert result.exit_code == 0, result.output
+    (rule,) = json.loads(result.output)
+    assert rule["class"] == "mini_truck"
+    assert rule["road_max_posted_mph"]["value"] == 55
+    assert rule["road_max_posted_mph"]["sources"][0]["cite"] == "N.C. S.L. 2019-34 (HB 179)"
+
+
+def test_cli_rules_on_date_selects_the_period():
+    result = CliRunner().invoke(
+        cli, ["rules", "CO", "--class", "mini_truck", "--on", "2027-08-01", "--json"]
+    )
+    (rule,) = json.loads(result.output)
+    assert rule["start"] == "2027-07-01"
+
+
+def test_cli_rules_table_has_a_line_per_state():
+    result = CliRunner().invoke(cli, ["rules", "--class", "lsv"])
+    assert result.exit_code == 0
+    assert len(result.output.strip().splitlines()) == 1 + 51
+
+
+def test_cli_rules_unknown_state_is_an_error():
+    result = CliRunner().invoke(cli, ["rules", "XX"])
+    assert result.exit_code == 1
+    assert "no rules for 'XX'" in result.output
