@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import can
 import cantools.database
@@ -75,7 +76,7 @@ def builtin_messages(
     ratios = [3.882, 2.296, 1.502, 1.0, 0.865]
     final, circumference = 5.125, 1.71
     counters: dict[str, int] = {}
-    schedule = []
+    schedule: list[tuple[float, Any]] = []
     for msg in can_db.messages:
         period = (msg.cycle_time or 100) / 1000
         n = int(duration / period)
@@ -117,9 +118,7 @@ def builtin_messages(
             "PARKING_BRAKE": 0,
         }
         data = msg.encode({s.name: values[s.name] for s in msg.signals})
-        yield can.Message(
-            timestamp=t, arbitration_id=msg.frame_id, data=data, is_extended_id=False
-        )
+        yield can.Message(timestamp=t, arbitration_id=msg.frame_id, data=data, is_extended_id=False)
 
 
 def run_demo(out_dir: str | Path, duration: float = 60.0, speedup: float = 20.0) -> DemoResult:

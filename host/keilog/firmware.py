@@ -84,7 +84,7 @@ def start(
 def wait(proc: subprocess.Popen[bytes], timeout: float) -> str:
     """Wait for a started firmware to exit; returns its stderr, raises on failure."""
     try:
-        out, err = proc.communicate(timeout=timeout)
+        _out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         proc.kill()
         proc.communicate()

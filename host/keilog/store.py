@@ -54,7 +54,7 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) a keilog database with its schema in place."""
     try:
         db = sqlite_utils.Database(str(path))
-        db.execute("select 1")
+        db.execute("select count(*) from sqlite_master")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: not a usable SQLite database: {exc}") from exc
     ensure_schema(db)
@@ -62,7 +62,7 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    db["segments"].create(
+    db.table("segments").create(
         {
             "sha256": str,
             "name": str,
@@ -80,7 +80,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     common = {"id": int, "segment": str, "device_id": str, "boot": int, "mono_us": int}
-    db["frames"].create(
+    db.table("frames").create(
         {
             **common,
             "timestamp": float,
@@ -94,7 +94,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
-    db["gps_fixes"].create(
+    db.table("gps_fixes").create(
         {
             **common,
             "timestamp": float,
@@ -111,15 +111,15 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
-    db["events"].create(
+    db.table("events").create(
         {**common, "timestamp": float, "kind": str, "code": int, "value": int},
         pk="id",
         if_not_exists=True,
     )
-    db["clock_anchors"].create(
+    db.table("clock_anchors").create(
         {**common, "utc_us": int, "source": str}, pk="id", if_not_exists=True
     )
-    db["signals"].create(
+    db.table("signals").create(
         {
             "message": str,
             "frame_id": int,
@@ -134,9 +134,9 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     for table in ("frames", "gps_fixes", "events"):
-        db[table].create_index(["timestamp"], if_not_exists=True)
-    db["frames"].create_index(["arbitration_id", "timestamp"], if_not_exists=True)
-    db["clock_anchors"].create_index(["device_id", "boot"], if_not_exists=True)
+        db.table(table).create_index(["timestamp"], if_not_exists=True)
+    db.table("frames").create_index(["arbitration_id", "timestamp"], if_not_exists=True)
+    db.table("clock_anchors").create_index(["device_id", "boot"], if_not_exists=True)
 
 
 def message_table(name: str) -> str:
@@ -145,7 +145,7 @@ def message_table(name: str) -> str:
 
 def _ensure_message_table(db: sqlite_utils.Database, msg: Any) -> str:
     table = message_table(msg.name)
-    if not db[table].exists():
+    if not db.table(table).exists():
         cols: dict[str, Any] = {
             "frame_id": int,
             "timestamp": float,
@@ -155,9 +155,9 @@ def _ensure_message_table(db: sqlite_utils.Database, msg: Any) -> str:
         }
         for sig in msg.signals:
             cols[sig.name] = float
-        db[table].create(cols, pk="frame_id", foreign_keys=[("frame_id", "frames", "id")])
-        db[table].create_index(["timestamp"])
-        db["signals"].upsert_all(
+        db.table(table).create(cols, pk="frame_id", foreign_keys=[("frame_id", "frames", "id")])
+        db.table(table).create_index(["timestamp"])
+        db.table("signals").upsert_all(
             [
                 {
                     "message": msg.name,
@@ -174,10 +174,10 @@ def _ensure_message_table(db: sqlite_utils.Database, msg: Any) -> str:
             pk=("message", "signal"),
         )
     else:
-        have = set(db[table].columns_dict)
+        have = set(db.table(table).columns_dict)
         for sig in msg.signals:
             if sig.name not in have:
-                db[table].add_column(sig.name, float)
+                db.table(table).add_column(sig.name, float)
     return table
 
 
@@ -202,7 +202,7 @@ def import_segment(
 ) -> SegmentImport:
     """Import one segment's bytes. Idempotent (by SHA-256) and atomic."""
     sha = hashlib.sha256(data).hexdigest()
-    if db["segments"].count_where("sha256 = ?", [sha]):
+    if db.table("segments").count_where("sha256 = ?", [sha]):
         return SegmentImport(name, sha, "already imported")
     seg = parse(data)
     return _store_segment(db, seg, sha, name, can_db)
@@ -231,9 +231,19 @@ def _store_segment(
         for r in records:
             if isinstance(r, CanFrame):
                 frame_rows.append(
-                    (fid, *key, r.mono_us, r.timestamp, r.arbitration_id, int(r.is_extended_id),
-                     int(r.is_remote_frame), int(r.is_error_frame), r.dlc, r.data)
-                )  # fmt: skip
+                    (
+                        fid,
+                        *key,
+                        r.mono_us,
+                        r.timestamp,
+                        r.arbitration_id,
+                        int(r.is_extended_id),
+                        int(r.is_remote_frame),
+                        int(r.is_error_frame),
+                        r.dlc,
+                        r.data,
+                    )
+                )
                 if can_db is not None and not (r.is_remote_frame or r.is_error_frame):
                     row = _decode(can_db, r)
                     if row is not None:
@@ -242,15 +252,33 @@ def _store_segment(
                             msg = can_db.get_message_by_name(msg_name)
                             tables[msg_name] = _ensure_message_table(db, msg)
                         decoded.setdefault(msg_name, []).append(
-                            {"frame_id": fid, "timestamp": r.timestamp, "device_id": device,
-                             "boot": boot, "mono_us": r.mono_us, **signals}
-                        )  # fmt: skip
+                            {
+                                "frame_id": fid,
+                                "timestamp": r.timestamp,
+                                "device_id": device,
+                                "boot": boot,
+                                "mono_us": r.mono_us,
+                                **signals,
+                            }
+                        )
                 fid += 1
             elif isinstance(r, GpsFix):
                 gps_rows.append(
-                    (*key, r.mono_us, r.timestamp, r.utc_us / 1e6 if r.utc_us else None, r.lat,
-                     r.lon, r.alt_m, r.speed_mps, r.course_deg, r.quality, r.satellites, r.hdop)
-                )  # fmt: skip
+                    (
+                        *key,
+                        r.mono_us,
+                        r.timestamp,
+                        r.utc_us / 1e6 if r.utc_us else None,
+                        r.lat,
+                        r.lon,
+                        r.alt_m,
+                        r.speed_mps,
+                        r.course_deg,
+                        r.quality,
+                        r.satellites,
+                        r.hdop,
+                    )
+                )
             elif isinstance(r, Event):
                 event_rows.append((*key, r.mono_us, r.timestamp, r.kind, r.code, r.value))
             elif isinstance(r, ClockAnchor):
@@ -279,7 +307,7 @@ def _store_segment(
         )
         for msg_name, rows in decoded.items():
             table = tables[msg_name]
-            cols = list(db[table].columns_dict)
+            cols = list(db.table(table).columns_dict)
             conn.executemany(
                 f"insert into [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
                 f"values ({', '.join('?' for _ in cols)})",
@@ -292,10 +320,20 @@ def _store_segment(
         conn.execute(
             "insert into segments (sha256, name, device_id, boot, seq, blocks, frames, "
             "gps_fixes, events, damage, imported_at) values (?,?,?,?,?,?,?,?,?,?,?)",
-            (sha, name, device, boot, seg.header.seq if seg.header else None, seg.blocks,
-             result.frames, result.gps_fixes, result.events, "\n".join(result.damage),
-             dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
-        )  # fmt: skip
+            (
+                sha,
+                name,
+                device,
+                boot,
+                seg.header.seq if seg.header else None,
+                seg.blocks,
+                result.frames,
+                result.gps_fixes,
+                result.events,
+                "\n".join(result.damage),
+                dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            ),
+        )
     return result
 
 
@@ -312,6 +350,8 @@ def _decode(
         values = msg.decode(frame.data, decode_choices=False, allow_truncated=True)
     except (ValueError, KeyError, IndexError, cantools.database.DecodeError):
         return None  # counted by the caller as frames without a decoded row
+    if not isinstance(values, dict):
+        return None
     return msg.name, {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
 
 
@@ -330,7 +370,14 @@ def import_files(
             data = Path(path).read_bytes()
         except OSError as exc:
             raise StoreError(f"{path}: cannot read: {exc.strerror}") from exc
-        results.append(import_segment(db, data, Path(path).name, can_db))
+        try:
+            results.append(import_segment(db, data, Path(path).name, can_db))
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{path}: import failed and nothing of this segment was stored "
+                f"({exc}); segments before it are in {db_path}. Fix the cause and "
+                "import again: finished segments are skipped"
+            ) from exc
         if progress:
             progress(i + 1, len(files))
     return results

@@ -27,11 +27,22 @@ def encode_block(enc, blk):
             flags = (F_EXT if r["extended"] else 0) | (F_RTR if r["remote"] else 0)
             flags |= F_ERR if r["error"] else 0
             data = hexbytes(r["data"])
-            ok = enc.can(t, r["id"], flags, r["dlc"], data, 0)
+            ok = enc.can(t, r["id"], flags, r["dlc"], data)
         elif kind == "gps":
-            ok = enc.gps(t, r["day"], r["tod_ms"], r["lat_e6"], r["lon_e6"], r["alt_dm"],
-                         r["speed_cms"], r["course_cdeg"], r["hdop_c"], r["quality"],
-                         r["satellites"], r["valid"])
+            ok = enc.gps(
+                t,
+                r["day"],
+                r["tod_ms"],
+                r["lat_e6"],
+                r["lon_e6"],
+                r["alt_dm"],
+                r["speed_cms"],
+                r["course_cdeg"],
+                r["hdop_c"],
+                r["quality"],
+                r["satellites"],
+                r["valid"],
+            )
         elif kind == "event":
             ok = enc.event(t, r["code"], r["value"])
         elif kind == "anchor":
@@ -53,7 +64,7 @@ def main():
     enc = BlockEncoder()
     for blk in vec["blocks"]:
         print(encode_block(enc, blk).hex())
-    assert record.FORMAT_VERSION == vec["format_version"]
+    assert vec["format_version"] == record.FORMAT_VERSION
 
 
 main()

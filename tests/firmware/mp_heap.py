@@ -8,7 +8,6 @@ import json
 import sys
 
 import micropython
-
 from logger import config, hal_unix
 from logger.app import Logger
 
@@ -26,7 +25,7 @@ def main():
     ids = (0xC8, 0x1D0, 0x3E0, 0x18DAF110)
     flags = (0, 0, 0, 1)
     # Warm up once outside the lock (first-call caches, interned names).
-    ring.put(now, 0x100, 0, 8, data, 0)
+    ring.put(now, 0x100, 0, 8, data)
     log.drain()
     emitted = 0
     micropython.heap_lock()
@@ -34,7 +33,7 @@ def main():
         for i in range(FRAMES):
             k = i & 3
             data[0] = i & 0xFF
-            ring.put(now + i * 50, ids[k], flags[k], 8 - (i & 1), data, 0)
+            ring.put(now + i * 50, ids[k], flags[k], 8 - (i & 1), data)
             if len(ring) >= 16:
                 log.drain()
         log.drain()

@@ -7,34 +7,56 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from keilog.logfile import parse
+
 from tests.conftest import TESTS, run_mp
 from tests.host.test_logfile import expected_records
 
 can_record = st.builds(
     lambda ext, rtr, err, cid, dlc, data, t: {
-        "type": "can", "t_us": t, "extended": ext, "remote": rtr and not err, "error": err,
-        "id": cid & (0x1FFFFFFF if ext else 0x7FF), "dlc": dlc,
+        "type": "can",
+        "t_us": t,
+        "extended": ext,
+        "remote": rtr and not err,
+        "error": err,
+        "id": cid & (0x1FFFFFFF if ext else 0x7FF),
+        "dlc": dlc,
         "data": "" if (rtr and not err) else data[:dlc].ljust(dlc, b"\0").hex(),
-    },  # fmt: skip
-    st.booleans(), st.booleans(), st.booleans(), st.integers(0, 0x1FFFFFFF),
-    st.integers(0, 8), st.binary(min_size=8, max_size=8), st.integers(0, 0x1FFFFFFF),
-)  # fmt: skip
+    },
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 0x1FFFFFFF),
+    st.integers(0, 8),
+    st.binary(min_size=8, max_size=8),
+    st.integers(0, 0x1FFFFFFF),
+)
 gps_record = st.builds(
     lambda t, lat, lon, valid: {
-        "type": "gps", "t_us": t, "day": 20605 if valid & 16 else 0,
-        "tod_ms": 12345678 if valid & 16 else 0, "lat_e6": lat if valid & 1 else 0,
-        "lon_e6": lon if valid & 1 else 0, "alt_dm": 123 if valid & 2 else 0,
-        "speed_cms": 2500 if valid & 4 else 0, "course_cdeg": 9000 if valid & 4 else 0,
-        "hdop_c": 110 if valid & 8 else 0, "quality": 1, "satellites": 7, "valid": valid,
-    },  # fmt: skip
-    st.integers(0, 0x1FFFFFFF), st.integers(-90_000_000, 90_000_000),
-    st.integers(-180_000_000, 180_000_000), st.integers(0, 31),
-)  # fmt: skip
+        "type": "gps",
+        "t_us": t,
+        "day": 20605 if valid & 16 else 0,
+        "tod_ms": 12345678 if valid & 16 else 0,
+        "lat_e6": lat if valid & 1 else 0,
+        "lon_e6": lon if valid & 1 else 0,
+        "alt_dm": 123 if valid & 2 else 0,
+        "speed_cms": 2500 if valid & 4 else 0,
+        "course_cdeg": 9000 if valid & 4 else 0,
+        "hdop_c": 110 if valid & 8 else 0,
+        "quality": 1,
+        "satellites": 7,
+        "valid": valid,
+    },
+    st.integers(0, 0x1FFFFFFF),
+    st.integers(-90_000_000, 90_000_000),
+    st.integers(-180_000_000, 180_000_000),
+    st.integers(0, 31),
+)
 event_record = st.builds(
     lambda t, code, value: {"type": "event", "t_us": t, "code": code, "value": value},
-    st.integers(0, 0x1FFFFFFF), st.integers(0, 255), st.integers(0, 0x3FFFFFFF),
+    st.integers(0, 0x1FFFFFFF),
+    st.integers(0, 255),
+    st.integers(0, 0x3FFFFFFF),
 )
 
 

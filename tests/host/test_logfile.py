@@ -8,7 +8,6 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from keilog.logfile import (
     BLOCK_SIZE,
     CanFrame,
@@ -21,6 +20,7 @@ from keilog.logfile import (
     parse,
     read_segment,
 )
+
 from tests.conftest import DATA
 
 VECTORS = sorted(p.stem for p in (DATA / "logformat").glob("*.json"))
@@ -62,9 +62,10 @@ def expected_records(vec: dict) -> list:
                 out.append(ClockAnchor(t, utc, ANCHOR_SOURCES[r["source"]]))
             elif kind == "segment":
                 out.append(
-                    SegmentHeader(base, 1, 0, r["boot"], r["seq"], r["device_id"],
-                                  tuple(r["firmware"]))
-                )  # fmt: skip
+                    SegmentHeader(
+                        base, 1, 0, r["boot"], r["seq"], r["device_id"], tuple(r["firmware"])
+                    )
+                )
     return out
 
 
@@ -122,8 +123,11 @@ def test_truncation_at_any_offset_keeps_every_whole_block(cut):
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
-@given(flips=st.lists(st.tuples(st.integers(0, len(MIXED) - 1), st.integers(1, 255)),
-                      min_size=1, max_size=8))  # fmt: skip
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(0, len(MIXED) - 1), st.integers(1, 255)), min_size=1, max_size=8
+    )
+)
 def test_flipped_bytes_cost_only_their_blocks(flips):
     data = bytearray(MIXED)
     for pos, mask in flips:

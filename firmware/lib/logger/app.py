@@ -99,10 +99,10 @@ class Logger:
             t = ring.ticks[i]
             if not enc.active:
                 self._begin(t)
-            if not enc.can(t, ring.ids[i], ring.flags[i], ring.dlc[i], ring.data, i * 8):
+            if not enc.can(t, ring.ids[i], ring.flags[i], ring.dlc[i], ring.data[i]):
                 self._emit()
                 self._begin(t)
-                enc.can(t, ring.ids[i], ring.flags[i], ring.dlc[i], ring.data, i * 8)
+                enc.can(t, ring.ids[i], ring.flags[i], ring.dlc[i], ring.data[i])
             if not self.dirty:
                 self.dirty = True
                 self.dirty_since = t

@@ -3,13 +3,7 @@
 # both small ints, so reading it allocates nothing on any port.
 import time
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from micropython import const
 
 _PERIOD = const(0x40000000)
 

@@ -84,7 +84,7 @@ def _check(key, value):
         return "%s must be one of %s, got %r" % (key, ", ".join(str(r) for r in rule), value)
     if isinstance(rule, list) and not rule[0] <= value <= rule[1]:
         return "%s must be between %d and %d, got %r" % (key, rule[0], rule[1], value)
-    if key == "can.filters":
+    if key == "can.filters" and isinstance(value, list):
         for f in value:
             if not (isinstance(f, list) and len(f) in (2, 3)):
                 return "can.filters entries must be [id, mask] or [id, mask, extended]"

@@ -6,13 +6,7 @@ import select
 import sys
 import time
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from micropython import const
 
 from logger.record import F_ERR, F_EXT, F_RTR
 
@@ -27,6 +21,7 @@ class StreamCan:
         self.ring = ring
         self.f = open(path, "rb")
         self.buf = bytearray(_FRAME)
+        self.data = memoryview(self.buf)[8:16]  # made once: the frame's data bytes
         self.poller = select.poll()
         self.poller.register(self.f, _POLLIN)
         self.eof = False
@@ -40,7 +35,7 @@ class StreamCan:
         ring = self.ring
         while n < max_frames and not self.eof:
             ready = False
-            for _obj, ev in self.poller.ipoll(timeout_ms if n == 0 else 0):
+            for _obj, _ev in self.poller.ipoll(timeout_ms if n == 0 else 0):
                 ready = True
             if not ready:
                 break
@@ -63,7 +58,7 @@ class StreamCan:
                 flags |= F_RTR
             if b3 & 0x20:
                 flags |= F_ERR
-            ring.put(time.ticks_us(), can_id, flags, buf[4], buf, 8)
+            ring.put(time.ticks_us(), can_id, flags, buf[4], self.data)
             n += 1
         self.frames += n
         return n

@@ -8,16 +8,9 @@
 # 2**30-microsecond period count and the microseconds within the period.
 import struct
 import time
-
 from binascii import crc32
 
-try:
-    from micropython import const
-except ImportError:  # CPython (host tools and the compatibility shim)
-
-    def const(x):
-        return x
-
+from micropython import const
 
 FORMAT_VERSION = const(1)
 BLOCK_SIZE = const(512)
@@ -73,6 +66,11 @@ GPS_HDOP = const(8)
 GPS_TIME = const(16)
 
 
+# pack_into formats of CAN records by DLC: "<BIH3s" copies 3 data bytes.
+_FMT_STD = tuple("<BIH%ds" % n for n in range(9))
+_FMT_LONG = tuple("<BII%ds" % n for n in range(9))
+
+
 class BlockEncoder:
     def __init__(self):
         self.buf = bytearray(BLOCK_SIZE)
@@ -102,52 +100,74 @@ class BlockEncoder:
             return -1
         return off
 
-    # A CAN frame; data is a buffer holding dlc bytes from index start. Non-allocating.
-    def can(self, ticks, can_id, flags, dlc, data, start):
+    # A CAN frame; data is a buffer whose first dlc bytes are the frame's data (a ring
+    # slot). One struct.pack_into per frame, with formats made once: non-allocating.
+    def can(self, ticks, can_id, flags, dlc, data):
         off = self._offset(ticks)
         if off < 0 or dlc > 8:
             return False
-        buf = self.buf
         p = HEADER_SIZE + self.used
         if flags & F_RTR:
             if p + 10 > BLOCK_SIZE:
                 return False
-            struct.pack_into("<BIIB", buf, p, T_CAN_RTR | dlc, off, can_id, flags & F_EXT)
+            struct.pack_into("<BIIB", self.buf, p, T_CAN_RTR | dlc, off, can_id, flags & F_EXT)
             self.used += 10
             self.count += 1
             return True
-        if flags & F_ERR:
-            tag = T_CAN_ERR
-            head = 9
-        elif flags & F_EXT:
-            tag = T_CAN_EXT
-            head = 9
+        if flags & (F_EXT | F_ERR):
+            n = 9 + dlc
+            if p + n > BLOCK_SIZE:
+                return False
+            tag = T_CAN_ERR if flags & F_ERR else T_CAN_EXT
+            struct.pack_into(_FMT_LONG[dlc], self.buf, p, tag | dlc, off, can_id, data)
         else:
-            tag = T_CAN_STD
-            head = 7
-        if p + head + dlc > BLOCK_SIZE:
-            return False
-        if head == 7:
-            struct.pack_into("<BIH", buf, p, tag | dlc, off, can_id)
-        else:
-            struct.pack_into("<BII", buf, p, tag | dlc, off, can_id)
-        p += head
-        for i in range(dlc):
-            buf[p + i] = data[start + i]
-        self.used += head + dlc
+            n = 7 + dlc
+            if p + n > BLOCK_SIZE:
+                return False
+            struct.pack_into(_FMT_STD[dlc], self.buf, p, T_CAN_STD | dlc, off, can_id, data)
+        self.used += n
         self.count += 1
         return True
 
     # A GPS fix. day: days since 1970-01-01, tod_ms: ms since UTC midnight, lat/lon in
     # 1e-6 degrees, alt in decimetres, speed in cm/s, course and hdop in 1/100.
-    def gps(self, ticks, day, tod_ms, lat, lon, alt_dm, speed_cms, course_cd, hdop_c,
-            quality, sats, valid):
+    def gps(
+        self,
+        ticks,
+        day,
+        tod_ms,
+        lat,
+        lon,
+        alt_dm,
+        speed_cms,
+        course_cd,
+        hdop_c,
+        quality,
+        sats,
+        valid,
+    ):
         off = self._offset(ticks)
         p = HEADER_SIZE + self.used
         if off < 0 or p + 32 > BLOCK_SIZE:
             return False
-        struct.pack_into("<BIHIiiiHHHBBB", self.buf, p, T_GPS, off, day, tod_ms, lat, lon,
-                         alt_dm, speed_cms, course_cd, hdop_c, quality, sats, valid)
+        struct.pack_into(
+            "<BIHIiiiHHHBBB",
+            self.buf,
+            p,
+            T_GPS,
+            off,
+            day,
+            tod_ms,
+            lat,
+            lon,
+            alt_dm,
+            speed_cms,
+            course_cd,
+            hdop_c,
+            quality,
+            sats,
+            valid,
+        )
         self.used += 32
         self.count += 1
         return True
@@ -200,8 +220,9 @@ class BlockEncoder:
         buf[1] = 0x4C  # L
         buf[2] = 0x42  # B
         buf[3] = 0x31  # 1
-        struct.pack_into("<IIIHHI", buf, 4, self.seq, self.base_hi, self.base_lo, self.used,
-                         self.count, 0)
+        struct.pack_into(
+            "<IIIHHI", buf, 4, self.seq, self.base_hi, self.base_lo, self.used, self.count, 0
+        )
         struct.pack_into("<I", buf, 20, crc32(buf) & 0xFFFFFFFF)
         self.active = False
         return buf

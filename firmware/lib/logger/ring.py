@@ -2,6 +2,7 @@
 # unix stream source, drained by the main loop. put() is interrupt-safe and allocates
 # nothing: every array is allocated once here. A full ring drops the new frame and
 # counts it.
+import struct
 from array import array
 
 
@@ -14,7 +15,9 @@ class FrameRing:
         self.ids = array("I", bytes(4 * size))
         self.flags = bytearray(size)
         self.dlc = bytearray(size)
-        self.data = bytearray(8 * size)
+        # One 8-byte buffer per slot (and a memoryview of it, which the board's
+        # recv(list) form fills directly).
+        self.data = [bytearray(8) for _ in range(size)]
         self.head = 0  # next slot to write
         self.tail = 0  # next slot to read
         self.dropped = 0
@@ -22,8 +25,8 @@ class FrameRing:
     def __len__(self):
         return (self.head - self.tail) % self.size
 
-    # Store one frame; data[start:start + dlc] are its bytes. Returns False when full.
-    def put(self, ticks, can_id, flags, dlc, data, start):
+    # Store one frame; src holds its data bytes from index 0. Returns False when full.
+    def put(self, ticks, can_id, flags, dlc, src):
         head = self.head
         nxt = head + 1
         if nxt == self.size:
@@ -34,13 +37,8 @@ class FrameRing:
         self.ticks[head] = ticks
         self.ids[head] = can_id
         self.flags[head] = flags
-        if dlc > 8:
-            dlc = 8
-        self.dlc[head] = dlc
-        base = head * 8
-        d = self.data
-        for i in range(dlc):
-            d[base + i] = data[start + i]
+        self.dlc[head] = dlc if dlc <= 8 else 8
+        struct.pack_into("8s", self.data[head], 0, src)
         self.head = nxt
         return True
 
@@ -55,7 +53,6 @@ class FrameRing:
         if nxt == self.size:
             nxt = 0
         self.tail = nxt
-
 
 
 # Whether the C long is 8 bytes (64-bit unix port) or 4 (boards).

@@ -73,7 +73,10 @@ class SegmentStore:
 
     # Append one whole block. Non-allocating on the unix port and FAT/littlefs.
     def write(self, block):
-        self.file.write(block)
+        f = self.file
+        if f is None:
+            raise OSError(9)  # EBADF: no segment open (a logic error, not a medium error)
+        f.write(block)
         self.size += 512
         self.bytes_written += 512
 

@@ -13,20 +13,31 @@ from keilog.cli.main import cli, handle_errors, status
 
 
 @cli.command("import")
-@click.argument(
-    "segments", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+@click.argument("segments", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--db",
+    "db_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="SQLite database to import into (created if missing).",
 )
-@click.option("--db", "db_path", required=True, type=click.Path(path_type=Path),
-              help="SQLite database to import into (created if missing).")  # fmt: skip
-@click.option("--dbc", "dbc_paths", multiple=True, type=click.Path(path_type=Path),
-              help="DBC file to decode frames with; repeat for several.")  # fmt: skip
+@click.option(
+    "--dbc",
+    "dbc_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="DBC file to decode frames with; repeat for several.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per segment.")
 @click.option("-q", "--quiet", is_flag=True, help="No status lines on stderr.")
 @handle_errors
 def import_(
-    segments: tuple[Path, ...], db_path: Path, dbc_paths: tuple[Path, ...], as_json: bool,
+    segments: tuple[Path, ...],
+    db_path: Path,
+    dbc_paths: tuple[Path, ...],
+    as_json: bool,
     quiet: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Import log segments (files or folders of *.KLG) into a SQLite database.
 
     Frames whose id is in a DBC are decoded into one table per message. Importing
@@ -44,8 +55,12 @@ def import_(
         else:
             click.echo(
                 f"{r.path}: {r.status}"
-                + (f", {r.frames} frames, {r.decoded} decoded, {r.gps_fixes} GPS fixes,"
-                   f" {r.events} events" if r.status == "imported" else "")  # fmt: skip
+                + (
+                    f", {r.frames} frames, {r.decoded} decoded, {r.gps_fixes} GPS fixes,"
+                    f" {r.events} events"
+                    if r.status == "imported"
+                    else ""
+                )
             )
         for d in r.damage:
             status(f"{r.path}: damaged {d}", quiet)

@@ -1,0 +1,60 @@
+"""The CLI: thin commands over the library, data on stdout, `Error: ...` and exit 1."""
+
+import json
+
+import click
+from click.testing import CliRunner
+from keilog import store
+from keilog.cli import cli
+
+from tests.conftest import DATA, ROOT
+
+MIXED = str(DATA / "logformat" / "segment_mixed.klg")
+
+
+def test_import_prints_what_it_did_and_is_idempotent(tmp_path):
+    db = str(tmp_path / "k.db")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["import", MIXED, "--db", db, "--dbc", str(ROOT / "dbc/keicar.dbc")])
+    assert first.exit_code == 0, first.output
+    assert first.stdout == (
+        "segment_mixed.klg: imported, 6 frames, 1 decoded, 2 GPS fixes, 4 events\n"
+    )
+    again = runner.invoke(cli, ["import", MIXED, "--db", db, "--json"])
+    assert json.loads(again.stdout)["status"] == "already imported"
+    assert store.open_db(db).table("frames").count == 6
+
+
+def test_bad_dbc_is_an_error_naming_the_file(tmp_path):
+    bad = tmp_path / "broken.dbc"
+    bad.write_text('VERSION ""\nBO_ nonsense\n')
+    result = CliRunner().invoke(
+        cli, ["import", MIXED, "--db", str(tmp_path / "k.db"), "--dbc", str(bad)]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {bad}")
+
+
+def test_demo_runs_the_slice_and_prints_a_summary(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "d"), "--duration", "5"])
+    assert result.exit_code == 0, result.output
+    assert "frames sent on a virtual CAN bus" in result.stdout
+    assert "damage found on import: none" in result.stdout
+    db = store.open_db(tmp_path / "d" / "keilog.db")
+    assert db.table("frames").count > 0
+    assert db.table("msg_VEHICLE_SPEED").count > 0
+
+
+def leaf_commands(group, prefix=""):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from leaf_commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
+def test_every_command_has_an_example():
+    commands = dict(leaf_commands(cli))
+    assert {"demo", "import", "firmware run"} <= set(commands)
+    for name, command in commands.items():
+        assert "Example:" in (command.help or ""), name
