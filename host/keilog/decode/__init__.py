@@ -1,0 +1,28 @@
+"""Decode CAN frames with DBC files, vectorised.
+
+cantools parses the DBC (or KCD/SYM/ARXML); keilog compiles each message into shifts
+and masks over the frame bytes and decodes all frames of a message with whole-array
+numpy operations, with the same values cantools gives frame by frame.
+
+    from keilog.decode import Decoder, FrameBatch
+
+    decoder = Decoder.from_files(["dbc/keicar.dbc"])
+    result = decoder.decode(FrameBatch.from_messages(can.LogReader("drive.asc")))
+    for frame in result.frames():
+        print(frame["message"], frame["signals"])
+"""
+
+from keilog.decode.dbc import load_database, load_databases
+from keilog.decode.decoder import Decoder
+from keilog.decode.frames import FrameBatch
+from keilog.decode.result import DecodedMessage, DecodeResult, DecodeStats
+
+__all__ = [
+    "DecodeResult",
+    "DecodeStats",
+    "DecodedMessage",
+    "Decoder",
+    "FrameBatch",
+    "load_database",
+    "load_databases",
+]
