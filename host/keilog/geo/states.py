@@ -1,0 +1,279 @@
+"""Which US state (or DC) a point is in, offline.
+
+The boundaries are the US Census 1:500,000 cartographic boundary polygons simplified with
+``shapely.coverage_simplify`` at 0.002 degrees (at most about 94 m from the Census
+lines), built by ``scripts/build_states.py`` into ``geo/data/states.npz``. Lookups are
+vectorised: per state, a bounding-box mask and ``shapely.contains_xy`` on the prepared
+polygon.
+
+Two things the polygons cannot do alone:
+
+- They are clipped to the shoreline, so points on bridges or with GPS drift over water
+  fall in no polygon. Those fall back to the nearest state within 25 km, marked low
+  confidence (the Delaware Memorial Bridge is legally Delaware but nearest to New Jersey).
+- Near a state line the answer is only as good as the error budget: the simplification
+  (94 m), differences between Census vintages (median 32 m) and GPS error. Points within
+  ``NEAR_BORDER_M`` of another state are flagged ``near_border``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from keilog.errors import KeilogError
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "states.npz"
+
+NEAR_BORDER_M = 150.0
+"""Error budget near a state line: simplification (<= 94 m) + Census vintage differences
+(median 32 m) + GPS error (~25 m), rounded up."""
+
+WATER_FALLBACK_M = 25_000.0
+"""Points in no polygon take the nearest state within this distance (low confidence)."""
+
+M_PER_DEG = 111_195.0  # metres per degree of latitude (mean Earth radius 6,371 km)
+
+_CORE_MIN_POINTS = 2000  # build a state's shrunk core only for lookups this large
+_BAND_DEG = 0.5  # latitude bands for the metric distances of the water fallback
+
+
+class GeoError(KeilogError):
+    """A position or the boundary file cannot be used."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where one point is."""
+
+    state: str | None
+    confidence: str | None  # "high" inside a polygon, "low" by the water fallback
+    method: str  # "polygon", "nearest" (water fallback) or "none"
+    near_border: bool
+    distance_m: float | None  # 0 inside a polygon; to the nearest state for "nearest"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "confidence": self.confidence,
+            "method": self.method,
+            "near_border": self.near_border,
+            "distance_m": None if self.distance_m is None else round(self.distance_m, 1),
+        }
+
+
+@dataclass(frozen=True)
+class WhereArrays:
+    """Where many points are: one entry per point, in input order."""
+
+    state: npt.NDArray[np.str_]  # "" where no state
+    fallback: npt.NDArray[np.bool_]
+    near_border: npt.NDArray[np.bool_]
+    distance_m: npt.NDArray[np.float64]  # NaN where no state
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def __getitem__(self, i: int) -> Where:
+        code = str(self.state[i])
+        if not code:
+            return Where(None, None, "none", bool(self.near_border[i]), None)
+        fb = bool(self.fallback[i])
+        return Where(
+            code,
+            "low" if fb else "high",
+            "nearest" if fb else "polygon",
+            bool(self.near_border[i]),
+            float(self.distance_m[i]),
+        )
+
+
+class StateIndex:
+    """The state polygons, prepared for fast point lookups."""
+
+    def __init__(self, codes: list[str], polygons: npt.NDArray[Any], meta: dict[str, Any]):
+        self.codes = list(codes)
+        self.polygons = polygons
+        self.meta = meta
+        self.boundaries = shapely.boundary(polygons)
+        shapely.prepare(self.polygons)
+        shapely.prepare(self.boundaries)
+        self.bounds = shapely.bounds(polygons)  # (n, 4): xmin, ymin, xmax, ymax
+        self._cores: dict[int, Any] = {}
+
+    @classmethod
+    def load(cls, path: Path = DATA_FILE) -> StateIndex:
+        """Read a boundary file written by ``scripts/build_states.py``."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                coords = np.cumsum(z["delta"].astype(np.int64), axis=0) * float(
+                    json.loads(str(z["meta"]))["quantum_deg"]
+                )
+                offsets = (z["ring_offsets"], z["polygon_offsets"], z["part_offsets"])
+                polygons = shapely.from_ragged_array(
+                    shapely.GeometryType.MULTIPOLYGON, coords, offsets
+                )
+                codes = [str(c) for c in z["codes"]]
+                meta = json.loads(str(z["meta"]))
+        except (OSError, KeyError, ValueError) as exc:
+            raise GeoError(
+                f"{path}: cannot read the state boundary file ({exc}); "
+                "rebuild it with scripts/build_states.py"
+            ) from None
+        return cls(codes, polygons, meta)
+
+    def lookup(self, lat: npt.ArrayLike, lon: npt.ArrayLike) -> WhereArrays:
+        """Look up many points at once (non-finite coordinates give no state)."""
+        y = np.asarray(lat, dtype=np.float64).ravel()
+        x = np.asarray(lon, dtype=np.float64).ravel()
+        if x.shape != y.shape:
+            raise GeoError(f"got {len(y)} latitudes but {len(x)} longitudes")
+        idx = np.full(len(x), -1, dtype=np.int64)
+        finite = np.isfinite(x) & np.isfinite(y)
+        for k, (x0, y0, x1, y1) in enumerate(self.bounds):
+            m = np.flatnonzero(finite & (idx < 0) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+            if len(m):
+                hit = shapely.contains_xy(self.polygons[k], x[m], y[m])
+                idx[m[hit]] = k
+        near = np.zeros(len(x), dtype=bool)
+        distance = np.where(idx >= 0, 0.0, np.nan)
+        fallback = np.zeros(len(x), dtype=bool)
+        self._flag_near_border(x, y, idx, near)
+        todo = np.flatnonzero(finite & (idx < 0))
+        if len(todo):
+            self._water_fallback(x, y, todo, idx, near, distance, fallback)
+        codes = np.array([*self.codes, ""])[idx]  # idx -1 picks ""
+        return WhereArrays(codes, fallback, near, distance)
+
+    def where(self, lat: float, lon: float) -> Where:
+        """Look up one point; raises GeoError for impossible coordinates."""
+        if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+            raise GeoError(
+                f"({lat}, {lon}) is not a position; give LAT in -90..90 and LON in -180..180 "
+                "degrees (LAT first)"
+            )
+        return self.lookup([lat], [lon])[0]
+
+    def _degrees(self, metres: float, y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """A distance in degrees that covers ``metres`` in every direction at latitude y."""
+        with np.errstate(invalid="ignore"):  # non-finite latitudes are never used
+            coslat = np.maximum(np.cos(np.radians(y)), 0.05)
+        return np.asarray(metres / (M_PER_DEG * coslat), dtype=np.float64)
+
+    def _flag_near_border(
+        self,
+        x: npt.NDArray[np.float64],
+        y: npt.NDArray[np.float64],
+        idx: npt.NDArray[np.int64],
+        near: npt.NDArray[np.bool_],
+    ) -> None:
+        # A point far from its own state's boundary is far from every other state (the
+        # polygons are a coverage), so only points near their own boundary are tested
+        # against the neighbours; that keeps coastlines from being flagged.
+        d = self._degrees(NEAR_BORDER_M, y)
+        for k in range(len(self.codes)):
+            own = np.flatnonzero(idx == k)
+            if len(own) > _CORE_MIN_POINTS:
+                # Points inside the state shrunk by the budget are certainly not near.
+                own = own[~shapely.contains_xy(self._core(k), x[own], y[own])]
+            if not len(own):
+                continue
+            close = own[shapely.dwithin(self.boundaries[k], shapely.points(x[own], y[own]), d[own])]
+            if not len(close):
+                continue
+            pts = shapely.points(x[close], y[close])
+            for j, (x0, y0, x1, y1) in enumerate(self.bounds):
+                if j == k:
+                    continue
+                dd = d[close]
+                m = (x[close] >= x0 - dd) & (x[close] <= x1 + dd)
+                m &= (y[close] >= y0 - dd) & (y[close] <= y1 + dd)
+                if m.any():
+                    hit = shapely.dwithin(self.polygons[j], pts[m], dd[m])
+                    near[close[m][hit]] = True
+
+    def _core(self, k: int) -> Any:
+        """State k shrunk by at least NEAR_BORDER_M everywhere (built on first use)."""
+        if k not in self._cores:
+            worst_lat = max(abs(self.bounds[k][1]), abs(self.bounds[k][3]))
+            d = float(self._degrees(NEAR_BORDER_M, np.array([worst_lat]))[0])
+            core = shapely.buffer(self.polygons[k], -d, quad_segs=2)
+            shapely.prepare(core)
+            self._cores[k] = core
+        return self._cores[k]
+
+    def _water_fallback(
+        self,
+        x: npt.NDArray[np.float64],
+        y: npt.NDArray[np.float64],
+        todo: npt.NDArray[np.int64],
+        idx: npt.NDArray[np.int64],
+        near: npt.NDArray[np.bool_],
+        distance: npt.NDArray[np.float64],
+        fallback: npt.NDArray[np.bool_],
+    ) -> None:
+        # Cheap first pass: drop points with no state within the radius (in degrees,
+        # generous in longitude), using the prepared polygons.
+        d = self._degrees(WATER_FALLBACK_M, y[todo])
+        pts = shapely.points(x[todo], y[todo])
+        candidate = np.zeros(len(todo), dtype=bool)
+        for k, (x0, y0, x1, y1) in enumerate(self.bounds):
+            m = ~candidate & (x[todo] >= x0 - d) & (x[todo] <= x1 + d)
+            m &= (y[todo] >= y0 - d) & (y[todo] <= y1 + d)
+            if m.any():
+                candidate[np.flatnonzero(m)[shapely.dwithin(self.polygons[k], pts[m], d[m])]] = True
+        todo = todo[candidate]
+        if not len(todo):
+            return
+        best = np.full((len(todo), 2), np.inf)  # nearest and second-nearest distance (m)
+        best_k = np.full(len(todo), -1, dtype=np.int64)
+        # Metric distances in a local equirectangular frame per band of latitude (the
+        # scale changes by under 2 % across a band at 60 degrees north).
+        band = np.floor(y[todo] / _BAND_DEG).astype(np.int64)
+        for b in np.unique(band):
+            m = np.flatnonzero(band == b)
+            coslat = max(math.cos(math.radians((b + 0.5) * _BAND_DEG)), 0.05)
+            dy = WATER_FALLBACK_M / M_PER_DEG
+            dx = dy / coslat
+            bx0, bx1 = x[todo[m]].min() - dx, x[todo[m]].max() + dx
+            by0, by1 = y[todo[m]].min() - dy, y[todo[m]].max() + dy
+            scale = np.array([M_PER_DEG * coslat, M_PER_DEG])
+            local_pts = shapely.points(np.stack([x[todo[m]], y[todo[m]]], axis=1) * scale)
+            for k, (x0, y0, x1, y1) in enumerate(self.bounds):
+                if x1 < bx0 or x0 > bx1 or y1 < by0 or y0 > by1:
+                    continue
+                piece = shapely.clip_by_rect(self.polygons[k], bx0, by0, bx1, by1)
+                if piece.is_empty:
+                    continue
+                dist = shapely.distance(
+                    shapely.transform(piece, lambda c, s=scale: c * s), local_pts
+                )
+                first = dist < best[m, 0]
+                best[m, 1] = np.where(first, best[m, 0], np.minimum(best[m, 1], dist))
+                best[m, 0] = np.where(first, dist, best[m, 0])
+                best_k[m] = np.where(first, k, best_k[m])
+        ok = best[:, 0] <= WATER_FALLBACK_M
+        sel = todo[ok]
+        idx[sel] = best_k[ok]
+        distance[sel] = best[ok, 0]
+        fallback[sel] = True
+        near[sel] = best[ok, 1] <= best[ok, 0] + NEAR_BORDER_M
+
+
+@functools.lru_cache(maxsize=1)
+def load_states() -> StateIndex:
+    """The boundary index keilog ships (loaded once)."""
+    return StateIndex.load()
+
+
+def where(lat: float, lon: float) -> Where:
+    """Which state a point is in, with the near-border and water-fallback flags."""
+    return load_states().where(lat, lon)
