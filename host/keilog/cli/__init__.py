@@ -13,6 +13,5 @@ from keilog.cli import firmware_cmd as _firmware_cmd  # noqa: F401, E402
 from keilog.cli import rules_cmd as _rules_cmd  # noqa: F401, E402
 from keilog.cli import geo_cmd as _geo_cmd  # noqa: F401, E402
 from keilog.cli import hardware_cmd as _hardware_cmd  # noqa: F401, E402
-from keilog.cli import sim_cmd as _sim_cmd  # noqa: F401, E402
 
 __all__ = ["cli"]
