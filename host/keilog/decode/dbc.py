@@ -27,7 +27,8 @@ _SUFFIXES = {".dbc", ".kcd", ".sym", ".arxml", ".cdd"}
 def load_database(path: str | Path) -> Database:
     """Load one database file with cantools (``strict=False``, as real DBCs need).
 
-    Raises DbcError naming the file and, where it can be found, the line.
+    Raises DbcError naming the file and, where it can be found, the line, as
+    ``path:line: ...``.
     """
     path = Path(path)
     if path.suffix.lower() not in _SUFFIXES:
@@ -90,10 +91,10 @@ def _describe_rejection(path: Path, exc: UnsupportedDatabaseFormatError) -> str:
     cause = getattr(exc, f"e_{suffix}", None) or exc.__cause__ or exc
     detail = " ".join(str(cause).split()).rstrip(".")
     line = _find_line(path, cause)
-    where = f"{path}, line {line}" if line is not None else f"{path} (cantools gives no line)"
+    where = f"{path}:{line}" if line is not None else f"{path} (cantools gives no line)"
     return (
-        f"{where}: cantools cannot load this file: {detail}. "
-        "Fix or delete that line (keilog reads DBC files as cantools does) and try again"
+        f"{where}: cantools cannot load this database: {detail}. "
+        "Fix that line or leave the file out (keilog reads DBC files as cantools does)"
     )
 
 

@@ -48,15 +48,20 @@ class Decoder:
                 )
             names[plan.name] = plan
         self.plans: list[MessagePlan] = sorted(by_key.values(), key=lambda p: p.key)
-        self._keys = np.array([p.key for p in self.plans], np.uint32)
         count = len(self.plans)
         self._slot_dtype = np.uint16 if count < np.iinfo(np.uint16).max else np.uint32
         # Standard ids (the usual case) map to a slot by table lookup; extended ones by a
-        # binary search over the sorted keys. Slot ``count`` means "not decoded".
-        self._standard = np.full(_STANDARD_IDS, count, self._slot_dtype)
+        # binary search over their sorted ids. Slot ``count`` means "not decoded"; the
+        # table's extra last entry catches standard ids beyond 11 bits.
+        self._standard = np.full(_STANDARD_IDS + 1, count, self._slot_dtype)
+        extended: list[tuple[int, int]] = []
         for slot, plan in enumerate(self.plans):
-            if plan.key < _STANDARD_IDS:
-                self._standard[plan.key] = slot
+            if plan.message.is_extended_frame:
+                extended.append((plan.message.frame_id, slot))
+            else:
+                self._standard[plan.message.frame_id] = slot
+        self._extended_ids = np.array([i for i, _ in extended], np.uint32)
+        self._extended_slot = np.array([s for _, s in extended], self._slot_dtype)
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path]) -> Decoder:
@@ -97,12 +102,19 @@ class Decoder:
         stats.decoded = len(batch) - unknown
         if stats.unknown:
             self._count_unknown(batch, slots, stats)
-        words = batch.data.view(U64)[:, 0] if batch.width > 8 else batch.data.view(U64).reshape(-1)
+        # One gather puts the frames of each message next to each other, in batch order;
+        # every message then works on contiguous slices.
+        known = order[: stats.decoded]
+        first_words = batch.data.view(U64)[:, 0]
+        words = first_words[known]
+        timestamps = batch.timestamp[known]
+        dlc = batch.dlc[known]
         for slot in np.flatnonzero(counts[:nslots]).tolist():
             plan = self.plans[slot]
-            idx = order[ends[slot] - counts[slot] : ends[slot]].astype(np.int64)
-            gathered = words[idx] if plan.first_word_only else None
-            decoded = decode_message_rows(plan, batch, idx, gathered, choices)
+            part = slice(int(ends[slot] - counts[slot]), int(ends[slot]))
+            decoded = decode_message_rows(
+                plan, batch, known[part], timestamps[part], dlc[part], words[part], choices
+            )
             messages[plan.name] = decoded
             for problem, n in decoded.problems.items():
                 setattr(stats, problem, getattr(stats, problem) + n)
@@ -115,18 +127,17 @@ class Decoder:
         return self.decode(batch, choices=choices).frames()
 
     def _slots(self, batch: FrameBatch, stats: DecodeStats) -> NDArray[Any]:
+        """Per frame, the index of its message in self.plans, or len(self.plans)."""
         ids = batch.arbitration_id
         nslots = len(self.plans)
-        if not batch.is_extended.any() and int(ids.max()) < _STANDARD_IDS:
+        extended = np.flatnonzero(batch.is_extended)
+        if not len(extended) and int(ids.max()) < _STANDARD_IDS:
             slots = self._standard[ids]
         else:
-            keys = ids | (batch.is_extended.astype(np.uint32) << np.uint32(31))
-            if not len(self._keys):
-                slots = np.full(len(batch), nslots, self._slot_dtype)
-            else:
-                pos = np.searchsorted(self._keys, keys)
-                np.minimum(pos, len(self._keys) - 1, out=pos)
-                slots = np.where(self._keys[pos] == keys, pos, nslots).astype(self._slot_dtype)
+            # Out-of-range standard ids land on the table's last entry: not decoded.
+            slots = self._standard[np.minimum(ids, _STANDARD_IDS)]
+            if len(extended):
+                slots[extended] = self._extended_slots(ids[extended])
         for flag, attr in ((batch.is_remote, "remote"), (batch.is_error, "error_frames")):
             if flag is not None and flag.any():
                 slots[flag] = nslots
@@ -135,6 +146,14 @@ class Decoder:
             both = int(np.count_nonzero(batch.is_remote & batch.is_error))
             stats.remote -= both  # an error frame flagged remote is counted once
         return slots
+
+    def _extended_slots(self, ids: NDArray[np.uint32]) -> NDArray[Any]:
+        nslots = len(self.plans)
+        if not len(self._extended_ids):
+            return np.full(len(ids), nslots, self._slot_dtype)
+        pos = np.searchsorted(self._extended_ids, ids)
+        np.minimum(pos, len(self._extended_ids) - 1, out=pos)
+        return np.where(self._extended_ids[pos] == ids, self._extended_slot[pos], nslots)
 
     def _count_unknown(self, batch: FrameBatch, slots: NDArray[Any], stats: DecodeStats) -> None:
         mask = slots == len(self.plans)

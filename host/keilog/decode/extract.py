@@ -33,14 +33,16 @@ Mask = NDArray[np.bool_] | None  # None: True for every frame
 def decode_message_rows(
     plan: MessagePlan,
     batch: FrameBatch,
-    idx: NDArray[np.int64],
-    words: NDArray[np.uint64] | None,
+    idx: NDArray[np.intp],
+    timestamps: NDArray[np.float64],
+    dlc: NDArray[np.uint8],
+    words: NDArray[np.uint64],
     choices: bool,
 ) -> DecodedMessage:
     """Decode the frames ``idx`` of ``batch``, all of which carry ``plan``'s id.
 
-    ``words`` may hold the first 8 bytes of those frames as little-endian uint64 already
-    gathered by the caller (for the common 8-byte message).
+    ``timestamps``, ``dlc`` and ``words`` (the first 8 bytes as a little-endian uint64)
+    are those frames' values, already gathered by the caller.
     """
     message = plan.message
     out = DecodedMessage(
@@ -48,13 +50,12 @@ def decode_message_rows(
         frame_id=int(message.frame_id),
         is_extended=bool(message.is_extended_frame),
         rows=idx,
-        timestamps=batch.timestamp[idx],
+        timestamps=timestamps,
         signals={},
     )
     if plan.unsupported:
         out.problems[UNSUPPORTED] = len(idx)
         return out
-    dlc = batch.dlc[idx]
     short = int(np.count_nonzero(dlc < message.length)) if len(idx) else 0
     if short:
         out.problems[TRUNCATED] = short
@@ -68,9 +69,9 @@ def decode_message_rows(
 def _fast(
     plan: MessagePlan,
     batch: FrameBatch,
-    idx: NDArray[np.int64],
+    idx: NDArray[np.intp],
     dlc: NDArray[np.uint8],
-    words: NDArray[np.uint64] | None,
+    words: NDArray[np.uint64],
     choices: bool,
     out: DecodedMessage,
 ) -> None:
@@ -100,14 +101,14 @@ def _fast(
 def _windows(
     plan: MessagePlan,
     batch: FrameBatch,
-    idx: NDArray[np.int64],
-    words: NDArray[np.uint64] | None,
+    idx: NDArray[np.intp],
+    words: NDArray[np.uint64],
 ) -> dict[tuple[int, bool], NDArray[np.uint64]]:
     """The 8-byte windows the message's signals read, as uint64 per frame."""
     little: dict[int, NDArray[np.uint64]] = {}
     starts = sorted({w for w, _ in plan.windows})
     width = batch.width
-    if words is not None and starts == [0]:
+    if starts == [0]:
         little[0] = words
     elif all(w % 8 == 0 and w + 8 <= width for w in starts):
         by_word = batch.data.view(U64)  # (N, width // 8), no copy
@@ -274,7 +275,7 @@ def _labels(raw: NDArray[Any], sp: SignalPlan, present: Mask) -> NDArray[np.obje
 def _fallback(
     plan: MessagePlan,
     batch: FrameBatch,
-    idx: NDArray[np.int64],
+    idx: NDArray[np.intp],
     choices: bool,
     out: DecodedMessage,
 ) -> None:

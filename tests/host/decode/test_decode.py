@@ -335,7 +335,7 @@ def test_rejected_dbc_names_the_file_and_line(
     with pytest.raises(DbcError) as caught:
         Decoder.from_files([dbc])
     assert str(caught.value).startswith(
-        f"{dbc}, line 4: cantools cannot load this file: {complaint}"
+        f"{dbc}:4: cantools cannot load this database: {complaint}"
     )
 
 

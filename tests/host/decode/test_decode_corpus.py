@@ -117,8 +117,8 @@ def _assert_rejected_with_line(path: Path) -> None:
     with pytest.raises(DbcError) as caught:
         Decoder.from_files([path])
     message = str(caught.value)
-    assert message.startswith(f"{path}, line ")
-    line_no = int(re.match(r".*?, line (\d+):", message).group(1))  # type: ignore[union-attr]
+    assert message.startswith(f"{path}:")
+    line_no = int(re.match(r".*?\.dbc:(\d+): ", message).group(1))  # type: ignore[union-attr]
     line = path.read_text(encoding="cp1252").splitlines()[line_no - 1]
     # The named line is the one cantools complains about: it holds the message, signal
     # or text that cantools' error quotes.
