@@ -1,0 +1,56 @@
+"""``keilog roads``: build the road file ``keilog check --roads`` uses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from keilog.cli.main import cli, handle_errors, status
+from keilog.roads import build_roads
+
+
+@cli.group("roads")
+def roads_group() -> None:
+    """OpenStreetMap roads for the rule check.
+
+    Example:
+
+        keilog roads build florida-latest.osm.pbf --out florida.roads.npz
+    """
+
+
+@roads_group.command("build")
+@click.argument("extract", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Road file to write (default: EXTRACT with .roads.npz).",
+)
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@handle_errors
+def roads_build(extract: Path, out: Path | None, quiet: bool) -> None:
+    """Read the car roads of an OSM EXTRACT (.osm.pbf or .osm) into a road file.
+
+    Keeps each way's class, ref, maxspeed (parsed: "35 mph", km/h, bare numbers read the
+    stricter way), oneway flag and geometry. Prints a JSON summary on stdout. Big state
+    extracts take a while and need RAM for every node location.
+
+    Example:
+
+        keilog roads build florida-latest.osm.pbf --out florida.roads.npz
+        keilog check --db trips.db --state FL --class mini_truck --roads florida.roads.npz
+    """
+    if out is None:
+        name = extract.name
+        for suffix in (".osm.pbf", ".osm.bz2", ".osm", ".pbf"):
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        out = extract.with_name(name + ".roads.npz")
+    summary = build_roads(
+        extract, out, progress=None if quiet else lambda n: status(f"{n} ways read", quiet)
+    )
+    status(f"wrote {summary.ways} roads to {out}", quiet)
+    click.echo(json.dumps(summary.to_dict()))
