@@ -32,6 +32,7 @@ class DemoResult:
     rows: dict[str, int] = field(default_factory=dict)
     damage: list[str] = field(default_factory=list)
     firmware_seconds: float = 0.0
+    interpreter: str = "MicroPython unix port"
 
     @property
     def bytes_per_frame(self) -> float:
@@ -40,7 +41,7 @@ class DemoResult:
     def summary(self) -> str:
         lines = [
             f"keilog demo: {self.frames_sent} frames sent on a virtual CAN bus",
-            f"  firmware (MicroPython unix port) logged {self.frames_logged} frames into "
+            f"  firmware ({self.interpreter}) logged {self.frames_logged} frames into "
             f"{len(self.segments)} segment(s), {self.segment_bytes} bytes "
             f"({self.bytes_per_frame:.2f} bytes/frame) in {self.firmware_seconds:.1f} s",
             f"  damage found on import: {len(self.damage) or 'none'}",
@@ -129,7 +130,9 @@ def run_demo(out_dir: str | Path, duration: float = 60.0, speedup: float = 20.0)
         (out / "keilog.db").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     can_db = dbc.load_files([paths.keicar_dbc()])
-    run = pipeline.log_messages(builtin_messages(can_db, duration), out / "work", speedup)
+    run = pipeline.log_messages(
+        builtin_messages(can_db, duration), out / "work", speedup, allow_shim=True
+    )
     db_path = out / "keilog.db"
     imported = store.import_files(db_path, run.segments, can_db)
     frames_logged = sum(len(read_segment(p).frames) for p in run.segments)
@@ -145,4 +148,5 @@ def run_demo(out_dir: str | Path, duration: float = 60.0, speedup: float = 20.0)
         rows=rows,
         damage=[d for r in imported for d in r.damage],
         firmware_seconds=run.seconds,
+        interpreter=run.interpreter,
     )

@@ -13,6 +13,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,20 @@ def micropython_binary() -> str:
     return found
 
 
+def interpreter(allow_shim: bool = False) -> tuple[list[str], str]:
+    """The command that runs firmware/main.py, and a name for it.
+
+    The real `micropython` binary when there is one; otherwise, with allow_shim, CPython
+    with keilog.mpshim (the demo's fallback), else FirmwareError.
+    """
+    try:
+        return [micropython_binary()], "MicroPython unix port"
+    except FirmwareError:
+        if not allow_shim:
+            raise
+    return [sys.executable, "-m", "keilog.mpshim"], "CPython with keilog's MicroPython shim"
+
+
 def write_config(path: str | Path, config: Mapping[str, Any]) -> Path:
     p = Path(path)
     p.write_text(json.dumps(config, indent=2) + "\n")
@@ -69,11 +84,13 @@ def start(
     config_path: str | Path,
     device_id: str = "unix",
     stderr: Any = subprocess.PIPE,
+    allow_shim: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start the firmware with the given config file; returns the process."""
     env = dict(os.environ, KEILOG_CONFIG=str(config_path), KEILOG_DEVICE_ID=device_id)
+    argv, _name = interpreter(allow_shim)
     return subprocess.Popen(
-        [micropython_binary(), str(firmware_dir() / "main.py")],
+        [*argv, str(firmware_dir() / "main.py")],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -30,6 +30,7 @@ class FirmwareRun:
     frames_sent: int
     seconds: float
     log: str
+    interpreter: str = "MicroPython unix port"
 
 
 def firmware_config(can_source: Path, storage: Path, **extra: Any) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def log_messages(
     channel: str | None = None,
     timeout: float = 120.0,
     config: dict[str, Any] | None = None,
+    allow_shim: bool = False,
 ) -> FirmwareRun:
     """Send messages on a virtual bus, let the firmware log them, return its segments.
 
@@ -69,7 +71,8 @@ def log_messages(
     cfg_path = firmware.write_config(work / "config.json", cfg)
     channel = channel or f"keilog-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
-    proc = firmware.start(cfg_path, device_id="demo-unix")
+    proc = firmware.start(cfg_path, device_id="demo-unix", allow_shim=allow_shim)
+    _argv, interpreter = firmware.interpreter(allow_shim)
     rx = can.Bus(interface="virtual", channel=channel)
     tx = can.Bus(interface="virtual", channel=channel)
     bridge = BusToStream(rx, fifo)
@@ -104,4 +107,4 @@ def log_messages(
         rx.shutdown()
         tx.shutdown()
     segments = sorted(storage.glob("*.KLG"))
-    return FirmwareRun(segments, sent, time.monotonic() - started, log)
+    return FirmwareRun(segments, sent, time.monotonic() - started, log, interpreter)
