@@ -1,0 +1,98 @@
+"""``keilog config``: build a logger's config.json from a board and DBC files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from keilog import boards, devconfig
+from keilog.cli.main import cli, handle_errors, status
+
+
+@cli.command("config")
+@click.option("--board", "board_name", required=True, help="Board name (keilog hardware boards).")
+@click.option(
+    "--dbc",
+    "dbc_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="DBC whose messages to keep (repeatable). None: log every frame.",
+)
+@click.option(
+    "--bitrate",
+    type=click.Choice(["125000", "250000", "500000", "1000000"]),
+    default="500000",
+    show_default=True,
+)
+@click.option("--autobaud", is_flag=True, help="Try each bitrate in silent mode at boot.")
+@click.option("--gps-rate", type=click.IntRange(1, 10), default=1, show_default=True, help="Hz.")
+@click.option("--obd/--no-obd", default=False, show_default=True, help="Poll OBD-II PIDs.")
+@click.option("--flush-ms", type=click.IntRange(50, 60000), default=1000, show_default=True)
+@click.option(
+    "--overwrite-unsynced", is_flag=True, help="When full, delete segments not yet synced."
+)
+@click.option("--min-free-mb", type=click.IntRange(0, 1024), default=1, show_default=True)
+@click.option(
+    "--sense",
+    type=click.Choice(["obd", "ign"]),
+    default="obd",
+    show_default=True,
+    help="Sense wired to OBD-II pin 16 (key = charging voltage) or to an IGN/ACC fuse.",
+)
+@click.option("--device-id", default=None, help="Name stored in every segment.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@handle_errors
+def config_cmd(
+    board_name: str,
+    dbc_paths: tuple[Path, ...],
+    bitrate: str,
+    autobaud: bool,
+    gps_rate: int,
+    obd: bool,
+    flush_ms: int,
+    overwrite_unsynced: bool,
+    min_free_mb: int,
+    sense: str,
+    device_id: str | None,
+    output: Path | None,
+) -> None:
+    """Build config.json for BOARD, validated by the firmware's own schema.
+
+    Hardware acceptance filters come from the message ids the DBC files define,
+    merged into no more filters than the board's CAN controller has. The JSON goes to
+    stdout, or to --output.
+
+    Example:
+
+        keilog config --board pyboard_v11 --dbc dbc/keicar.dbc -o config.json
+    """
+    board = boards.load_board(board_name)
+    result = devconfig.build_config(
+        board,
+        list(dbc_paths),
+        bitrate=int(bitrate),
+        autobaud=autobaud,
+        gps_rate_hz=gps_rate,
+        obd=obd,
+        flush_ms=flush_ms,
+        overwrite_unsynced=overwrite_unsynced,
+        min_free_bytes=min_free_mb * 1024 * 1024,
+        sense=sense,
+        device_id=device_id,
+    )
+    if result.filters:
+        status(
+            f"{result.wanted_ids} CAN ids in {len(result.filters)} filters "
+            f"(board has {board.can_filters['machine_can_max']}); "
+            f"{result.extra_ids} other ids also pass"
+        )
+    else:
+        status("no DBC ids: the logger keeps every frame")
+    for note in result.notes:
+        status(f"note: {note}")
+    if output is None:
+        click.echo(result.to_json(), nl=False)
+    else:
+        output.write_text(result.to_json(), encoding="utf-8")
+        status(f"wrote {output}")
