@@ -1,0 +1,172 @@
+"""Read the trips of a keilog database: GPS fixes and logged vehicle speed.
+
+Reads the tables ``keilog import`` writes (docs/database.md): ``gps_fixes`` and, for the
+vehicle's own speed, the decoded ``msg_VEHICLE_SPEED`` (the kei car's ABS speed) or the
+OBD-II PID 0x0D replies ``msg_OBD2_RESPONSE_ECU*``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from keilog.errors import StoreError
+
+TRIP_GAP_S = 300.0
+"""A gap longer than this between fixes of one boot starts a new trip."""
+
+KMH_PER_MPH = 1.609344
+MPS_PER_MPH = 0.44704
+
+# (table, column, what it is), in order of preference; speeds are in km/h (DBC units).
+SPEED_SIGNALS = [("msg_VEHICLE_SPEED", "VEHICLE_SPEED", "CAN VEHICLE_SPEED (ABS)")] + [
+    (f"msg_OBD2_RESPONSE_ECU{i}", "VEHICLE_SPEED", f"OBD-II PID 0x0D (ECU{i})") for i in range(1, 9)
+]
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TripSpan:
+    """Where one trip's fixes are: a boot and a monotonic-time window."""
+
+    id: int
+    device_id: str | None
+    boot: int
+    mono_start_us: int
+    mono_end_us: int
+
+
+@dataclass
+class TripData:
+    """One trip's samples, as arrays sorted by time.
+
+    ``t`` is UTC unix seconds when the log has a clock, else seconds of monotonic time
+    (``utc_known`` says which).
+    """
+
+    span: TripSpan
+    utc_known: bool
+    t: F64
+    lat: F64
+    lon: F64
+    gps_speed_mps: F64
+    course_deg: F64
+    quality: F64
+    can_t: F64
+    can_speed_mph: F64
+    can_label: str | None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"{path}: no such database; create it with keilog import")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a usable SQLite database ({exc})") from None
+    if not _columns(conn, "gps_fixes"):
+        raise StoreError(f"{path}: has no gps_fixes table; import logs with keilog import first")
+    return conn
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f'pragma table_info("{table}")')}
+
+
+def trip_spans(conn: sqlite3.Connection) -> list[TripSpan]:
+    """The trips of the database, numbered from 1 in time order.
+
+    Until the store has a ``trips`` table, a trip is the fixes of one boot (of one
+    device), split where fixes stop for more than TRIP_GAP_S. This is the one place
+    that decides what a trip is.
+    """
+    has_device = "device_id" in _columns(conn, "gps_fixes")
+    device = "device_id" if has_device else "NULL"
+    rows = conn.execute(
+        f"select {device}, boot, mono_us from gps_fixes order by {device}, boot, mono_us"
+    ).fetchall()
+    spans: list[TripSpan] = []
+    start = prev = None
+    key = None
+    for dev, boot, mono in rows:
+        if key != (dev, boot) or prev is None or mono - prev > TRIP_GAP_S * 1e6:
+            if key is not None and start is not None and prev is not None:
+                spans.append(TripSpan(0, key[0], key[1], start, prev))
+            key, start = (dev, boot), mono
+        prev = mono
+    if key is not None and start is not None and prev is not None:
+        spans.append(TripSpan(0, key[0], key[1], start, prev))
+    # Order by wall-clock start where known (boots of different days), else as found.
+    firsts = []
+    for s in spans:
+        row = conn.execute(
+            "select min(timestamp) from gps_fixes where boot = ? and mono_us between ? and ?",
+            (s.boot, s.mono_start_us, s.mono_end_us),
+        ).fetchone()
+        firsts.append(row[0] if row[0] is not None else float("inf"))
+    order = sorted(range(len(spans)), key=lambda i: (firsts[i], i))
+    return [
+        TripSpan(n, spans[i].device_id, spans[i].boot, spans[i].mono_start_us, spans[i].mono_end_us)
+        for n, i in enumerate(order, start=1)
+    ]
+
+
+def _clock_offset(mono_us: npt.NDArray[np.int64], ts: F64) -> float | None:
+    """Median of (UTC - monotonic) over samples that have both, or None."""
+    ok = np.isfinite(ts)
+    if not ok.any():
+        return None
+    return float(np.median(ts[ok] - mono_us[ok] / 1e6))
+
+
+def load_trip(conn: sqlite3.Connection, span: TripSpan) -> TripData:
+    """Read one trip's fixes and logged vehicle speed."""
+    rows = conn.execute(
+        "select mono_us, timestamp, lat, lon, speed_mps, course_deg, quality from gps_fixes "
+        "where boot = ? and mono_us between ? and ? order by mono_us",
+        (span.boot, span.mono_start_us, span.mono_end_us),
+    ).fetchall()
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 7)
+    mono = arr[:, 0].astype(np.int64)
+    offset = _clock_offset(mono, arr[:, 1])
+    utc_known = offset is not None
+    t = mono / 1e6 + (offset or 0.0)
+    can_t, can_mph, label = _load_speed(conn, span, offset)
+    return TripData(
+        span=span,
+        utc_known=utc_known,
+        t=t,
+        lat=arr[:, 2],
+        lon=arr[:, 3],
+        gps_speed_mps=arr[:, 4],
+        course_deg=arr[:, 5],
+        quality=arr[:, 6],
+        can_t=can_t,
+        can_speed_mph=can_mph,
+        can_label=label,
+    )
+
+
+def _load_speed(
+    conn: sqlite3.Connection, span: TripSpan, offset: float | None
+) -> tuple[F64, F64, str | None]:
+    for table, column, label in SPEED_SIGNALS:
+        cols = _columns(conn, table)
+        if not {column, "boot", "mono_us"} <= cols:
+            continue
+        rows = conn.execute(
+            f'select mono_us, "{column}" from "{table}" where boot = ? and mono_us between ? '
+            f'and ? and "{column}" is not null order by mono_us',
+            (span.boot, span.mono_start_us, span.mono_end_us),
+        ).fetchall()
+        if rows:
+            a = np.array(rows, dtype=np.float64)
+            return a[:, 0] / 1e6 + (offset or 0.0), a[:, 1] / KMH_PER_MPH, label
+    return np.zeros(0), np.zeros(0), None
