@@ -15,14 +15,21 @@ numpy operations, with the same values cantools gives frame by frame.
 from keilog.decode.dbc import load_database, load_databases
 from keilog.decode.decoder import Decoder
 from keilog.decode.frames import FrameBatch
+from keilog.decode.logs import CanLog, Progress, open_log
 from keilog.decode.result import DecodedMessage, DecodeResult, DecodeStats
+from keilog.decode.stream import LogDecoding, decode_logs
 
 __all__ = [
+    "CanLog",
     "DecodeResult",
     "DecodeStats",
     "DecodedMessage",
     "Decoder",
     "FrameBatch",
+    "LogDecoding",
+    "Progress",
+    "decode_logs",
     "load_database",
     "load_databases",
+    "open_log",
 ]

@@ -93,7 +93,7 @@ class FrameBatch:
 
         ``width`` defaults to 8, or 64 when any frame carries more than 8 bytes.
         """
-        return _Builder(width).extend(messages).build()
+        return FrameBuilder(width).extend(messages).build()
 
     def take(self, rows: NDArray[np.integer[Any]] | slice) -> FrameBatch:
         """The frames at ``rows`` (an index array or a slice), in that order."""
@@ -117,7 +117,7 @@ class FrameBatch:
         return self.data[row, : int(self.dlc[row])].tobytes()
 
 
-class _Builder:
+class FrameBuilder:
     """Accumulates python-can messages into columns."""
 
     def __init__(self, width: int | None) -> None:
@@ -130,7 +130,7 @@ class _Builder:
         self.is_remote: list[bool] = []
         self.is_error: list[bool] = []
 
-    def extend(self, messages: Iterable[can.Message]) -> _Builder:
+    def extend(self, messages: Iterable[can.Message]) -> FrameBuilder:
         for msg in messages:
             payload = bytes(msg.data)
             self.timestamp.append(msg.timestamp)

@@ -334,9 +334,7 @@ def test_rejected_dbc_names_the_file_and_line(
     )
     with pytest.raises(DbcError) as caught:
         Decoder.from_files([dbc])
-    assert str(caught.value).startswith(
-        f"{dbc}:4: cantools cannot load this database: {complaint}"
-    )
+    assert str(caught.value).startswith(f"{dbc}:4: cantools cannot load this database: {complaint}")
 
 
 def test_two_files_defining_the_same_id_are_refused(tmp_path: Path) -> None:

@@ -1,0 +1,140 @@
+"""``keilog decode``: print the decoded frames of CAN logs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keilog.cli.main import cli, handle_errors, status
+from keilog.cli.progress import TerminalProgress
+from keilog.decode import Decoder, LogDecoding, decode_logs
+
+CSV_COLUMNS = ["timestamp", "arbitration_id", "is_extended_id", "message", "signal", "value"]
+
+
+@cli.command("decode")
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...", type=click.Path(path_type=Path))
+@click.option(
+    "--dbc",
+    "dbc_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="DBC (or KCD/SYM/ARXML) file; repeat for several.",
+)
+@click.option("--nl", is_flag=True, help="Newline-delimited JSON: one object per line.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per signal value (long format).")
+@click.option("--choices", is_flag=True, help="Print choice labels instead of raw numbers.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+@handle_errors
+def decode(
+    logs: tuple[Path, ...],
+    dbc_paths: tuple[Path, ...],
+    nl: bool,
+    as_csv: bool,
+    choices: bool,
+    quiet: bool,
+) -> None:
+    """Decode CAN logs with DBC files; print one object per decoded frame.
+
+    LOG may be a keilog segment (*.KLG) or any python-can log: candump .log, Vector
+    .asc/.blf, PEAK .trc, .csv, .db, gzip-compressed text logs (.asc.gz), and ASAM
+    MDF4 .mf4 bus logging as CSS Electronics' CANedge writes it.
+
+    Each frame prints as {"timestamp", "arbitration_id", "is_extended_id", "message",
+    "signals"}; values are those of cantools decode_message(..., decode_choices=False)
+    (labels with --choices; NaN and infinite floats print as null). The default is one
+    JSON array; --nl prints one object per line, --csv one row per signal value. Frames
+    whose id no DBC defines are skipped and counted on stderr.
+
+    Example:
+
+        keilog decode drive.asc --dbc dbc/keicar.dbc --nl
+    """
+    if nl and as_csv:
+        raise click.UsageError("choose one of --nl and --csv")
+    decoder = Decoder.from_files(dbc_paths)
+    for name, why in {**decoder.fallback_messages, **decoder.unsupported_messages}.items():
+        status(f"note: {name}: {why}", quiet)
+    totals = LogDecoding()
+    progress = TerminalProgress(quiet)
+    frames = (
+        frame
+        for result in decode_logs(logs, decoder, choices=choices, progress=progress, totals=totals)
+        for frame in result.frames()
+    )
+    try:
+        if as_csv:
+            _write_csv(frames)
+        elif nl:
+            for frame in frames:
+                click.echo(_json(frame))
+        else:
+            _write_array(frames)
+    finally:
+        progress.done()
+    for problem in totals.problems:
+        status(f"warning: {problem}", quiet)
+    status(summary(totals), quiet)
+
+
+def summary(totals: LogDecoding) -> str:
+    s = totals.stats
+    text = f"decoded {s.decoded:,} of {s.frames:,} frames"
+    details = []
+    if s.unknown:
+        top = sorted(totals.stats.as_dict()["unknown_ids"].items(), key=lambda kv: -kv[1])[:5]
+        ids = ", ".join(f"{key} ({n:,})" for key, n in top)
+        details.append(f"{s.unknown:,} with ids no DBC defines, e.g. {ids}")
+    for label, count in (
+        ("remote frames", s.remote),
+        ("error frames", s.error_frames),
+        ("shorter than their DBC length", s.truncated),
+        ("with a multiplexer value the DBC does not define", s.undefined_multiplexer),
+        ("that cantools could not decode", s.undecodable),
+        ("of messages keilog does not decode", s.unsupported),
+    ):
+        if count:
+            details.append(f"{count:,} {label}")
+    return text + (": " + "; ".join(details) if details else "")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json(frame: dict[str, Any]) -> str:
+    frame = {**frame, "signals": {k: _clean(v) for k, v in frame["signals"].items()}}
+    return json.dumps(frame, allow_nan=False)
+
+
+def _write_array(frames: Iterator[dict[str, Any]]) -> None:
+    out = sys.stdout
+    first = True
+    for frame in frames:
+        out.write(("[" if first else ",\n ") + _json(frame))
+        first = False
+    out.write("[]\n" if first else "]\n")
+
+
+def _write_csv(frames: Iterator[dict[str, Any]]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for frame in frames:
+        head = [
+            frame["timestamp"],
+            frame["arbitration_id"],
+            frame["is_extended_id"],
+            frame["message"],
+        ]
+        for name, value in frame["signals"].items():
+            writer.writerow([*head, name, _clean(value)])

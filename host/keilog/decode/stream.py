@@ -1,0 +1,48 @@
+"""Decode whole log files chunk by chunk: what ``keilog decode`` runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keilog.decode.decoder import Decoder
+from keilog.decode.logs import CHUNK_FRAMES, CanLog, ProgressCallback, open_log
+from keilog.decode.result import DecodeResult, DecodeStats
+
+
+@dataclass
+class LogDecoding:
+    """Totals over the logs decoded so far."""
+
+    logs: list[CanLog] = field(default_factory=list)
+    stats: DecodeStats = field(default_factory=DecodeStats)
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for log in self.logs for p in log.problems]
+
+
+def decode_logs(
+    paths: Iterable[str | Path],
+    decoder: Decoder,
+    *,
+    choices: bool = False,
+    chunk_frames: int = CHUNK_FRAMES,
+    progress: ProgressCallback | None = None,
+    totals: LogDecoding | None = None,
+) -> Iterator[DecodeResult]:
+    """Decode each log in turn, one DecodeResult per chunk of frames.
+
+    Every path is recognised before any is read, so a typo fails fast. ``totals``, when
+    given, accumulates the logs' problems and the decode counts as chunks go by.
+    """
+    logs = [open_log(p) for p in paths]
+    for log in logs:
+        if totals is not None:
+            totals.logs.append(log)
+        for batch in log.batches(chunk_frames, progress):
+            result = decoder.decode(batch, choices=choices)
+            if totals is not None:
+                totals.stats.add(result.stats)
+            yield result
