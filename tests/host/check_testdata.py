@@ -56,7 +56,7 @@ def make_db(
     db = sqlite_utils.Database(path)
     t0 = fixes[0]["t"]
     rows = []
-    for i, f in enumerate(fixes):
+    for f in fixes:
         rows.append(
             {
                 "segment": "test",
@@ -71,7 +71,6 @@ def make_db(
                 "quality": f.get("quality", 1),
                 "satellites": 9,
                 "hdop": 0.9,
-                "id": None if i else None,
             }
         )
     db["gps_fixes"].insert_all(rows, pk="id")
