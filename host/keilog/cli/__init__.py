@@ -13,10 +13,10 @@ from keilog.cli import firmware_cmd as _firmware_cmd  # noqa: F401
 from keilog.cli import rules_cmd as _rules_cmd  # noqa: F401
 from keilog.cli import geo_cmd as _geo_cmd  # noqa: F401
 from keilog.cli import roads_cmd as _roads_cmd  # noqa: F401, E402
+from keilog.cli import check_cmd as _check_cmd  # noqa: F401, E402
 from keilog.cli import hardware_cmd as _hardware_cmd  # noqa: F401
 from keilog.cli import config_cmd as _config_cmd  # noqa: F401
 from keilog.cli import deploy_cmd as _deploy_cmd  # noqa: F401
 from keilog.cli import sim_cmd as _sim_cmd  # noqa: F401
-from keilog.cli import decode_cmd as _decode_cmd  # noqa: F401
 
 __all__ = ["cli"]
