@@ -28,13 +28,19 @@ def drive(
     start: float,
     hz: float = 1.0,
 ) -> list[dict]:
-    """Fixes along straight legs ((e0, n0), (e1, n1), mph), metres from ``origin``."""
+    """Fixes along straight legs ((e0, n0), (e1, n1), mph), metres from ``origin``.
+
+    The course of a leg is its direction; a 0 mph leg keeps the previous course.
+    """
     fixes = []
     t = start
+    course = 0.0
     for (e0, n0), (e1, n1), mph in legs:
         length = math.hypot(e1 - e0, n1 - n0)
-        course = math.degrees(math.atan2(e1 - e0, n1 - n0)) % 360
-        steps = max(1, round(length / (mph * MPH) * hz))
+        if length:
+            course = math.degrees(math.atan2(e1 - e0, n1 - n0)) % 360
+        # A leg at 0 mph is 30 s standing still.
+        steps = round(30 * hz) if mph == 0 else max(1, round(length / (mph * MPH) * hz))
         for k in range(steps):
             f = k / steps
             lat, lon = to_latlon(origin, e0 + (e1 - e0) * f, n0 + (n1 - n0) * f)
