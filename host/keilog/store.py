@@ -14,14 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import can
 import cantools.database
+import numpy as np
 import sqlite_utils
 
+from keilog.decode import Decoder, FrameBatch, open_log
+from keilog.decode.logs import ProgressCallback
+from keilog.decoded_rows import message_rows
 from keilog.errors import StoreError
 from keilog.logfile import (
     CanFrame,
@@ -34,6 +40,12 @@ from keilog.logfile import (
 )
 
 Progress = Callable[[int, int], None]
+
+# One compiled decoder per cantools database (compiling a large DBC takes milliseconds,
+# a segment import may be far shorter).
+_DECODERS: weakref.WeakKeyDictionary[cantools.database.Database, Decoder] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass
@@ -154,7 +166,7 @@ def _ensure_message_table(db: sqlite_utils.Database, msg: Any) -> str:
             "mono_us": int,
         }
         for sig in msg.signals:
-            cols[sig.name] = float
+            cols[sig.name] = float if _is_float_signal(sig) else int
         db.table(table).create(cols, pk="frame_id", foreign_keys=[("frame_id", "frames", "id")])
         db.table(table).create_index(["timestamp"])
         db.table("signals").upsert_all(
@@ -179,6 +191,14 @@ def _ensure_message_table(db: sqlite_utils.Database, msg: Any) -> str:
             if sig.name not in have:
                 db.table(table).add_column(sig.name, float)
     return table
+
+
+def _is_float_signal(sig: Any) -> bool:
+    # cantools returns floats for IEEE signals and for non-integer scale or offset;
+    # integers (up to 64-bit counters) stay exact in INTEGER columns.
+    return bool(sig.is_float) or not (
+        float(sig.scale).is_integer() and float(sig.offset).is_integer()
+    )
 
 
 def _known_anchors(db: sqlite_utils.Database, device: str, boot: int) -> list[ClockAnchor]:
@@ -225,8 +245,7 @@ def _store_segment(
         key = (sha, device, boot)
         frame_rows: list[tuple[Any, ...]] = []
         fid = _next_id(conn, "frames")
-        decoded: dict[str, list[dict[str, Any]]] = {}
-        tables: dict[str, str] = {}
+        can_frames: list[CanFrame] = []
         gps_rows, event_rows, anchor_rows = [], [], []
         for r in records:
             if isinstance(r, CanFrame):
@@ -244,23 +263,7 @@ def _store_segment(
                         r.data,
                     )
                 )
-                if can_db is not None and not (r.is_remote_frame or r.is_error_frame):
-                    row = _decode(can_db, r)
-                    if row is not None:
-                        msg_name, signals = row
-                        if msg_name not in tables:
-                            msg = can_db.get_message_by_name(msg_name)
-                            tables[msg_name] = _ensure_message_table(db, msg)
-                        decoded.setdefault(msg_name, []).append(
-                            {
-                                "frame_id": fid,
-                                "timestamp": r.timestamp,
-                                "device_id": device,
-                                "boot": boot,
-                                "mono_us": r.mono_us,
-                                **signals,
-                            }
-                        )
+                can_frames.append(r)
                 fid += 1
             elif isinstance(r, GpsFix):
                 gps_rows.append(
@@ -305,15 +308,12 @@ def _store_segment(
             "values (?,?,?,?,?,?)",
             anchor_rows,
         )
-        for msg_name, rows in decoded.items():
-            table = tables[msg_name]
-            cols = list(db.table(table).columns_dict)
-            conn.executemany(
-                f"insert into [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
-                f"values ({', '.join('?' for _ in cols)})",
-                [tuple(row.get(c) for c in cols) for row in rows],
+        if can_db is not None and can_frames:
+            first_id = fid - len(can_frames)
+            batch = FrameBatch.from_messages(_as_messages(can_frames))
+            result.decoded += _write_decoded(
+                db, can_db, batch, first_id, device, boot, [f.mono_us for f in can_frames]
             )
-            result.decoded += len(rows)
         result.frames = len(frame_rows)
         result.gps_fixes = len(gps_rows)
         result.events = len(event_rows)
@@ -337,22 +337,135 @@ def _store_segment(
     return result
 
 
-def _decode(
-    can_db: cantools.database.Database, frame: CanFrame
-) -> tuple[str, dict[str, Any]] | None:
+def _decoder(can_db: cantools.database.Database) -> Decoder:
+    decoder = _DECODERS.get(can_db)
+    if decoder is None:
+        decoder = _DECODERS[can_db] = Decoder(can_db)
+    return decoder
+
+
+def _write_decoded(
+    db: sqlite_utils.Database,
+    can_db: cantools.database.Database,
+    batch: FrameBatch,
+    first_id: int,
+    device: str,
+    boot: int,
+    mono_us: list[int] | None,
+) -> int:
+    """Decode a batch (vectorised) and insert its rows into the msg_ tables."""
+    result = _decoder(can_db).decode(batch)
+    frame_ids = np.arange(first_id, first_id + len(batch), dtype=np.int64)
+    written = 0
+    for part in message_rows(result, frame_ids, device, boot, mono_us):
+        table = _ensure_message_table(db, can_db.get_message_by_name(part.message))
+        db.conn.executemany(
+            f"insert into [{table}] ({', '.join(f'[{c}]' for c in part.columns)}) "
+            f"values ({', '.join('?' for _ in part.columns)})",
+            part.rows,
+        )
+        written += len(part.rows)
+    return written
+
+
+def _as_messages(frames: list[CanFrame]) -> Iterator[can.Message]:
+    for f in frames:
+        yield can.Message(
+            timestamp=f.timestamp if f.timestamp is not None else f.mono_us / 1e6,
+            arbitration_id=f.arbitration_id,
+            is_extended_id=f.is_extended_id,
+            is_remote_frame=f.is_remote_frame,
+            is_error_frame=f.is_error_frame,
+            data=b"" if f.is_remote_frame else f.data,
+            check=False,
+        )
+
+
+def import_log(
+    db: sqlite_utils.Database,
+    path: str | Path,
+    can_db: cantools.database.Database | None = None,
+    progress: ProgressCallback | None = None,
+) -> SegmentImport:
+    """Import a log of another logger (any format ``keilog decode`` reads).
+
+    Like a segment: idempotent (by the SHA-256 of the file) and atomic (one transaction
+    for the whole file), streamed in chunks of frames so memory stays bounded. The log
+    is recorded in ``segments`` with device_id ``"<format> log"``.
+    """
+    log = open_log(path)
+    p = Path(path)
+    sha = _file_sha256(p)
+    if db.table("segments").count_where("sha256 = ?", [sha]):
+        return SegmentImport(p.name, sha, "already imported")
+    result = SegmentImport(p.name, sha, "imported")
+    device = f"{log.format} log"
+    conn = db.conn
+    with conn:
+        fid = _next_id(conn, "frames")
+        for batch in log.batches(progress=progress):
+            n = len(batch)
+            width = batch.width
+            blob = batch.data.tobytes()
+            dlc = batch.dlc.tolist()
+            none = [None] * n
+            flags = [
+                [0] * n if f is None else f.astype(np.int64).tolist()
+                for f in (batch.is_remote, batch.is_error)
+            ]
+            conn.executemany(
+                "insert into frames (id, segment, device_id, boot, mono_us, timestamp, "
+                "arbitration_id, is_extended, is_remote, is_error, dlc, data) "
+                "values (?,?,?,?,?,?,?,?,?,?,?,?)",
+                zip(
+                    range(fid, fid + n),
+                    [sha] * n,
+                    [device] * n,
+                    [0] * n,
+                    none,
+                    batch.timestamp.tolist(),
+                    batch.arbitration_id.tolist(),
+                    batch.is_extended.astype(np.int64).tolist(),
+                    *flags,
+                    dlc,
+                    [blob[i * width : i * width + d] for i, d in enumerate(dlc)],
+                    strict=True,
+                ),
+            )
+            if can_db is not None:
+                result.decoded += _write_decoded(db, can_db, batch, fid, device, 0, None)
+            fid += n
+            result.frames += n
+        result.damage = list(log.problems)
+        conn.execute(
+            "insert into segments (sha256, name, device_id, boot, seq, blocks, frames, "
+            "gps_fixes, events, damage, imported_at) values (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                sha,
+                p.name,
+                device,
+                0,
+                None,
+                0,
+                result.frames,
+                0,
+                0,
+                "\n".join(result.damage),
+                dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            ),
+        )
+    return result
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
     try:
-        msg = can_db.get_message_by_frame_id(frame.arbitration_id)
-    except KeyError:
-        return None
-    if bool(msg.is_extended_frame) != frame.is_extended_id:
-        return None
-    try:
-        values = msg.decode(frame.data, decode_choices=False, allow_truncated=True)
-    except (ValueError, KeyError, IndexError, cantools.database.DecodeError):
-        return None  # counted by the caller as frames without a decoded row
-    if not isinstance(values, dict):
-        return None
-    return msg.name, {k: float(v) for k, v in values.items() if isinstance(v, int | float)}
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read: {exc.strerror}") from exc
+    return digest.hexdigest()
 
 
 def import_files(
@@ -360,12 +473,29 @@ def import_files(
     paths: Sequence[str | Path],
     can_db: cantools.database.Database | None = None,
     progress: Progress | None = None,
+    frame_progress: ProgressCallback | None = None,
 ) -> list[SegmentImport]:
-    """Import segment files into the database at db_path, in order."""
+    """Import segment files into the database at db_path, in order.
+
+    Logs of other loggers (candump, ASC, BLF, TRC, CSV, MF4: any format ``keilog
+    decode`` reads) are imported with :func:`import_log`; ``frame_progress`` reports
+    how far each of those has got.
+    """
     db = open_db(db_path)
     results = []
     files = _expand(paths)
     for i, path in enumerate(files):
+        if open_log(path).format != "keilog":
+            try:
+                results.append(import_log(db, path, can_db, frame_progress))
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"{path}: import failed and nothing of this log was stored ({exc}); "
+                    f"files before it are in {db_path}. Fix the cause and import again"
+                ) from exc
+            if progress:
+                progress(i + 1, len(files))
+            continue
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
