@@ -51,18 +51,18 @@ class KeiTruckSpec:
         (7200.0, 42.0),
     )
     idle_rpm: float = 850.0  # warm idle of small Japanese petrol engines, 750-900 rpm
-    # The KF's tachometer red zone starts at 7,000 rpm on kei trucks of this era (the
-    # issue's 7,000-8,000 rpm range); the fuel cut sits a little above it.
+    # Red zone taken at 7,000 rpm, the low end of the 7,000-8,000 rpm of kei engines
+    # (no Daihatsu figure for the KF was found offline); the fuel cut sits above it.
     redline_rpm: float = 7000.0
     limiter_rpm: float = 7200.0
     # 5MT ratios and final drive of the S500P/S510P (nakato/HiJet-S510P-Notes,
     # specs.md, "Gear Ratios": 4.059 / 2.389 / 1.646 / 1.000 / 0.742, final 6.666).
     gear_ratios: tuple[float, ...] = (4.059, 2.389, 1.646, 1.000, 0.742)
     final_drive: float = 6.666
-    # Tyres 145/80R12 80/78N LT, the size Daihatsu fits the Hijet Truck (door-jamb
-    # placard; also 145R12 6PR LT on older trucks, same outer diameter class).
-    # Diameter = 12 in * 25.4 + 2 * 0.80 * 145 mm = 536.8 mm; a loaded radial rolls on
-    # about 97 % of its free radius.
+    # Tyres 145/80R12 80/78N LT, the light-truck size of current kei trucks (older ones
+    # wear 145R12 6PR, the same diameter class); not checked against a Daihatsu
+    # document here. Diameter = 12 in * 25.4 + 2 * 0.80 * 145 mm = 536.8 mm; a loaded
+    # radial rolls on about 97 % of its free radius.
     tyre: str = "145/80R12"
     tyre_rolling_radius_m: float = 0.97 * (12 * 25.4 + 2 * 0.80 * 145) / 2000
     # Mass: about 770 kg kerb for a DA16T Carry 4WD 5MT (japanifiedpete.com review,
@@ -76,8 +76,9 @@ class KeiTruckSpec:
     # Dynamics, ch. 2), which is what makes first gear feel so short.
     engine_inertia_kgm2: float = 0.06
     wheels_inertia_kgm2: float = 4 * 0.35
-    # Aerodynamics: a flat-fronted cab-over is about Cd 0.45-0.55; frontal area = width
-    # 1,475 mm (kei limit) * height of about 1,780 mm * 0.85 fill = 2.2 m^2.
+    # Aerodynamics (estimates): a flat-fronted cab-over is about Cd 0.45-0.55; frontal
+    # area = width 1,475 mm (the kei limit) * height of about 1,780 mm * about 0.76 for
+    # rounded corners and the open space under the floor = 2.0 m^2.
     drag_cd: float = 0.45
     frontal_area_m2: float = 2.0
     rolling_resistance: float = 0.012  # LT radials on asphalt: 0.010-0.015 (Gillespie)
@@ -92,11 +93,12 @@ class KeiTruckSpec:
     wheelbase_m: float = 1.900
     cg_height_m: float = 0.75
     max_brake_decel_mps2: float = 7.0  # full braking on dry asphalt, about 0.7 g
-    # Top speed. Flat out, drag balances the KF's power near 120 km/h; importers and
-    # owners report 100-120 km/h, and La Presse (2011-09-12) saw 85 km/h from a Carry 660
-    # whose dealer claimed 90-100 km/h. The model caps at 110 km/h (68 mph).
+    # Top speed. In this model drag balances the KF's power near 120 km/h flat out;
+    # La Presse (2011-09-12) saw 85 km/h from an older Carry 660 whose dealer claimed
+    # 90-100 km/h. The model caps at 110 km/h (68 mph), an estimate between the two.
     top_speed_kmh: float = 110.0
-    # Fuel. Tank of the Hijet Truck: 34 L (Daihatsu owner's manual capacity). Fuel flow
+    # Fuel. Tank: 34 L, the capacity listed for the Hijet Truck by importers (not
+    # checked against a Daihatsu document here). Fuel flow
     # = idle flow + marginal brake-specific consumption; 0.55 L/h at idle and 380 g/kWh
     # give about 20 km/L at a steady 60 km/h and 15-16 km/L in mixed driving, against
     # 19 km/L (JC08) and 15.6 km/L (WLTC combined) for the S500P 5MT

@@ -23,12 +23,13 @@ EARTH_RADIUS_M = 6_371_008.8
 
 MPH = 0.44704  # m/s per mph, exact (1 mile = 1609.344 m, NIST SP 811)
 
-# A calm driver plans to slow down at 1.5 m/s^2 (about 0.15 g). Typical comfortable
-# deceleration is 1.5-2.5 m/s^2 (e.g. Maurya & Bokare 2012, Transportation Letters).
+# A calm driver plans to slow down at 1.5 m/s^2 (about 0.15 g): well below the
+# 3.4 m/s^2 that AASHTO's Green Book takes for stopping sight distance (a rate most
+# drivers accept when they must stop), as unhurried slowing for a known stop is.
 PLAN_DECEL_MPS2 = 1.5
-# Lateral acceleration a driver accepts in a turn, about 0.3 g in everyday driving
-# (the same range is used for curve design in the AASHTO Green Book's side-friction
-# factors, 0.1-0.3 depending on speed).
+# Lateral acceleration a driver accepts in a slow turn, about 0.3 g (the AASHTO Green
+# Book's side-friction factors for curve design run from about 0.1 at highway speeds
+# to about 0.3 at low speeds).
 TURN_LATERAL_MPS2 = 3.0
 # A waypoint is a corner; the path rounds it with this many metres of radius per
 # unit of cot(turn/2): a 90 degree intersection turn gets 25 m (about 31 km/h).
