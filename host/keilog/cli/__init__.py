@@ -19,5 +19,6 @@ from keilog.cli import config_cmd as _config_cmd  # noqa: F401
 from keilog.cli import deploy_cmd as _deploy_cmd  # noqa: F401
 from keilog.cli import sim_cmd as _sim_cmd  # noqa: F401
 from keilog.cli import decode_cmd as _decode_cmd  # noqa: F401
+from keilog.cli import report_cmd as _report_cmd  # noqa: F401
 
 __all__ = ["cli"]

@@ -1,0 +1,116 @@
+"""Trip reports: one self-contained HTML page per database, trips, and their data.
+
+- :func:`list_trips` / :func:`select_trips`: what a trip is (``keilog trips``).
+- :func:`write_report`: the HTML report (``keilog report``), from the database and,
+  optionally, a check result (``keilog check --json``) and a road file.
+- :func:`load_check`: read a check result.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keilog.report.checkresult import CheckResult, Violation, check_from_dict, load_check
+from keilog.report.trips import ReportError, Trip, db_file, list_trips, select_trips
+from keilog.roads import RoadIndex
+
+__all__ = [
+    "CheckResult",
+    "ReportError",
+    "ReportResult",
+    "Trip",
+    "Violation",
+    "check_from_dict",
+    "db_file",
+    "list_trips",
+    "load_check",
+    "load_roads",
+    "select_trips",
+    "write_report",
+]
+
+
+@dataclass
+class ReportResult:
+    """What ``write_report`` wrote."""
+
+    out: Path
+    trips: list[int]
+    size_bytes: int
+    violations: int
+    notes: list[str] = field(default_factory=list)
+
+
+def load_roads(path: str | Path) -> RoadIndex:
+    """A road file (``keilog roads build``), or an OSM extract read into one on the fly."""
+    from keilog.roads import build_roads
+
+    p = Path(path)
+    if p.suffix == ".npz":
+        return RoadIndex.load(p)
+    if not p.is_file():
+        raise ReportError(f"{p}: no such road file; build one with keilog roads build")
+    with tempfile.TemporaryDirectory(prefix="keilog-roads-") as tmp:
+        out = Path(tmp) / "roads.npz"
+        build_roads(p, out)
+        return RoadIndex.load(out)
+
+
+def write_report(
+    db_path: str | Path,
+    out: str | Path,
+    trip: int | None = None,
+    all_trips: bool = False,
+    check: CheckResult | str | Path | None = None,
+    roads: str | Path | None = None,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
+) -> ReportResult:
+    """Write the HTML report of one trip (default: the latest) or all trips.
+
+    ``check`` is a check result (or the path of its JSON); ``roads`` a road file or OSM
+    extract (default: the one the check names, if it exists). ``tiles`` is an optional
+    tile URL template (``https://.../{z}/{x}/{y}.png``) for a map background; the
+    report works without it and falls back to its own drawing when tiles fail to load.
+    """
+    from keilog import store
+    from keilog.geo import load_states
+    from keilog.report.data import gather
+    from keilog.report.html import render_page
+    from keilog.rules import load_rules
+
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise ReportError(f"{db_path}: no such database; create it with keilog import")
+    db = store.open_db(db_path)
+    chosen = select_trips(list_trips(db), trip, all_trips)
+    book = load_rules()
+    result = load_check(check, book) if isinstance(check, str | Path) else check
+    notes: list[str] = []
+    road_path = Path(roads) if roads else None
+    if road_path is None and result is not None and result.roads:
+        candidate = Path(result.roads)
+        if candidate.is_file():
+            road_path = candidate
+        else:
+            notes.append(f"the check used road file {candidate}, which is not here")
+    road_index = load_roads(road_path) if road_path else None
+    states = load_states()
+    reports = [gather(db, t, result, road_index, states, book) for t in chosen]
+    for r in reports:
+        r.notes.extend(notes)
+    html = render_page(reports, db_path.name, tiles, tiles_attribution)
+    out = Path(out)
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"{out}: cannot write the report: {exc.strerror}") from exc
+    return ReportResult(
+        out=out,
+        trips=[t.id for t in chosen],
+        size_bytes=out.stat().st_size,
+        violations=sum(len(r.check.violations) for r in reports if r.check),
+        notes=[n for r in reports for n in r.notes],
+    )

@@ -1,0 +1,478 @@
+"""Gather what a trip report shows: track, speeds, limits, engine data, summary.
+
+Everything here is numbers (numpy arrays); drawing is in ``svgmap`` and ``plots``.
+Speeds are kept in mph (the US limits' unit) and shown with km/h beside them.
+
+Signals are found by name in the decoded tables: the kei car's broadcast messages
+(``dbc/keicar.dbc``) first, then OBD-II mode-01 replies (``dbc/obd2.dbc``), then any
+other decoded message with a signal of the same name; for each quantity the first
+candidate with samples in the trip is used, and the report says which.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlite_utils
+
+from keilog.geo import StateIndex
+from keilog.report.checkresult import CheckResult, CheckTrip
+from keilog.report.trips import MPH, Trip, haversine_m
+from keilog.roads import RoadIndex
+from keilog.rules import RuleBook
+
+F64 = npt.NDArray[np.float64]
+
+KMH_PER_MPH = 1.609344  # exact: 1 mile = 1.609344 km
+MOVING_MPH = 3.0
+"""Below this the car counts as stopped (GPS speed noise at rest is about 1 mph)."""
+MIN_COMPARE_MPH = 12.0
+"""Speedometer error is compared above this speed: GPS speed is noisy when slow."""
+MAX_PAIR_GAP_S = 1.0
+"""A CAN speed sample this close in time to a GPS fix is compared with it."""
+SPEED_TOLERANCE_MPH = 1.0
+"""Speed counts as above a limit only by more than this (as the check counts it)."""
+HOLD_MAX_S = 2.0
+"""A sample stands for the time to the next one, at most this long (gaps count as unknown)."""
+STANDING_MPS = 0.5
+"""GPS speed below this on two fixes in a row: the car stands and the step is jitter."""
+ROADS_MARGIN_M = 400.0
+"""Roads this far around the track are drawn."""
+MAX_ROADS = 4000
+
+_OBD = [f"msg_OBD2_RESPONSE_ECU{i}" for i in range(1, 9)]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    key: str
+    label: str
+    names: tuple[str, ...]
+    preferred: tuple[str, ...]  # tables, in order
+
+
+SPEED = Quantity("speed", "Vehicle speed", ("VEHICLE_SPEED",), ("msg_VEHICLE_SPEED", *_OBD))
+ENGINE = (
+    Quantity("rpm", "Engine speed", ("ENGINE_RPM", "RPM"), ("msg_ENGINE_STATUS", *_OBD)),
+    Quantity("throttle", "Throttle", ("THROTTLE_POS",), ("msg_ENGINE_STATUS", *_OBD)),
+    Quantity("coolant", "Coolant", ("COOLANT_TEMP",), ("msg_ENGINE_TEMPS", *_OBD)),
+)
+
+
+@dataclass
+class Series:
+    """One signal over time: ``t`` UTC seconds, ``v`` in ``unit``."""
+
+    key: str
+    label: str
+    unit: str
+    source: str  # "table.column"
+    t: F64
+    v: F64
+
+
+@dataclass
+class Fixes:
+    t: F64
+    lat: F64
+    lon: F64
+    alt_m: F64
+    speed_mps: F64
+    course_deg: F64
+    quality: F64
+
+    @property
+    def valid(self) -> npt.NDArray[np.bool_]:
+        return (self.quality > 0) & np.isfinite(self.lat) & np.isfinite(self.lon)
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+@dataclass
+class NearbyRoad:
+    lon: F64
+    lat: F64
+    highway: str
+    name: str
+    limit_mph: float | None
+
+
+@dataclass
+class Limits:
+    """Per GPS fix: the road's posted limit, the class's caps (NaN: none or unknown)."""
+
+    posted_mph: F64
+    vehicle_cap_mph: F64
+    class_max_posted_mph: F64
+    state: npt.NDArray[np.str_]
+
+
+@dataclass
+class Speedometer:
+    samples: int
+    reads_high_percent: float | None = None
+    median_difference_mph: float | None = None
+    note: str | None = None
+
+
+@dataclass
+class Summary:
+    start: float
+    end: float
+    distance_m: float
+    moving_s: float
+    max_mph: float | None
+    max_gps_mph: float | None
+    speed_source: str
+    states: list[str]
+    time_above: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    @property
+    def average_mph(self) -> float | None:
+        d = self.duration_s
+        return self.distance_m / d / MPH if d > 0 else None
+
+    @property
+    def moving_average_mph(self) -> float | None:
+        return self.distance_m / self.moving_s / MPH if self.moving_s > 0 else None
+
+
+@dataclass
+class TripReport:
+    trip: Trip
+    fixes: Fixes
+    speed: Series | None  # the vehicle's own speed (CAN or OBD-II), mph
+    gps_speed: Series  # mph
+    engine: list[Series]
+    limits: Limits
+    roads: list[NearbyRoad]
+    check: CheckTrip | None
+    vehicle: dict[str, Any]
+    summary: Summary
+    speedometer: Speedometer
+    notes: list[str] = field(default_factory=list)
+
+
+def gather(
+    db: sqlite_utils.Database,
+    trip: Trip,
+    check: CheckResult | None = None,
+    roads: RoadIndex | None = None,
+    states: StateIndex | None = None,
+    rules: RuleBook | None = None,
+) -> TripReport:
+    """Read and compute everything the report shows for one trip."""
+    from keilog.geo import load_states
+    from keilog.rules import load_rules
+
+    fixes = read_fixes(db, trip)
+    notes: list[str] = []
+    speed = find_series(db, trip, SPEED)
+    if speed is not None:
+        speed = _to_mph(speed)
+    engine = [s for q in ENGINE if (s := find_series(db, trip, q)) is not None]
+    gps = Series(
+        "gps_speed", "GPS speed", "mph", "gps_fixes.speed_mps", fixes.t, fixes.speed_mps / MPH
+    )
+    where = (states or load_states()).lookup(
+        np.where(fixes.valid, fixes.lat, np.nan), np.where(fixes.valid, fixes.lon, np.nan)
+    )
+    check_trip = check.for_trip(trip) if check else None
+    vehicle = dict(check.vehicle) if check else {}
+    vclass = check.vehicle_class if check else None
+    limits = _limits(fixes, where.state, vclass, rules or load_rules(), roads)
+    if check is None:
+        notes.append(
+            "No rules check was given: run keilog check --json > check.json and pass "
+            "--check check.json to see violations and the vehicle's limits."
+        )
+    elif check_trip is None:
+        notes.append(f"The check result {check.path} does not cover this trip.")
+    if roads is None:
+        notes.append("No road file was used: posted limits are not shown.")
+    visited = list(dict.fromkeys(str(s) for s in where.state if s))
+    if check_trip is not None and check_trip.states:
+        visited = list(dict.fromkeys([*check_trip.states, *visited]))
+    summary = _summary(trip, fixes, speed, gps, limits, visited)
+    return TripReport(
+        trip=trip,
+        fixes=fixes,
+        speed=speed,
+        gps_speed=gps,
+        engine=engine,
+        limits=limits,
+        roads=nearby_roads(roads, fixes) if roads is not None else [],
+        check=check_trip,
+        vehicle=vehicle,
+        summary=summary,
+        speedometer=speedometer(speed, fixes),
+        notes=notes,
+    )
+
+
+def _window(trip: Trip) -> tuple[str, list[Any]]:
+    return (
+        "device_id = ? and boot = ? and timestamp between ? and ?",
+        [trip.device_id, trip.boot, trip.start, trip.end],
+    )
+
+
+def read_fixes(db: sqlite_utils.Database, trip: Trip) -> Fixes:
+    where, args = _window(trip)
+    rows = db.execute(
+        "select timestamp, lat, lon, alt_m, speed_mps, course_deg, quality from gps_fixes "
+        f"where {where} order by timestamp, id",
+        args,
+    ).fetchall()
+    a = np.array(rows, dtype=np.float64).reshape(-1, 7)  # None -> nan
+    return Fixes(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5], np.nan_to_num(a[:, 6]))
+
+
+def _candidates(db: sqlite_utils.Database, q: Quantity) -> list[tuple[str, str, str]]:
+    """(table, column, unit) to try for a quantity, in order of preference."""
+    found: dict[tuple[str, str], str] = {}
+    if db.table("signals").exists():
+        marks = ",".join("?" for _ in q.names)
+        for message, signal, unit in db.execute(
+            f"select message, signal, unit from signals where upper(signal) in ({marks})",
+            list(q.names),
+        ).fetchall():
+            found[(f"msg_{message}", signal)] = unit or ""
+    rank = {t: i for i, t in enumerate(q.preferred)}
+    keys = sorted(found, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1]))
+    return [(t, c, found[(t, c)]) for t, c in keys]
+
+
+def find_series(db: sqlite_utils.Database, trip: Trip, q: Quantity) -> Series | None:
+    """The first candidate signal for ``q`` with samples in the trip."""
+    where, args = _window(trip)
+    for table, column, unit in _candidates(db, q):
+        if not db.table(table).exists() or column not in db.table(table).columns_dict:
+            continue
+        rows = db.execute(
+            f"select timestamp, [{column}] from [{table}] where {where} and [{column}] "
+            "is not null order by timestamp",
+            args,
+        ).fetchall()
+        if rows:
+            a = np.array(rows, dtype=np.float64)
+            return Series(q.key, q.label, unit, f"{table}.{column}", a[:, 0], a[:, 1])
+    return None
+
+
+def _to_mph(s: Series) -> Series:
+    unit = s.unit.strip().lower()
+    if unit in ("mph", "mi/h"):
+        factor = 1.0
+    elif unit in ("m/s", "mps"):
+        factor = 1 / MPH
+    else:  # km/h, as Japanese-market cars and OBD-II PID 0x0D report speed
+        factor = 1 / KMH_PER_MPH
+    return Series(s.key, s.label, "mph", s.source, s.t, s.v * factor)
+
+
+def _numeric(value: Any) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
+    )
+
+
+def _limits(
+    fixes: Fixes,
+    state: npt.NDArray[np.str_],
+    vclass: str | None,
+    book: RuleBook,
+    roads: RoadIndex | None,
+) -> Limits:
+    n = len(fixes)
+    cap = np.full(n, np.nan)
+    max_posted = np.full(n, np.nan)
+    if vclass is not None and n:
+        days = np.array([dt.datetime.fromtimestamp(t, dt.UTC).date().isoformat() for t in fixes.t])
+        for code, day in set(zip(state.tolist(), days.tolist(), strict=True)):
+            if not code or code not in book:
+                continue
+            rule = book[code].rule(vclass, dt.date.fromisoformat(day))
+            if rule is None:
+                continue
+            m = (state == code) & (days == day)
+            cap[m] = _numeric(rule["vehicle_max_mph"].value)
+            max_posted[m] = _numeric(rule["road_max_posted_mph"].value)
+    posted = np.full(n, np.nan)
+    if roads is not None and n:
+        v = np.flatnonzero(fixes.valid)
+        snap = roads.snap(fixes.lat[v], fixes.lon[v], fixes.course_deg[v], fixes.speed_mps[v])
+        table = np.array([np.nan if r.limit_mph is None else r.limit_mph for r in roads.roads])
+        hit = snap.road >= 0
+        posted[v[hit]] = table[snap.road[hit]]
+    return Limits(posted, cap, max_posted, state)
+
+
+def nearby_roads(roads: RoadIndex, fixes: Fixes) -> list[NearbyRoad]:
+    """The roads within ROADS_MARGIN_M of the track's bounding box."""
+    ok = fixes.valid
+    if not ok.any() or not len(roads):
+        return []
+    lat, lon = fixes.lat[ok], fixes.lon[ok]
+    dlat = ROADS_MARGIN_M / 111_195.0
+    dlon = dlat / max(np.cos(np.radians(float(np.mean(lat)))), 0.1)
+    x0, x1 = float(lon.min()) - dlon, float(lon.max()) + dlon
+    y0, y1 = float(lat.min()) - dlat, float(lat.max()) + dlat
+    coords, offsets = roads.a["coords"], roads.a["offsets"]
+    starts, ends = offsets[:-1], offsets[1:]
+    nonempty = ends > starts
+    lo = np.full((len(starts), 2), np.inf)
+    hi = np.full((len(starts), 2), -np.inf)
+    lo[nonempty] = np.minimum.reduceat(coords, starts[nonempty])
+    hi[nonempty] = np.maximum.reduceat(coords, starts[nonempty])
+    hit = (hi[:, 0] >= x0) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0) & (lo[:, 1] <= y1)
+    out = []
+    for i in np.flatnonzero(hit)[:MAX_ROADS]:
+        r = roads.roads[int(i)]
+        c = coords[starts[i] : ends[i]]
+        out.append(NearbyRoad(c[:, 0], c[:, 1], r.highway, r.name or r.ref, r.limit_mph))
+    return out
+
+
+def gps_distance_m(fixes: Fixes) -> float:
+    """Distance along the valid fixes; steps between two standing fixes (jitter) skipped."""
+    valid = fixes.valid
+    if valid.sum() < 2:
+        return 0.0
+    y, x, v = fixes.lat[valid], fixes.lon[valid], np.nan_to_num(fixes.speed_mps[valid])
+    step = haversine_m(y[:-1], x[:-1], y[1:], x[1:])
+    still = (v[:-1] < STANDING_MPS) & (v[1:] < STANDING_MPS)
+    return float(step[~still].sum())
+
+
+def trip_rows(db: sqlite_utils.Database, trips: list[Trip]) -> list[dict[str, Any]]:
+    """``keilog trips``: each trip with its distance, top speeds and a speed profile."""
+    out = []
+    for trip in trips:
+        fixes = read_fixes(db, trip)
+        speed = find_series(db, trip, SPEED)
+        row = trip.to_dict()
+        gps = fixes.speed_mps[fixes.valid] / MPH
+        row["distance_mi"] = round(gps_distance_m(fixes) / 1609.344, 3)
+        row["max_gps_mph"] = round(float(np.nanmax(gps)), 1) if np.isfinite(gps).any() else None
+        row["max_speed_mph"] = None
+        row["speed_source"] = None
+        profile_t, profile_v = fixes.t[fixes.valid], gps
+        if speed is not None:
+            speed = _to_mph(speed)
+            row["max_speed_mph"] = round(float(np.nanmax(speed.v)), 1)
+            row["speed_source"] = speed.source
+            profile_t, profile_v = speed.t, speed.v
+        row["speed_profile_mph"] = profile(profile_t, profile_v, trip.start, trip.end)
+        out.append(row)
+    return out
+
+
+def profile(t: F64, v: F64, start: float, end: float, buckets: int = 24) -> list[float | None]:
+    """The highest speed in each of ``buckets`` equal stretches of time (None: no sample)."""
+    edges = np.linspace(start, end, buckets + 1)
+    idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, buckets - 1)
+    out: list[float | None] = []
+    for b in range(buckets):
+        m = (idx == b) & np.isfinite(v)
+        out.append(round(float(v[m].max()), 1) if m.any() else None)
+    return out
+
+
+def _hold(t: F64) -> F64:
+    """How long each sample stands for: to the next sample, at most HOLD_MAX_S."""
+    if len(t) == 0:
+        return np.zeros(0)
+    return np.append(np.minimum(np.diff(t), HOLD_MAX_S), 0.0)
+
+
+def at_fix(fixes: Fixes, values: F64, t: F64, max_gap_s: float = 5.0) -> F64:
+    """Per-fix values looked up at times t (the nearest fix within max_gap_s, else NaN)."""
+    if not len(fixes) or not len(t):
+        return np.full(len(t), np.nan)
+    j = np.clip(np.searchsorted(fixes.t, t), 1, max(len(fixes) - 1, 1))
+    if len(fixes) == 1:
+        j = np.zeros(len(t), dtype=np.int64)
+    else:
+        j = np.where(np.abs(fixes.t[j - 1] - t) < np.abs(fixes.t[j] - t), j - 1, j)
+    out = values[j].astype(float)
+    out[np.abs(fixes.t[j] - t) > max_gap_s] = np.nan
+    return np.asarray(out)
+
+
+def _summary(
+    trip: Trip,
+    fixes: Fixes,
+    speed: Series | None,
+    gps: Series,
+    limits: Limits,
+    states: list[str],
+) -> Summary:
+    main = speed if speed is not None else gps
+    ok = np.isfinite(main.v)
+    t, v = main.t[ok], main.v[ok]
+    hold = _hold(t)
+    moving = float(hold[v >= MOVING_MPH].sum())
+    valid = fixes.valid
+    # Distance along the GPS track, or from the car's speed when there is no track.
+    distance = gps_distance_m(fixes) if valid.sum() >= 2 else float((v * MPH * hold).sum())
+    gps_ok = np.isfinite(gps.v) & valid if len(gps.v) else np.zeros(0, bool)
+    s = Summary(
+        start=trip.start,
+        end=trip.end,
+        distance_m=distance,
+        moving_s=moving,
+        max_mph=float(v.max()) if len(v) else None,
+        max_gps_mph=float(gps.v[gps_ok].max()) if gps_ok.any() else None,
+        speed_source=main.source,
+        states=states,
+    )
+    posted = at_fix(fixes, limits.posted_mph, t)
+    cap = at_fix(fixes, limits.vehicle_cap_mph, t)
+    max_posted = at_fix(fixes, limits.class_max_posted_mph, t)
+    if np.isfinite(posted).any():
+        over = v > posted + SPEED_TOLERANCE_MPH
+        s.time_above.append(("the road's posted limit", float(hold[over].sum())))
+    if np.isfinite(cap).any():
+        over = v > cap + SPEED_TOLERANCE_MPH
+        s.time_above.append(("the class's top-speed cap", float(hold[over].sum())))
+    if np.isfinite(posted).any() and np.isfinite(max_posted).any():
+        on = (posted > max_posted) & (v >= MOVING_MPH)
+        s.time_above.append(("on roads posted above the class's maximum", float(hold[on].sum())))
+    return s
+
+
+def speedometer(speed: Series | None, fixes: Fixes) -> Speedometer:
+    """How far the car's own speed reads from GPS speed (median ratio over the trip)."""
+    if speed is None or not len(speed.t) or not len(fixes):
+        return Speedometer(0, note="needs both the car's own speed signal and GPS speed")
+    gps_mph = fixes.speed_mps / MPH
+    j = np.clip(np.searchsorted(speed.t, fixes.t), 1, max(len(speed.t) - 1, 1))
+    if len(speed.t) == 1:
+        j = np.zeros(len(fixes), dtype=np.int64)
+    else:
+        j = np.where(np.abs(speed.t[j - 1] - fixes.t) < np.abs(speed.t[j] - fixes.t), j - 1, j)
+    ok = (np.abs(speed.t[j] - fixes.t) <= MAX_PAIR_GAP_S) & fixes.valid
+    ok &= np.isfinite(gps_mph) & (gps_mph >= MIN_COMPARE_MPH)
+    n = int(ok.sum())
+    if n == 0:
+        return Speedometer(0, note=f"no moments above {MIN_COMPARE_MPH:g} mph with both speeds")
+    can, gps = speed.v[j[ok]], gps_mph[ok]
+    ratio = float(np.median(can / gps))
+    note = None
+    if abs(ratio - KMH_PER_MPH) / KMH_PER_MPH < 0.05:
+        note = "the car's speed reads about 1.61 x GPS: a km/h value is being read as mph"
+    elif abs(ratio * KMH_PER_MPH - 1) < 0.05:
+        note = "the car's speed reads about 0.62 x GPS: an mph value is being read as km/h"
+    elif abs(ratio - 1.0) > 0.05:
+        note = "off by more than 5 %: check the tyre size and the speedometer calibration"
+    return Speedometer(n, round((ratio - 1) * 100, 2), round(float(np.median(can - gps)), 2), note)

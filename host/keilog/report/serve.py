@@ -1,0 +1,335 @@
+"""``keilog serve``: browse a keilog database in Datasette, with metadata that explains it.
+
+Datasette is an optional extra (``pip install 'keilog[serve]'``). keilog writes a
+metadata file (titles, descriptions and units of the tables and columns, and canned
+queries for trips and violations) and runs Datasette on the database. Violations live in
+a check result (``keilog check --json``), not in the database: given one, keilog writes
+it into a small second database, ``check``, served beside the first.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from keilog.report.checkresult import CheckResult
+from keilog.report.trips import GAP_S, ReportError, iso
+
+INSTALL_HINT = "Datasette is not installed; install it with: pip install 'keilog[serve]'"
+
+# DBC unit strings -> units Datasette's pint understands (others stay in descriptions).
+PINT_UNITS = {
+    "km/h": "km/h",
+    "kph": "km/h",
+    "mph": "mph",
+    "m/s": "m/s",
+    "m/s^2": "m/s^2",
+    "rpm": "rpm",
+    "degc": "degC",
+    "°c": "degC",
+    "v": "V",
+    "kpa": "kPa",
+    "g/s": "g/s",
+    "s": "s",
+    "km": "km",
+    "m": "m",
+    "%": "percent",
+}
+
+COMMON = {
+    "id": "Row number.",
+    "segment": "SHA-256 of the log segment the row was imported from (segments.sha256).",
+    "device_id": "The logger's device id.",
+    "boot": "The logger's boot counter: one power-on of the logger.",
+    "mono_us": "The logger's monotonic clock, microseconds since its boot.",
+    "timestamp": "UTC time, seconds since 1970-01-01 (from the log's clock anchors).",
+}
+
+TABLES: dict[str, dict[str, Any]] = {
+    "segments": {
+        "title": "Imported log segments",
+        "description": "One row per log segment file imported, keyed by the SHA-256 of its "
+        "bytes (importing the same file again changes nothing).",
+        "columns": {
+            "sha256": "SHA-256 of the segment's bytes.",
+            "name": "File name of the segment.",
+            "seq": "Segment number within the boot.",
+            "blocks": "Blocks read from the segment.",
+            "frames": "CAN frames in the segment.",
+            "gps_fixes": "GPS fixes in the segment.",
+            "events": "Logger events in the segment.",
+            "damage": "Parts of the segment that could not be read, and why.",
+            "imported_at": "When the segment was imported (UTC).",
+        },
+    },
+    "frames": {
+        "title": "Raw CAN frames",
+        "description": "Every CAN frame the logger recorded, undecoded.",
+        "columns": {
+            "arbitration_id": "CAN identifier.",
+            "is_extended": "1 for a 29-bit identifier.",
+            "is_remote": "1 for a remote frame.",
+            "is_error": "1 for an error frame.",
+            "dlc": "Data length code.",
+            "data": "Frame payload bytes.",
+        },
+    },
+    "gps_fixes": {
+        "title": "GPS fixes",
+        "description": "Positions and speeds from the GPS receiver (WGS84).",
+        "columns": {
+            "utc": "The receiver's own UTC time, seconds since 1970-01-01.",
+            "lat": "Latitude, degrees north (WGS84).",
+            "lon": "Longitude, degrees east (WGS84; negative is west).",
+            "alt_m": "Altitude above mean sea level.",
+            "speed_mps": "Speed over ground.",
+            "course_deg": "Course over ground, degrees clockwise from true north.",
+            "quality": "Fix quality (NMEA GGA): 0 no fix, 1 GPS, 2 DGPS.",
+            "satellites": "Satellites used in the fix.",
+            "hdop": "Horizontal dilution of precision.",
+        },
+        "units": {"alt_m": "m", "speed_mps": "m/s", "course_deg": "deg"},
+    },
+    "events": {
+        "title": "Logger events",
+        "description": "Boots, buffer overruns, CAN bus state changes and other events.",
+        "columns": {"kind": "What happened.", "code": "Event code.", "value": "Event value."},
+    },
+    "clock_anchors": {
+        "title": "Clock anchors",
+        "description": "Moments where the logger's monotonic clock was tied to UTC.",
+        "columns": {"utc_us": "UTC, microseconds since 1970.", "source": "gps, host, rtc..."},
+    },
+    "signals": {
+        "title": "Decoded signals",
+        "description": "Units and comments of every signal decoded into a msg_* table, "
+        "from the DBC files used at import.",
+    },
+}
+
+TRIPS_SQL = f"""
+with t as (
+  select device_id, boot, timestamp from gps_fixes where timestamp is not null
+  union all
+  select device_id, boot, timestamp from frames where timestamp is not null
+), g as (
+  select *, case when timestamp - lag(timestamp) over w > {GAP_S:g} then 1 else 0 end as new
+  from t window w as (partition by device_id, boot order by timestamp)
+), s as (
+  select *, sum(new) over (partition by device_id, boot order by timestamp
+                            rows unbounded preceding) as part from g
+)
+select row_number() over (order by min(timestamp)) as trip, device_id, boot,
+  datetime(min(timestamp), 'unixepoch') as start_utc,
+  datetime(max(timestamp), 'unixepoch') as end_utc,
+  round(max(timestamp) - min(timestamp), 1) as duration_s, count(*) as samples
+from s group by device_id, boot, part order by min(timestamp)
+"""
+
+SPEED_SQL = """
+select datetime(timestamp, 'unixepoch') as utc, lat, lon,
+  round(speed_mps / 0.44704, 1) as gps_mph, round(speed_mps * 3.6, 1) as gps_kmh
+from gps_fixes
+where timestamp between strftime('%s', :start) and strftime('%s', :end)
+order by timestamp
+"""
+
+
+def _unit(text: str) -> str | None:
+    return PINT_UNITS.get(text.strip().lower()) if text else None
+
+
+def metadata(db: sqlite_utils.Database, name: str, with_check: bool = False) -> dict[str, Any]:
+    """Datasette metadata for a keilog database served under ``name``."""
+    tables: dict[str, Any] = {}
+    names = set(db.table_names())
+    for table, meta in TABLES.items():
+        if table not in names:
+            continue
+        cols = set(db.table(table).columns_dict)
+        entry = dict(meta)
+        entry["columns"] = {
+            c: d for c, d in {**COMMON, **meta.get("columns", {})}.items() if c in cols
+        }
+        tables[table] = entry
+    if "signals" in names:
+        by_message: dict[str, list[tuple[str, str, str]]] = {}
+        for message, signal, unit, comment in db.execute(
+            "select message, signal, unit, comment from signals order by message, signal"
+        ).fetchall():
+            by_message.setdefault(message, []).append((signal, unit or "", comment or ""))
+        for message, signals in by_message.items():
+            table = f"msg_{message}"
+            if table not in names:
+                continue
+            columns = {c: d for c, d in COMMON.items() if c != "id"}
+            columns["frame_id"] = "The raw frame this row was decoded from (frames.id)."
+            units = {}
+            for signal, unit, comment in signals:
+                text = comment or signal
+                columns[signal] = f"{text} [{unit}]" if unit else text
+                if (u := _unit(unit)) is not None:
+                    units[signal] = u
+            tables[table] = {
+                "title": f"CAN message {message}",
+                "description": f"Signals of {message}, decoded with the DBC at import.",
+                "columns": columns,
+                "units": units,
+            }
+    queries: dict[str, Any] = {
+        "trips": {
+            "title": "Trips",
+            "description": "One boot of one device, split where nothing was logged for "
+            f"more than {GAP_S / 60:g} minutes (as keilog trips counts them).",
+            "sql": TRIPS_SQL.strip(),
+        },
+        "speed_between": {
+            "title": "GPS speed between two times",
+            "description": "Position and GPS speed in mph and km/h between two UTC times "
+            "(YYYY-MM-DD HH:MM:SS).",
+            "sql": SPEED_SQL.strip(),
+        },
+    }
+    databases: dict[str, Any] = {
+        name: {
+            "title": "keilog log database",
+            "description": "CAN frames, GPS fixes and decoded signals imported by keilog.",
+            "tables": tables,
+            "queries": queries,
+        }
+    }
+    if with_check:
+        databases["check"] = {
+            "title": "keilog rules check",
+            "description": "Violations and unverified stretches from keilog check.",
+            "queries": {
+                "violations": {
+                    "title": "Violations",
+                    "description": "Every violation the check found, with its rule and source.",
+                    "sql": "select * from violations order by start",
+                },
+                "unverified": {
+                    "title": "Unverified stretches",
+                    "description": "Stretches where the check could not decide, and why.",
+                    "sql": "select * from unverified order by start",
+                },
+            },
+        }
+    return {
+        "title": "keilog",
+        "description": "Telemetry of an imported kei car or truck, logged by keilog. "
+        "Not legal advice: see the cited sources.",
+        "databases": databases,
+    }
+
+
+def write_check_db(check: CheckResult, path: Path) -> None:
+    """The check's violations and unverified stretches as SQLite tables."""
+    path.unlink(missing_ok=True)
+    db = sqlite_utils.Database(path)
+    violations = []
+    unverified = []
+    for trip in check.trips:
+        for v in trip.violations:
+            violations.append(
+                {
+                    "trip": trip.id,
+                    "number": v.number,
+                    "rule": v.rule,
+                    "state": v.state,
+                    "start": iso(v.start),
+                    "end": iso(v.end),
+                    "duration_s": v.duration_s,
+                    "limit_mph": v.limit_mph,
+                    "observed_mph": v.observed_mph,
+                    "lat": v.lat,
+                    "lon": v.lon,
+                    "source": v.source,
+                    "source_date": v.source_date,
+                    "source_url": v.source_url,
+                }
+            )
+        for u in trip.unverified:
+            unverified.append(
+                {
+                    "trip": trip.id,
+                    **{k: u.get(k) for k in ("rule", "state", "start", "end", "duration_s")},
+                    "reason": u.get("reason"),
+                }
+            )
+    columns = {"trip": int, "rule": str, "state": str, "start": str, "end": str}
+    db.table("violations").create(
+        {
+            **columns,
+            "number": int,
+            "duration_s": float,
+            "limit_mph": float,
+            "observed_mph": float,
+            "lat": float,
+            "lon": float,
+            "source": str,
+            "source_date": str,
+            "source_url": str,
+        }
+    )
+    db.table("violations").insert_all(violations)
+    db.table("unverified").create({**columns, "duration_s": float, "reason": str})
+    db.table("unverified").insert_all(unverified)
+    db.close()
+
+
+def datasette_available() -> bool:
+    return importlib.util.find_spec("datasette") is not None
+
+
+def prepare(
+    db_path: Path, workdir: Path, check: CheckResult | None = None
+) -> tuple[list[Path], Path]:
+    """Write the metadata (and the check database) into workdir; returns files + metadata."""
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise ReportError(f"{db_path}: no such database; create it with keilog import")
+    try:
+        db = sqlite_utils.Database(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True))
+        meta = metadata(db, db_path.stem, with_check=check is not None)
+    except sqlite3.DatabaseError as exc:
+        raise ReportError(f"{db_path}: not a usable SQLite database ({exc})") from None
+    files = [db_path]
+    if check is not None:
+        check_path = workdir / "check.db"
+        write_check_db(check, check_path)
+        files.append(check_path)
+    meta_path = workdir / "metadata.json"
+    meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return files, meta_path
+
+
+def command(
+    files: list[Path], meta_path: Path, host: str = "127.0.0.1", port: int = 8001
+) -> list[str]:
+    """The Datasette command line (read-only: immutable databases)."""
+    args = [sys.executable, "-m", "datasette", "serve"]
+    for f in files:
+        args += ["--immutable", str(f)]
+    return [*args, "--metadata", str(meta_path), "--host", host, "--port", str(port)]
+
+
+def serve(
+    db_path: Path,
+    workdir: Path,
+    check: CheckResult | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+) -> int:
+    """Run Datasette on the database until it is stopped; returns its exit status."""
+    if not datasette_available():
+        raise ReportError(INSTALL_HINT)
+    files, meta_path = prepare(db_path, workdir, check)
+    return subprocess.call(command(files, meta_path, host, port))

@@ -1,0 +1,179 @@
+"""Trips: which stretch of a database one report, export or check is about.
+
+Until the store keeps a ``trips`` table, a trip is one boot of one device, split where
+nothing (no frame, no GPS fix) was logged for more than ``GAP_S`` seconds (a car left
+parked with the logger awake). :func:`list_trips` is the one place that decides; when the
+database has a ``trips`` table with ``id``, ``start`` and ``end`` (UTC seconds), it reads
+that instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlite_utils
+
+from keilog.errors import KeilogError
+
+GAP_S = 300.0
+"""A silence longer than this (5 minutes) ends a trip."""
+
+EARTH_RADIUS_M = 6_371_008.8  # IUGG mean Earth radius
+MPH = 0.44704  # m/s per mph, exact (1 mile = 1609.344 m)
+KMH = 1 / 3.6  # m/s per km/h
+
+
+class ReportError(KeilogError):
+    """A report, export or trip selection cannot be made from what was given."""
+
+
+def iso(ts: float | None) -> str | None:
+    """UTC seconds as ISO 8601 with a Z, to the second (None stays None)."""
+    if ts is None or not math.isfinite(ts):
+        return None
+    return (
+        dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+@dataclass(frozen=True)
+class Trip:
+    """One trip: a device, a boot, and the UTC span [start, end] in seconds."""
+
+    id: int
+    device_id: str
+    boot: int
+    start: float
+    end: float
+    gps_fixes: int = 0
+    frames: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "device_id": self.device_id,
+            "boot": self.boot,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "duration_s": round(self.duration_s, 3),
+            "gps_fixes": self.gps_fixes,
+            "frames": self.frames,
+        }
+
+
+_DERIVED = """
+with t as (
+  select device_id, boot, timestamp, 1 as fix, 0 as frame
+  from gps_fixes where timestamp is not null
+  union all
+  select device_id, boot, timestamp, 0, 1 from frames where timestamp is not null
+), g as (
+  select *, case when timestamp - lag(timestamp) over w > :gap then 1 else 0 end as new
+  from t window w as (partition by device_id, boot order by timestamp)
+), s as (
+  select *, sum(new) over (partition by device_id, boot order by timestamp
+                            rows unbounded preceding) as part
+  from g
+)
+select device_id, boot, min(timestamp), max(timestamp), sum(fix), sum(frame)
+from s group by device_id, boot, part order by min(timestamp), device_id, boot
+"""
+
+
+def list_trips(db: sqlite_utils.Database, gap_s: float = GAP_S) -> list[Trip]:
+    """Every trip in the database, numbered from 1 in order of start time."""
+    if _has_trips_table(db):
+        return _stored_trips(db)
+    for table in ("gps_fixes", "frames"):
+        if not db.table(table).exists():
+            raise ReportError(
+                f"{db_file(db)}: no {table} table; is this a keilog database? Import "
+                "logs into it with keilog import"
+            )
+    rows = db.execute(_DERIVED, {"gap": gap_s}).fetchall()
+    return [
+        Trip(i, str(dev), int(boot or 0), float(a), float(b), int(fixes), int(frames))
+        for i, (dev, boot, a, b, fixes, frames) in enumerate(rows, start=1)
+    ]
+
+
+def db_file(db: sqlite_utils.Database) -> str:
+    """The file a database was opened from (for messages)."""
+    for _, name, path in db.execute("pragma database_list").fetchall():
+        if name == "main":
+            return str(path) or ":memory:"
+    return ":memory:"
+
+
+def _has_trips_table(db: sqlite_utils.Database) -> bool:
+    table = db.table("trips")
+    return table.exists() and {"id", "start", "end"} <= set(table.columns_dict)
+
+
+def _stored_trips(db: sqlite_utils.Database) -> list[Trip]:
+    cols = set(db.table("trips").columns_dict)
+    dev = "device_id" if "device_id" in cols else "''"
+    boot = "boot" if "boot" in cols else "0"
+    out = []
+    for tid, device, b, start, end in db.execute(
+        f"select id, {dev}, {boot}, [start], [end] from trips order by [start], id"
+    ).fetchall():
+        where = "timestamp between ? and ?" + (" and device_id = ?" if dev != "''" else "")
+        args = [start, end] + ([device] if dev != "''" else [])
+        fixes = db.execute(f"select count(*) from gps_fixes where {where}", args).fetchone()[0]
+        frames = db.execute(f"select count(*) from frames where {where}", args).fetchone()[0]
+        out.append(
+            Trip(int(tid), str(device), int(b or 0), float(start), float(end), fixes, frames)
+        )
+    return out
+
+
+def select_trips(trips: list[Trip], trip: int | None = None, all_trips: bool = False) -> list[Trip]:
+    """The trips asked for: ``trip`` by id, all of them, or else the latest one."""
+    if not trips:
+        raise ReportError(
+            "the database has no trips (no timestamped frames or GPS fixes); import logs "
+            "with keilog import first"
+        )
+    if trip is not None and all_trips:
+        raise ReportError("give either --trip N or --all, not both")
+    if all_trips:
+        return list(trips)
+    if trip is None:
+        return [trips[-1]]
+    for t in trips:
+        if t.id == trip:
+            return [t]
+    raise ReportError(
+        f"no trip {trip}; the database has trips {trips[0].id}..{trips[-1].id} "
+        "(list them with keilog trips --db FILE)"
+    )
+
+
+def haversine_m(
+    lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Great-circle distance in metres on the mean-radius sphere (about 0.3 % accurate)."""
+    p1, p2 = np.radians(np.asarray(lat1, float)), np.radians(np.asarray(lat2, float))
+    dl = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
+
+
+def track_distance_m(lat: npt.ArrayLike, lon: npt.ArrayLike) -> float:
+    """Length of a track along its fixes (NaN positions are skipped)."""
+    y, x = np.asarray(lat, float), np.asarray(lon, float)
+    ok = np.isfinite(y) & np.isfinite(x)
+    y, x = y[ok], x[ok]
+    if len(y) < 2:
+        return 0.0
+    return float(haversine_m(y[:-1], x[:-1], y[1:], x[1:]).sum())
