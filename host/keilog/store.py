@@ -15,12 +15,11 @@ import datetime as dt
 import hashlib
 import sqlite3
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import can
 import cantools.database
 import numpy as np
 import sqlite_utils
@@ -310,7 +309,7 @@ def _store_segment(
         )
         if can_db is not None and can_frames:
             first_id = fid - len(can_frames)
-            batch = FrameBatch.from_messages(_as_messages(can_frames))
+            batch = _frame_batch(can_frames)
             result.decoded += _write_decoded(
                 db, can_db, batch, first_id, device, boot, [f.mono_us for f in can_frames]
             )
@@ -368,17 +367,21 @@ def _write_decoded(
     return written
 
 
-def _as_messages(frames: list[CanFrame]) -> Iterator[can.Message]:
-    for f in frames:
-        yield can.Message(
-            timestamp=f.timestamp if f.timestamp is not None else f.mono_us / 1e6,
-            arbitration_id=f.arbitration_id,
-            is_extended_id=f.is_extended_id,
-            is_remote_frame=f.is_remote_frame,
-            is_error_frame=f.is_error_frame,
-            data=b"" if f.is_remote_frame else f.data,
-            check=False,
-        )
+def _frame_batch(frames: list[CanFrame]) -> FrameBatch:
+    """The segment's CAN frames as decoder columns (no per-frame objects)."""
+    n = len(frames)
+    blob = b"".join(f.data[:8].ljust(8, b"\0") for f in frames)
+    return FrameBatch(
+        timestamp=np.array(
+            [f.mono_us / 1e6 if f.timestamp is None else f.timestamp for f in frames], np.float64
+        ),
+        arbitration_id=np.array([f.arbitration_id for f in frames], np.uint32),
+        is_extended=np.array([f.is_extended_id for f in frames], np.bool_),
+        dlc=np.array([min(len(f.data), 8) for f in frames], np.uint8),
+        data=np.frombuffer(blob, np.uint8).reshape(n, 8),
+        is_remote=np.array([f.is_remote_frame for f in frames], np.bool_),
+        is_error=np.array([f.is_error_frame for f in frames], np.bool_),
+    )
 
 
 def import_log(
