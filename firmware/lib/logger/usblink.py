@@ -1,0 +1,112 @@
+# The byte link the sync service talks over (docs/sync-protocol.md, "The link").
+#
+# Boards: the USB serial port (CDC) that also carries the REPL. The firmware never
+# touches its interrupt character: it stays Ctrl-C (0x03) while main.py runs, and the
+# sync host byte-stuffs every frame it sends so that 0x03 never crosses the link raw.
+# So a Ctrl-C from mpremote or a terminal still stops the logger and reaches the REPL,
+# and no sync frame can. On stm32 (Pyboard) the port is pyb.USB_VCP; elsewhere (TinyUSB
+# ports such as mimxrt) it is sys.stdin/sys.stdout, which are the same CDC port.
+# Unix port: usb.path is a serial device or pty path, or "stdio" for stdin/stdout.
+#
+# A link has readinto(buf, wait_ms) -> bytes read (0 if none within wait_ms) and
+# write(frame) -> True when the whole frame went out. Neither blocks the logger for
+# long: write gives up (and the service drops the session) when the host stops reading.
+import select
+import sys
+
+from micropython import const
+
+_POLLIN = const(1)
+_POLLOUT = const(4)
+_WRITE_WAIT_MS = const(200)
+
+
+class StreamLink:
+    # Any pair of MicroPython streams that select.poll understands.
+    def __init__(self, rf, wf):
+        self.rf = rf
+        self.wf = wf
+        self.rpoll = select.poll()
+        self.rpoll.register(rf, _POLLIN)
+        self.wpoll = select.poll()
+        self.wpoll.register(wf, _POLLOUT)
+
+    def readinto(self, buf, wait_ms):
+        for _obj, ev in self.rpoll.ipoll(wait_ms):
+            if ev & _POLLIN:
+                try:
+                    n = self.rf.readinto(buf)
+                except OSError:
+                    return 0  # EIO: nobody holds the other end of the pty
+                return n or 0
+        return 0
+
+    def write(self, frame):
+        ready = False
+        for _obj, ev in self.wpoll.ipoll(_WRITE_WAIT_MS):
+            if ev & _POLLOUT:
+                ready = True
+        if not ready:
+            return False
+        try:
+            n = self.wf.write(frame)
+        except OSError:
+            return False
+        return n == len(frame)
+
+
+class VcpLink:
+    # stm32's USB_VCP: reads only what the host sent (not the UART REPL), and knows
+    # whether a host has the port open (DTR), so nothing is written into the void.
+    def __init__(self, vcp):
+        self.vcp = vcp
+        self.rpoll = select.poll()
+        self.rpoll.register(vcp, _POLLIN)
+
+    def readinto(self, buf, wait_ms):
+        if not self.vcp.any():
+            if not wait_ms:
+                return 0
+            self.rpoll.poll(wait_ms)
+            if not self.vcp.any():
+                return 0
+        return self.vcp.readinto(buf) or 0
+
+    def write(self, frame):
+        if not self.vcp.isconnected():
+            return False
+        return self.vcp.write(frame) == len(frame)
+
+
+def _raw_tty(f):
+    try:
+        import termios
+
+        termios.setraw(f.fileno())
+    except (ImportError, OSError, AttributeError):
+        pass  # not a tty (a FIFO or socket needs no line settings)
+
+
+# The link for this port and config, or None when sync is off here. On the unix port
+# the link's input is registered with the hal, so that the main loop's wait ends as
+# soon as the host sends something.
+def open_link(cfg, hal):
+    if not cfg["usb.enabled"]:
+        return None
+    if sys.platform in ("linux", "darwin", "freebsd"):
+        path = cfg["usb.path"]
+        if not path:
+            return None
+        if path == "stdio":
+            link = StreamLink(sys.stdin.buffer, sys.stdout.buffer)
+        else:
+            f = open(path, "r+b")
+            _raw_tty(f)
+            link = StreamLink(f, f)
+        hal.register(link.rf)
+        return link
+    try:
+        import pyb
+    except ImportError:
+        return StreamLink(sys.stdin.buffer, sys.stdout.buffer)
+    return VcpLink(pyb.USB_VCP())
