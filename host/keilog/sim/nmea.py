@@ -179,7 +179,7 @@ class Receiver:
             out.append(
                 sentence(
                     f"{tk}GGA,{hms},{lat},{ns},{lon},{ew},1,{fix.satellites:02d},{fix.hdop:.1f},"
-                    f"{fix.alt_m - 0.0:.1f},M,{self.geoid_sep_m:.1f},M,,"
+                    f"{fix.alt_m:.1f},M,{self.geoid_sep_m:.1f},M,,"
                 )
             )
             if o.vtg:

@@ -311,7 +311,8 @@ class Simulation:
                     while p.next_t < t_next:
                         p.next_t += p.period_s
             # GPS epoch: a fix from the true position now, its sentences a little later.
-            while next_fix < t_next:
+            # After the key is off the run only lets the last sentences out.
+            while next_fix < t_next and not self.finished:
                 seq = self._gps_epoch(next_fix, pending, seq)
                 next_fix = round(next_fix + period, 9)
             # A tester polling OBD-II: request now, the ECU's answer a few ms later.
