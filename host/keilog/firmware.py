@@ -110,3 +110,62 @@ def wait(proc: subprocess.Popen[bytes], timeout: float) -> str:
     if proc.returncode != 0:
         raise FirmwareError(f"the firmware exited with status {proc.returncode}:\n{text}")
     return text
+
+
+# Runs under MicroPython: mount an image with the firmware's own block device and
+# filesystem code, copy every file out. LIB, IMAGE, FS and DEST are prepended.
+_EXTRACT = r"""
+import sys, os
+sys.path.insert(0, LIB)
+from logger import storage
+from logger.hal_unix import ImageDevice
+dev = ImageDevice(IMAGE, 0)
+if storage.blank(dev):
+    print("KEILOG-EXTRACT blank")
+    sys.exit(0)
+storage.mount(dev, FS, "/img")
+buf = bytearray(4096)
+for name in os.listdir("/img"):
+    with open("/img/" + name, "rb") as src, open(DEST + "/" + name, "wb") as dst:
+        while True:
+            n = src.readinto(buf)
+            if not n:
+                break
+            dst.write(memoryview(buf)[:n])
+    print("KEILOG-EXTRACT " + name)
+"""
+
+
+def extract_image(image: str | Path, dest: str | Path, fs: str = "lfs2") -> list[Path]:
+    """Copy every file out of a unix-port storage image (``storage.image``).
+
+    The image is mounted by the firmware's own code under the real MicroPython binary
+    (littlefs or FAT, as ``fs`` says), so what comes out is what the board's filesystem
+    holds. Returns the copied files; a blank (never formatted) image gives none.
+    """
+    image, dest = Path(image), Path(dest)
+    if fs not in ("lfs2", "fat"):
+        raise FirmwareError(f"unknown filesystem {fs!r}: storage.fs is 'lfs2' or 'fat'")
+    if not image.is_file():
+        raise FirmwareError(f"{image}: no such image file")
+    dest.mkdir(parents=True, exist_ok=True)
+    prefix = (
+        f"LIB = {str(firmware_dir() / 'lib')!r}\nIMAGE = {str(image)!r}\n"
+        f"FS = {fs!r}\nDEST = {str(dest)!r}\n"
+    )
+    proc = subprocess.run(
+        [micropython_binary(), "-c", prefix + _EXTRACT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        raise FirmwareError(
+            f"{image}: cannot mount it as {fs}: {(proc.stderr or proc.stdout).strip()[-300:]}; "
+            "check storage.fs in the config that wrote it"
+        )
+    return [
+        dest / line.split(" ", 1)[1]
+        for line in proc.stdout.splitlines()
+        if line.startswith("KEILOG-EXTRACT ") and line != "KEILOG-EXTRACT blank"
+    ]

@@ -1,9 +1,11 @@
 # Device configuration: the schema (defaults, types, limits) lives here and only here.
-# The host's `keilog config` validates against this same table (it runs this module).
+# The host's `keilog config` validates against this same table (it runs this module
+# under CPython, so this file imports nothing but json).
 #
 # A config is JSON with nested sections, e.g. {"can": {"bitrate": 250000}}. load()
 # never raises: a bad file or value gives the safe defaults (listen-only, log all,
-# GPS on) plus a list of error strings that the logger records and blinks.
+# GPS on, no OBD polling) plus a list of error strings that the logger records and
+# blinks.
 import json
 
 # key: (type, default, rule). rule is a tuple of allowed values, a (min, max) range as
@@ -12,24 +14,31 @@ SCHEMA = {
     "board": ("str", "unix", ("unix", "pyboard_v11", "nucleo_g474re", "teensy41")),
     "device.id": ("str?", None, None),
     "can.enabled": ("bool", True, None),
+    # unix port: a FIFO, file or unix stream socket of SocketCAN frames (docs/firmware-unix.md)
     "can.source": ("str?", None, None),
     "can.bus": ("int", 1, [1, 3]),
+    # board: which MicroPython CAN driver; "auto" takes machine.CAN when the build has it
+    "can.driver": ("str", "auto", ("auto", "machine", "pyb")),
     "can.bitrate": ("int", 500000, (125000, 250000, 500000, 1000000)),
     "can.autobaud": ("bool", False, None),
+    "can.autobaud_ms": ("int", 500, [100, 10000]),
+    # "silent" never ACKs or transmits; obd.enabled switches to "normal" by itself
     "can.mode": ("str", "silent", ("silent", "normal")),
     "can.filters": ("list", [], None),
     "can.ring": ("int", 256, [16, 4096]),
     "can.eof": ("str", "exit", ("exit", "wait")),
     "gps.enabled": ("bool", True, None),
     "gps.source": ("str?", None, None),
-    "gps.uart": ("int", 4, [1, 8]),
+    "gps.uart": ("int", 0, [0, 8]),  # 0: the board's GNSS UART (firmware boards table)
     "gps.baud": ("int", 9600, (4800, 9600, 38400, 57600, 115200)),
     "gps.rate_hz": ("int", 1, [1, 10]),
+    "gps.fix_lost_s": ("int", 10, [1, 3600]),
     "obd.enabled": ("bool", False, None),
     "obd.pids": ("list", [0x0D, 0x0C, 0x05, 0x11, 0x0F, 0x2F], None),
     "obd.interval_ms": ("int", 1000, [100, 60000]),
     "storage.path": ("str", "/sd/log", None),
     "storage.image": ("str?", None, None),
+    "storage.image_bytes": ("int", 16 * 1024 * 1024, [65536, 1 << 30]),
     "storage.fs": ("str", "lfs2", ("lfs2", "fat")),
     "storage.rotate_bytes": ("int", 4 * 1024 * 1024, [4096, 1 << 30]),
     "storage.rotate_s": ("int", 3600, [10, 86400]),
@@ -38,30 +47,75 @@ SCHEMA = {
     "flush_ms": ("int", 1000, [50, 60000]),
     "power.ignition_pin": ("str?", None, None),
     "power.ignition_mv": ("int", 9000, [0, 30000]),
+    "power.idle_s": ("int", 60, [5, 3600]),
     "power.wdt_ms": ("int", 8000, [0, 32000]),
+    # USB sync (docs/sync-protocol.md). Boards: the USB serial port. Unix port: usb.path,
+    # a pty or serial device path, or "stdio"; none (the default) means no sync link.
+    "usb.enabled": ("bool", True, None),
+    "usb.path": ("str?", None, None),
     "counters_s": ("int", 60, [1, 3600]),
     "run_s": ("int", 0, [0, 1 << 30]),
 }
 
+# Forced whenever the config had an error: listen-only, log everything, GPS on.
 SAFE = {
     "can.mode": "silent",
     "can.filters": [],
     "gps.enabled": True,
+    "obd.enabled": False,
 }
+
+_STD_MAX = 0x7FF
+_EXT_MAX = 0x1FFFFFFF
 
 
 def defaults():
     return {k: v[1] for k, v in SCHEMA.items()}
 
 
-def _flatten(d, prefix, out, errors):
+def _flatten(d, prefix, out):
     for k in d:
         key = prefix + k
         v = d[k]
         if isinstance(v, dict) and key not in SCHEMA:
-            _flatten(v, key + ".", out, errors)
+            _flatten(v, key + ".", out)
         else:
             out[key] = v
+
+
+def _is_int(v):
+    return isinstance(v, int) and not (v is True or v is False)
+
+
+def _check_filter(f):
+    if not (isinstance(f, list) and len(f) in (2, 3)):
+        return "can.filters entries must be [id, mask] or [id, mask, extended], got %r" % (f,)
+    ext = len(f) == 3 and f[2]
+    if len(f) == 3 and f[2] is not True and f[2] is not False:
+        return "can.filters: the third item of %r must be true or false" % (f,)
+    top = _EXT_MAX if ext else _STD_MAX
+    for v in f[:2]:
+        if not _is_int(v) or v < 0 or v > top:
+            return "can.filters: %r: id and mask must be integers 0..0x%X" % (f, top)
+    return None
+
+
+def _check_extra(key, value):
+    if key == "can.filters":
+        for f in value:
+            err = _check_filter(f)
+            if err:
+                return err
+    elif key == "obd.pids":
+        if not 1 <= len(value) <= 32:
+            return "obd.pids must list 1 to 32 PIDs, got %d" % len(value)
+        for p in value:
+            if not _is_int(p) or not 0 <= p <= 0xFF:
+                return "obd.pids entries must be integers 0..255, got %r" % (p,)
+    elif key == "device.id" and value is not None:
+        if len(value) > 16 or not all(32 < ord(c) < 127 for c in value):
+            return "device.id must be 1 to 16 printable ASCII characters, got %r" % (value,)
+    return None
 
 
 def _check(key, value):
@@ -71,7 +125,7 @@ def _check(key, value):
     if kind == "bool":
         ok = value is True or value is False
     elif kind == "int":
-        ok = isinstance(value, int) and not (value is True or value is False)
+        ok = _is_int(value)
     elif kind == "str":
         ok = isinstance(value, str)
     elif kind == "str?":
@@ -84,11 +138,7 @@ def _check(key, value):
         return "%s must be one of %s, got %r" % (key, ", ".join(str(r) for r in rule), value)
     if isinstance(rule, list) and not rule[0] <= value <= rule[1]:
         return "%s must be between %d and %d, got %r" % (key, rule[0], rule[1], value)
-    if key == "can.filters" and isinstance(value, list):
-        for f in value:
-            if not (isinstance(f, list) and len(f) in (2, 3)):
-                return "can.filters entries must be [id, mask] or [id, mask, extended]"
-    return None
+    return _check_extra(key, value)
 
 
 # Validate a parsed JSON object. Returns (flat config, list of errors). Bad values are
@@ -98,7 +148,7 @@ def validate(obj):
     if not isinstance(obj, dict):
         return _safe(), ["config must be a JSON object"]
     flat = {}
-    _flatten(obj, "", flat, errors)
+    _flatten(obj, "", flat)
     cfg = defaults()
     for key in flat:
         err = _check(key, flat[key])
@@ -117,6 +167,12 @@ def _safe():
     for k in SAFE:
         cfg[k] = SAFE[k]
     return cfg
+
+
+# The CAN controller mode the config asks for: OBD-II polling needs "normal" (the
+# controller must ACK and transmit), everything else keeps the configured mode.
+def can_mode(cfg):
+    return "normal" if cfg["obd.enabled"] else cfg["can.mode"]
 
 
 def load(path):

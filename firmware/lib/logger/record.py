@@ -51,6 +51,11 @@ EV_BYTES_WRITTEN = const(11)
 EV_GPS_FIX_LOST = const(12)
 EV_STORAGE_FULL = const(13)
 EV_SHUTDOWN = const(14)
+EV_BITRATE = const(15)
+EV_AUTOBAUD = const(16)
+EV_RECOVERED = const(17)
+EV_SEGMENT_DELETED = const(18)
+EV_STORAGE_ERROR = const(19)
 
 # Clock anchor sources.
 SRC_GPS = const(1)

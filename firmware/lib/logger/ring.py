@@ -25,6 +25,10 @@ class FrameRing:
     def __len__(self):
         return (self.head - self.tail) % self.size
 
+    # Slots that put() can still fill before it drops.
+    def free(self):
+        return (self.tail - self.head - 1) % self.size
+
     # Store one frame; src holds its data bytes from index 0. Returns False when full.
     def put(self, ticks, can_id, flags, dlc, src):
         head = self.head
@@ -53,6 +57,12 @@ class FrameRing:
         if nxt == self.size:
             nxt = 0
         self.tail = nxt
+
+    # Drop everything queued (main loop only); returns how many frames that was.
+    def discard(self):
+        n = (self.head - self.tail) % self.size
+        self.tail = self.head
+        return n
 
 
 # Whether the C long is 8 bytes (64-bit unix port) or 4 (boards).
