@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from keilog import __version__
-from keilog.report.checkresult import CheckResult, Violation, load_check
+from keilog.report.checkresult import CheckInput, Violation, as_check
 from keilog.report.data import Fixes, read_fixes
 from keilog.report.trips import ReportError, Trip, iso, list_trips, select_trips
 
@@ -68,7 +68,7 @@ def tracks(
     db_path: str | Path,
     trip: int | None = None,
     all_trips: bool = False,
-    check: CheckResult | str | Path | None = None,
+    check: CheckInput = None,
 ) -> list[TripTrack]:
     """The chosen trips' valid fixes and (with a check result) violations."""
     from keilog import store
@@ -77,7 +77,7 @@ def tracks(
     if not db_path.is_file():
         raise ReportError(f"{db_path}: no such database; create it with keilog import")
     db = store.open_db(db_path)
-    result = load_check(check) if isinstance(check, str | Path) else check
+    result = as_check(check)
     out = []
     for t in select_trips(list_trips(db), trip, all_trips):
         f = read_fixes(db, t)
@@ -96,7 +96,7 @@ def export_map(
     out: str | Path,
     trip: int | None = None,
     all_trips: bool = False,
-    check: CheckResult | str | Path | None = None,
+    check: CheckInput = None,
 ) -> MapExport:
     """Write the chosen trips to ``out`` in the format its extension names."""
     out = Path(out)

@@ -12,16 +12,25 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keilog.report.checkresult import CheckResult, Violation, check_from_dict, load_check
+from keilog.report.checkresult import (
+    CheckInput,
+    CheckResult,
+    Violation,
+    as_check,
+    check_from_dict,
+    load_check,
+)
 from keilog.report.trips import ReportError, Trip, db_file, list_trips, select_trips
 from keilog.roads import RoadIndex
 
 __all__ = [
+    "CheckInput",
     "CheckResult",
     "ReportError",
     "ReportResult",
     "Trip",
     "Violation",
+    "as_check",
     "check_from_dict",
     "db_file",
     "list_trips",
@@ -63,15 +72,16 @@ def write_report(
     out: str | Path,
     trip: int | None = None,
     all_trips: bool = False,
-    check: CheckResult | str | Path | None = None,
+    check: CheckInput = None,
     roads: str | Path | None = None,
     tiles: str | None = None,
     tiles_attribution: str | None = None,
 ) -> ReportResult:
     """Write the HTML report of one trip (default: the latest) or all trips.
 
-    ``check`` is a check result (or the path of its JSON); ``roads`` a road file or OSM
-    extract (default: the one the check names, if it exists). ``tiles`` is an optional
+    ``check`` is a check result, its JSON object (``check_database``) or file;
+    ``roads`` a road file or OSM extract (default: the one the check names, if it
+    exists). ``tiles`` is an optional
     tile URL template (``https://.../{z}/{x}/{y}.png``) for a map background; the
     report works without it and falls back to its own drawing when tiles fail to load.
     """
@@ -87,7 +97,7 @@ def write_report(
     db = store.open_db(db_path)
     chosen = select_trips(list_trips(db), trip, all_trips)
     book = load_rules()
-    result = load_check(check, book) if isinstance(check, str | Path) else check
+    result = as_check(check, book)
     notes: list[str] = []
     road_path = Path(roads) if roads else None
     if road_path is None and result is not None and result.roads:

@@ -13,6 +13,7 @@ rule data keilog ships (the value's ``as_of``, else its jurisdiction's).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,11 @@ _RULE_FIELDS = {
     "distance_limit": "distance_limit_mi",
     "crossing": "crossing_allowed",
 }
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    return jsonschema.Draft202012Validator(SCHEMA)
 
 
 def parse_time(text: Any, where: str) -> float | None:
@@ -172,10 +178,22 @@ def load_check(path: str | Path, rules: RuleBook | None = None) -> CheckResult:
     return check_from_dict(doc, str(p), rules)
 
 
+CheckInput = CheckResult | dict[str, Any] | str | Path | None
+
+
+def as_check(check: CheckInput, rules: RuleBook | None = None) -> CheckResult | None:
+    """A check result from a result, its JSON object (``check_database``), or its file."""
+    if check is None or isinstance(check, CheckResult):
+        return check
+    if isinstance(check, dict):
+        return check_from_dict(check, "check result", rules)
+    return load_check(check, rules)
+
+
 def check_from_dict(doc: Any, where: str = "check", rules: RuleBook | None = None) -> CheckResult:
     """Validate and read a check result already parsed from JSON."""
     try:
-        jsonschema.validate(doc, SCHEMA)
+        _validator().validate(doc)
     except jsonschema.ValidationError as exc:
         at = "/".join(str(p) for p in exc.absolute_path) or "top level"
         raise ReportError(
