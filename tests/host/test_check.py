@@ -225,6 +225,10 @@ MPLS_ROAD = [
         ("2026-01-16T03:00:00", True, []),
         # 12:00 CST: daylight.
         ("2026-01-15T18:00:00", False, []),
+        # 20:30 CDT on 14 June: still light (sunset 21:03 CDT), though it is already
+        # 15 June in UTC; 22:30 CDT: dark.
+        ("2026-06-15T01:30:00", False, []),
+        ("2026-06-15T03:30:00", False, ["daylight_only"]),
     ],
 )
 def test_daylight_only_at_night(tmp_path, when, lights, expected):

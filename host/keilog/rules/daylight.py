@@ -15,9 +15,16 @@ _GRID_DEG = 0.1  # sunrise moves about 24 s per 0.1 degree of longitude: close e
 
 @functools.lru_cache(maxsize=4096)
 def _days(lat: float, lon: float, day: dt.date) -> tuple[tuple[float, float], ...]:
-    """(sunrise, sunset) in UTC unix seconds for the UTC dates day-1, day, day+1."""
+    """Daylight intervals (sunrise, sunset) in UTC unix seconds around the UTC date day.
+
+    astral gives the sunrise and sunset that fall on a UTC date; in the Americas the
+    evening's sunset falls on the next UTC date, so rises and sets of three dates are
+    collected and each sunrise is paired with the first sunset after it.
+    """
     obs = Observer(latitude=lat, longitude=lon)
-    out = []
+    rises: list[float] = []
+    sets: list[float] = []
+    out: list[tuple[float, float]] = []
     for d in (day - dt.timedelta(days=1), day, day + dt.timedelta(days=1)):
         try:
             s = sun(obs, date=d, tzinfo=dt.UTC)
@@ -30,7 +37,13 @@ def _days(lat: float, lon: float, day: dt.date) -> tuple[tuple[float, float], ..
                 start = dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC).timestamp()
                 out.append((start, start + 86400.0))
             continue
-        out.append((s["sunrise"].timestamp(), s["sunset"].timestamp()))
+        rises.append(s["sunrise"].timestamp())
+        sets.append(s["sunset"].timestamp())
+    sets.sort()
+    for rise in sorted(rises):
+        later = [x for x in sets if x > rise]
+        if later and later[0] - rise < 86400.0:
+            out.append((rise, later[0]))
     return tuple(out)
 
 
