@@ -279,8 +279,8 @@ def engine_plot(report: TripReport, plot_id: str) -> str:
             el(
                 "text",
                 f"{s.label} ({s.source})",
-                x=num(tx.left + 6),
-                y=num(top + 12),
+                x=num(tx.left + 4),
+                y=num(top - 6),
                 class_="panel-label",
             )
         )

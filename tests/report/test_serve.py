@@ -1,0 +1,113 @@
+"""keilog serve: Datasette metadata (titles, units, descriptions, canned queries), served."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from keilog import store
+from keilog.report import as_check, list_trips
+from keilog.report import serve as srv
+
+from tests.conftest import ROOT
+
+
+def test_metadata_explains_tables_columns_and_units(florida):
+    db = store.open_db(florida.db)
+    meta = srv.metadata(db, "florida")
+    tables = meta["databases"]["florida"]["tables"]
+    speed = tables["msg_VEHICLE_SPEED"]
+    # Units and comments come from dbc/keicar.dbc through the signals table.
+    assert speed["units"]["VEHICLE_SPEED"] == "km/h"
+    assert speed["columns"]["VEHICLE_SPEED"] == "Vehicle speed (km/h). [km/h]"
+    assert tables["msg_ENGINE_STATUS"]["units"]["ENGINE_RPM"] == "rpm"
+    assert tables["msg_ENGINE_TEMPS"]["units"]["COOLANT_TEMP"] == "degC"
+    assert tables["gps_fixes"]["units"]["speed_mps"] == "m/s"
+    assert tables["gps_fixes"]["columns"]["lat"] == "Latitude, degrees north (WGS84)."
+    assert set(meta["databases"]["florida"]["queries"]) == {"trips", "speed_between"}
+
+
+def test_the_canned_trips_query_agrees_with_keilog_trips(tmp_path):
+    from tests.report.synth import START, Drive, make_db
+
+    db = store.open_db(make_db(tmp_path / "k.db", Drive(boot=1), Drive(boot=2, start=START + 900)))
+    rows = db.execute(srv.TRIPS_SQL).fetchall()
+    trips = list_trips(db)
+    assert [r[0] for r in rows] == [t.id for t in trips]
+    assert [r[5] for r in rows] == [round(t.duration_s, 1) for t in trips]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, deadline: float) -> bytes:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return bytes(r.read())
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_datasette_serves_the_database_and_the_checks_violations(florida, tmp_path):
+    if not srv.datasette_available():
+        pytest.skip("Datasette is not installed (pip install -e '.[test]' installs it)")
+    check = as_check(florida.check)
+    files, meta = srv.prepare(florida.db, tmp_path, check)
+    port = _free_port()
+    proc = subprocess.Popen(
+        srv.command(files, meta, "127.0.0.1", port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        served = json.loads(_get(f"{base}/-/metadata.json", deadline))
+        assert served["databases"]["florida"]["tables"]["gps_fixes"]["title"] == "GPS fixes"
+        trips = json.loads(_get(f"{base}/florida/trips.json?_shape=array", deadline))
+        assert [(t["trip"], t["boot"], t["start_utc"]) for t in trips] == [
+            (1, 7, "2026-06-01 14:00:00")  # florida_rural.json start_utc; the sim's boot 7
+        ]
+        rows = json.loads(_get(f"{base}/check/violations.json?_shape=array", deadline))
+        expected = florida.check["trips"][0]["violations"]
+        assert [(r["rule"], r["source"]) for r in rows] == [
+            (v["rule"], v["source"]) for v in expected
+        ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_says_how_to_install_datasette_when_it_is_missing(florida):
+    code = (
+        "import sys; sys.modules['datasette'] = None\n"
+        "from keilog.cli import cli\n"
+        f"cli(['serve', '--db', {str(florida.db)!r}])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1
+    assert r.stderr == (
+        "Error: Datasette is not installed; install it with: pip install 'keilog[serve]'\n"
+    )
+
+
+def test_serve_metadata_option_writes_the_file(florida, tmp_path):
+    from click.testing import CliRunner
+    from keilog.cli import cli
+
+    out = tmp_path / "metadata.json"
+    r = CliRunner().invoke(cli, ["serve", "--db", str(florida.db), "--metadata", str(out)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["databases"]["florida"]["title"] == "keilog log database"
