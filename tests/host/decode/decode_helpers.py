@@ -139,3 +139,26 @@ def batch_of(
         data=data,
     )
     return batch, rows
+
+
+def keicar_drive(db: Any, seconds: float, t0: float = 1717250400.0) -> list[Any]:
+    """Frames of every message of ``db`` at its DBC cycle time, random payloads of the
+    DBC length, timestamps from ``t0`` (2024-06-01 14:00 UTC), standard ids."""
+    import can
+
+    rng = np.random.default_rng(464)
+    schedule = []
+    for message in db.messages:
+        period = (message.cycle_time or 100) / 1000
+        schedule += [(i * period, message) for i in range(int(seconds / period))]
+    schedule.sort(key=lambda item: (item[0], item[1].frame_id))
+    return [
+        can.Message(
+            timestamp=t0 + t,
+            arbitration_id=m.frame_id,
+            is_extended_id=m.is_extended_frame,
+            data=rng.integers(0, 256, m.length, dtype=np.uint8).tobytes(),
+            channel=0,
+        )
+        for t, m in schedule
+    ]

@@ -13,9 +13,9 @@ import can
 import cantools
 import pytest
 from click.testing import CliRunner
+from decode_helpers import keicar_drive
 from keilog.cli import cli
 from keilog.decode import open_log
-from keilog.demo import builtin_messages
 from keilog.logfile import iter_frames, read_segment
 from keilog.paths import keicar_dbc
 
@@ -28,15 +28,11 @@ FORMATS = ["asc", "blf", "trc", "csv", "log", "mf4", "db", "asc.gz"]
 
 @pytest.fixture(scope="module")
 def drive() -> list[can.Message]:
-    """Three seconds of the simulated kei car plus a frame of an id the DBC lacks."""
-    messages = list(builtin_messages(DB, duration=3.0))
-    t0 = 1717250400.0
-    for m in messages:
-        m.timestamp += t0
-        m.channel = 0
+    """Three seconds of the kei car's messages plus a frame of an id the DBC lacks."""
+    messages = keicar_drive(DB, 3.0)
     messages.append(
         can.Message(
-            timestamp=t0 + 3,
+            timestamp=messages[-1].timestamp + 0.001,
             arbitration_id=0x7DF,
             is_extended_id=False,
             data=b"\x02\x01\x0d",

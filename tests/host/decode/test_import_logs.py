@@ -8,9 +8,9 @@ import can
 import cantools
 import pytest
 from click.testing import CliRunner
+from decode_helpers import keicar_drive
 from keilog import store
 from keilog.cli import cli
-from keilog.demo import builtin_messages
 from keilog.errors import StoreError
 from keilog.logfile import iter_frames, read_segment
 from keilog.paths import keicar_dbc
@@ -21,10 +21,7 @@ SEGMENT = Path(__file__).resolve().parents[2] / "data" / "logformat" / "worked_e
 
 @pytest.fixture
 def drive(tmp_path: Path) -> list[can.Message]:
-    messages = list(builtin_messages(DB, duration=2.0))
-    for m in messages:
-        m.timestamp += 1717250400.0
-    return messages
+    return keicar_drive(DB, 2.0)
 
 
 def write_log(path: Path, messages: list[can.Message]) -> Path:
