@@ -1,78 +1,26 @@
 """The report in a real browser: Debian's chromium, headless, opening the file URL.
 
-.ci/run installs chromium; elsewhere these tests skip, saying so. Console messages reach
-stderr through ``--enable-logging=stderr --v=0`` as ``...:CONSOLE...`` lines, and the
-report logs nothing, so any such line is a failure. The screenshot stays in the test's
-tmp directory for people to look at.
+.ci/run installs chromium; elsewhere these tests skip, saying so. The report logs nothing
+to the console, so any console line is a failure. The screenshot stays in the test's tmp
+directory for people to look at.
 """
 
 from __future__ import annotations
 
 import http.server
 import re
-import shutil
+import socket
 import struct
-import subprocess
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from keilog.report import write_report
 
-from tests.report.htmlquery import Page
+from tests.report.browser import HEIGHT, WIDTH, needs_chromium, png_size, render
 
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser")) if p), None)
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not installed (.ci/run installs it: apt-get install chromium)",
-)
-WIDTH, HEIGHT = 1100, 2600
-
-
-@dataclass
-class Rendered:
-    dom: Page
-    html: str
-    console: list[str]
-    screenshot: Path | None
-
-
-def render(url: str, tmp: Path, screenshot: Path | None = None) -> Rendered:
-    """Load url in headless chromium; the DOM after the page's script ran, its console."""
-    assert CHROMIUM is not None
-    args = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp / 'chromium-profile'}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--virtual-time-budget=5000",
-        f"--window-size={WIDTH},{HEIGHT}",
-        "--hide-scrollbars",
-        "--dump-dom",
-    ]
-    if screenshot is not None:
-        args.append(f"--screenshot={screenshot}")
-    proc = subprocess.run([*args, url], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
-    return Rendered(Page(proc.stdout), proc.stdout, console, screenshot)
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    width, height = struct.unpack(">II", data[16:24])  # IHDR (PNG spec, section 11.2.2)
-    return width, height
+pytestmark = needs_chromium
 
 
 def test_the_console_check_catches_errors(tmp_path):
@@ -164,8 +112,6 @@ def test_tiles_from_a_tile_server_go_under_the_drawing(florida, tmp_path, tile_s
 
 
 def test_without_a_tile_server_the_map_falls_back_to_the_offline_drawing(florida, tmp_path):
-    import socket
-
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
