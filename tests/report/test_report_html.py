@@ -219,3 +219,36 @@ def test_report_command_names_a_missing_database(tmp_path):
     assert (
         r.stderr == f"Error: {tmp_path / 'x.db'}: no such database; create it with keilog import\n"
     )
+
+
+def test_roads_are_coloured_by_limit_and_their_names_escaped(tmp_path):
+    from tests.host.osm_testdata import GAINESVILLE, write_osm
+
+    # The synthetic drive goes 600 m due north from Gainesville at 72 km/h (44.7 mph).
+    osm = write_osm(
+        tmp_path / "roads.osm",
+        GAINESVILLE,
+        [
+            {
+                "points": [(0, -50), (0, 700)],
+                "tags": {"highway": "residential", "name": "Main & <Second>", "maxspeed": "30 mph"},
+            },
+            {
+                "points": [(-300, 300), (300, 300)],
+                "tags": {"highway": "residential", "name": "Unposted Rd"},
+            },
+        ],
+    )
+    db = make_db(tmp_path / "k.db", Drive(can_kmh=72.0))
+    out = tmp_path / "r.html"
+    write_report(db, out, roads=osm)
+    html = out.read_text(encoding="utf-8")
+    page = Page(html)
+    roads = {e.attrs["class"]: e.attrs["stroke"] for e in page.find("path", "road")}
+    assert roads == {"road": limit_colour(30), "road unknown": limit_colour(None)}
+    assert "Main &amp; &lt;Second&gt; · 30 mph" in html
+    labels = {e.all_text() for e in page.find("text", "road-label")}
+    assert "Main & <Second> · 30 mph" in labels
+    cards = {e.text[0].strip(): e.all_text()[len(e.text[0]) :] for e in page.find("div", "card")}
+    # 601 CAN samples 0.1 s apart, all above 30 + 1 mph: 60 s above the posted limit.
+    assert cards["Time above the road's posted limit"] == "1 min 00 s"

@@ -15,7 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from keilog.report.data import KMH_PER_MPH, Series, TripReport
-from keilog.report.svg import F64, decimate, el, nice_step, num, path_d, runs, time_step, title
+from keilog.report.svg import (
+    F64,
+    decimate,
+    el,
+    nice_step,
+    num,
+    path_d,
+    runs,
+    time_step,
+    title,
+    txt,
+)
 from keilog.report.svgmap import DROPOUT_S, _track_parts
 from keilog.report.trips import iso
 
@@ -67,12 +78,11 @@ def _time_grid(ax: TimeAxis, top: float, bottom: float, labels: bool) -> str:
         x = num(float(ax.x(t)))
         out.append(el("path", "", d=f"M{x},{num(top)}V{num(bottom)}", class_="grid"))
         if labels:
-            out.append(el("text", _clock(t, step), x=x, y=num(bottom + 16), text_anchor="middle"))
+            out.append(txt(_clock(t, step), x=x, y=num(bottom + 16), text_anchor="middle"))
         t += step
     if labels:
         out.append(
-            el(
-                "text",
+            txt(
                 "UTC",
                 x=num(ax.right + 8),
                 y=num(bottom + 16),
@@ -96,10 +106,10 @@ def _value_grid(
     while v <= ax.v1 + 1e-9:
         y = num(float(ax.y(v)))
         out.append(el("path", "", d=f"M{num(left)},{y}H{num(right)}", class_="grid"))
-        out.append(el("text", f"{v:g}", x=num(left - 6), y=y, dy="0.32em", text_anchor="end"))
+        out.append(txt(f"{v:g}", x=num(left - 6), y=y, dy="0.32em", text_anchor="end"))
         v += step
     out.append(
-        el("text", unit, x=num(left - 6), y=num(ax.top - 10), text_anchor="end", class_="axis-unit")
+        txt(unit, x=num(left - 6), y=num(ax.top - 10), text_anchor="end", class_="axis-unit")
     )
     if other is not None:
         name, to_other, from_other = other
@@ -109,9 +119,9 @@ def _value_grid(
         while w <= hi + 1e-9:
             y = num(float(ax.y(from_other(w))))
             out.append(el("path", "", d=f"M{num(right)},{y}h4", class_="tick"))
-            out.append(el("text", f"{w:g}", x=num(right + 7), y=y, dy="0.32em"))
+            out.append(txt(f"{w:g}", x=num(right + 7), y=y, dy="0.32em"))
             w += step
-        out.append(el("text", name, x=num(right + 7), y=num(ax.top - 10), class_="axis-unit"))
+        out.append(txt(name, x=num(right + 7), y=num(ax.top - 10), class_="axis-unit"))
     return "".join(out)
 
 
@@ -276,8 +286,7 @@ def engine_plot(report: TripReport, plot_id: str) -> str:
         vy = ValueAxis(lo, hi, top, bottom)
         body.append(_value_grid(vy, tx.left, tx.right, unit, other))
         body.append(
-            el(
-                "text",
+            txt(
                 f"{s.label} ({s.source})",
                 x=num(tx.left + 4),
                 y=num(top - 6),

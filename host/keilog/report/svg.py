@@ -33,6 +33,11 @@ def el(tag: str, body: str = "", **kw: object) -> str:
     return f"{head}>{body}</{tag}>" if body else f"{head}/>"
 
 
+def txt(body: str, **kw: object) -> str:
+    """An SVG ``text`` element; the body is escaped (road names come from OpenStreetMap)."""
+    return el("text", escape(body), **kw)
+
+
 def title(text: str) -> str:
     return f"<title>{escape(text)}</title>"
 

@@ -15,7 +15,7 @@ import shapely
 
 from keilog.report.checkresult import Violation
 from keilog.report.data import Fixes, NearbyRoad, TripReport
-from keilog.report.svg import F64, el, num, path_d, title
+from keilog.report.svg import F64, el, num, path_d, title, txt
 from keilog.report.trips import iso
 
 WIDTH, HEIGHT, PAD = 960, 560, 36
@@ -143,9 +143,9 @@ def draw_map(report: TripReport, map_id: str) -> str:
     body.append(_track(frame, report, violations))
     body.append(_markers(frame, report, marks))
     body.append(_scale_bar(frame, float(np.nanmean(lat))))
-    body.append(el("text", "N ↑", x=frame.width - 14, y=22, class_="north", text_anchor="end"))
+    body.append(txt("N ↑", x=frame.width - 14, y=22, class_="north", text_anchor="end"))
     body.append(el("circle", "", r=6, cx=-20, cy=-20, class_="cursor", id=f"{map_id}-cursor"))
-    body.append(el("text", "", x=8, y=frame.height - 8, class_="attribution"))
+    body.append(txt("", x=8, y=frame.height - 8, class_="attribution"))
     return el(
         "svg",
         "".join(body),
@@ -191,10 +191,17 @@ def _road_labels(frame: Frame, roads: list[NearbyRoad]) -> str:
         if not r.name:
             continue
         px, py = frame.px(r.lat, r.lon)
-        inside = (px > PAD) & (px < frame.width - PAD) & (py > PAD) & (py < frame.height - PAD)
-        if inside.sum() < 2:
+        if len(px) < 2:
             continue
-        x, y = px[inside], py[inside]
+        line = shapely.linestrings(np.stack([px, py], 1))
+        inner = shapely.clip_by_rect(line, PAD, PAD, frame.width - PAD, frame.height - PAD)
+        parts = shapely.get_parts(inner)
+        if not len(parts):
+            continue
+        c = shapely.get_coordinates(parts[int(np.argmax(shapely.length(parts)))])
+        if len(c) < 2:
+            continue
+        x, y = c[:, 0], c[:, 1]
         seg = np.hypot(np.diff(x), np.diff(y))
         if seg.sum() < 90:
             continue
@@ -206,8 +213,7 @@ def _road_labels(frame: Frame, roads: list[NearbyRoad]) -> str:
         elif angle < -90:
             angle += 180
         limit = "" if r.limit_mph is None else f" · {r.limit_mph:g} mph"
-        label = el(
-            "text",
+        label = txt(
             f"{r.name}{limit}",
             transform=f"translate({num(cx)},{num(cy)}) rotate({angle:.0f}) translate(0,-9)",
             text_anchor="middle",
@@ -280,7 +286,7 @@ def _markers(
             el(
                 "a",
                 el("circle", title(text), cx=cx, cy=cy, r=10)
-                + el("text", str(v.number), x=cx, y=cy, dy="0.35em", text_anchor="middle"),
+                + txt(str(v.number), x=cx, y=cy, dy="0.35em", text_anchor="middle"),
                 href=f"#violation-{report.trip.id}-{v.number}",
                 class_="violation-marker",
                 data_violation=str(v.number),
@@ -303,7 +309,7 @@ def _scale_bar(frame: Frame, lat: float) -> str:
         d=f"M{num(x0)},{num(y0 - 5)}V{num(y0)}H{num(x0 + length)}V{num(y0 - 5)}",
         class_="scale",
     )
-    label = el("text", f"{mi:g} mi ({km:.2g} km)", x=num(x0), y=num(y0 - 8), class_="scale-label")
+    label = txt(f"{mi:g} mi ({km:.2g} km)", x=num(x0), y=num(y0 - 8), class_="scale-label")
     return el("g", bar + label)
 
 
