@@ -252,3 +252,18 @@ def test_roads_are_coloured_by_limit_and_their_names_escaped(tmp_path):
     cards = {e.text[0].strip(): e.all_text()[len(e.text[0]) :] for e in page.find("div", "card")}
     # 601 CAN samples 0.1 s apart, all above 30 + 1 mph: 60 s above the posted limit.
     assert cards["Time above the road's posted limit"] == "1 min 00 s"
+
+
+def test_report_command_can_run_the_check_itself(florida, tmp_path):
+    out = tmp_path / "r.html"
+    args = ["report", "--db", str(florida.db), "--state", "FL", "--class", "mini_truck"]
+    r = CliRunner().invoke(cli, [*args, "--roads", str(florida.roads), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["violations"] == len(florida.check["trips"][0]["violations"])
+
+
+def test_report_command_refuses_a_check_and_a_vehicle_together(florida, tmp_path):
+    args = ["report", "--db", str(florida.db), "--check", "c.json", "--class", "lsv"]
+    r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r.html")])
+    assert r.exit_code == 2
+    assert "give either --check or a vehicle to check, not both" in r.stderr

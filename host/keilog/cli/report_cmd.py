@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from keilog.cli.main import cli, handle_errors, status
+from keilog.rules import CLASSES
 
 DB = click.option(
     "--db",
@@ -33,6 +34,16 @@ CHECK = click.option(
 @click.option("--all", "all_trips", is_flag=True, help="Every trip of the database.")
 @CHECK
 @click.option(
+    "--vehicle",
+    "vehicle_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Instead of --check: run the rules check for this vehicle file.",
+)
+@click.option("--state", help="Instead of --check: registration state (with --class).")
+@click.option(
+    "--class", "vehicle_class", type=click.Choice(CLASSES), help="Instead of --check: class."
+)
+@click.option(
     "--roads",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Road file (keilog roads build) or OSM extract; default: the check's.",
@@ -54,6 +65,9 @@ def report_command(
     trip: int | None,
     all_trips: bool,
     check_path: Path | None,
+    vehicle_file: Path | None,
+    state: str | None,
+    vehicle_class: str | None,
     roads: Path | None,
     tiles: str | None,
     tiles_attribution: str | None,
@@ -70,11 +84,27 @@ def report_command(
 
     Example:
 
+    \b
         keilog check --db trips.db --state FL --class mini_truck --json > check.json
         keilog report --db trips.db --check check.json --out report.html
+        keilog report --db trips.db --state FL --class mini_truck --out report.html
         keilog report --db trips.db --all --out all-trips.html
     """
     from keilog.report import write_report
+    from keilog.rules.vehicle import Vehicle, load_vehicle
+
+    vehicle = None
+    if vehicle_file is not None or vehicle_class or state:
+        if check_path is not None:
+            raise click.UsageError("give either --check or a vehicle to check, not both")
+        if vehicle_file is not None:
+            if state or vehicle_class:
+                raise click.UsageError("give either --vehicle or --state/--class, not both")
+            vehicle = load_vehicle(vehicle_file)
+        elif vehicle_class:
+            vehicle = Vehicle(name="vehicle", registration_state=state, vehicle_class=vehicle_class)
+        else:
+            raise click.UsageError("--state needs --class")
 
     result = write_report(
         db_path,
@@ -85,6 +115,7 @@ def report_command(
         roads=roads,
         tiles=tiles,
         tiles_attribution=tiles_attribution,
+        vehicle=vehicle,
     )
     for note in dict.fromkeys(result.notes):
         status(f"note: {note}", quiet)
@@ -157,6 +188,7 @@ def trips_command(db_path: Path, as_json: bool) -> None:
 
     Example:
 
+    \b
         keilog trips --db trips.db
         keilog trips --db trips.db --json
     """
@@ -198,6 +230,7 @@ def serve_command(
 
     Example:
 
+    \b
         keilog serve --db trips.db --check check.json
         keilog serve --db trips.db --metadata metadata.json
     """

@@ -22,6 +22,7 @@ from keilog.report.checkresult import (
 )
 from keilog.report.trips import ReportError, Trip, db_file, list_trips, select_trips
 from keilog.roads import RoadIndex
+from keilog.rules.vehicle import Vehicle
 
 __all__ = [
     "CheckInput",
@@ -35,7 +36,7 @@ __all__ = [
     "db_file",
     "list_trips",
     "load_check",
-    "load_roads",
+    "road_file",
     "select_trips",
     "write_report",
 ]
@@ -52,19 +53,18 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def load_roads(path: str | Path) -> RoadIndex:
-    """A road file (``keilog roads build``), or an OSM extract read into one on the fly."""
+def road_file(path: str | Path, workdir: Path) -> Path:
+    """A road file as is (``.npz``), or an OSM extract built into one under workdir."""
     from keilog.roads import build_roads
 
     p = Path(path)
-    if p.suffix == ".npz":
-        return RoadIndex.load(p)
     if not p.is_file():
         raise ReportError(f"{p}: no such road file; build one with keilog roads build")
-    with tempfile.TemporaryDirectory(prefix="keilog-roads-") as tmp:
-        out = Path(tmp) / "roads.npz"
-        build_roads(p, out)
-        return RoadIndex.load(out)
+    if p.suffix == ".npz":
+        return p
+    out = workdir / (p.name + ".roads.npz")
+    build_roads(p, out)
+    return out
 
 
 def write_report(
@@ -76,14 +76,15 @@ def write_report(
     roads: str | Path | None = None,
     tiles: str | None = None,
     tiles_attribution: str | None = None,
+    vehicle: Vehicle | None = None,
 ) -> ReportResult:
     """Write the HTML report of one trip (default: the latest) or all trips.
 
-    ``check`` is a check result, its JSON object (``check_database``) or file;
-    ``roads`` a road file or OSM extract (default: the one the check names, if it
-    exists). ``tiles`` is an optional
-    tile URL template (``https://.../{z}/{x}/{y}.png``) for a map background; the
-    report works without it and falls back to its own drawing when tiles fail to load.
+    ``check`` is a check result, its JSON object (``check_database``) or file; without
+    one, ``vehicle`` runs the rules check here. ``roads`` is a road file or OSM extract
+    (default: the one the check names, if it exists). ``tiles`` is an optional tile URL
+    template (``https://.../{z}/{x}/{y}.png``) for a map background; the report works
+    without it and falls back to its own drawing when tiles fail to load.
     """
     from keilog import store
     from keilog.geo import load_states
@@ -94,6 +95,8 @@ def write_report(
     db_path = Path(db_path)
     if not db_path.is_file():
         raise ReportError(f"{db_path}: no such database; create it with keilog import")
+    if check is not None and vehicle is not None:
+        raise ReportError("give either a check result or a vehicle to check, not both")
     db = store.open_db(db_path)
     chosen = select_trips(list_trips(db), trip, all_trips)
     book = load_rules()
@@ -106,7 +109,13 @@ def write_report(
             road_path = candidate
         else:
             notes.append(f"the check used road file {candidate}, which is not here")
-    road_index = load_roads(road_path) if road_path else None
+    with tempfile.TemporaryDirectory(prefix="keilog-report-") as tmp:
+        roads_npz = road_file(road_path, Path(tmp)) if road_path else None
+        road_index = RoadIndex.load(roads_npz) if roads_npz else None
+        if vehicle is not None:
+            from keilog.rules.check import check_database
+
+            result = as_check(check_database(db_path, vehicle, roads_npz), book)
     states = load_states()
     reports = [gather(db, t, result, road_index, states, book) for t in chosen]
     for r in reports:
