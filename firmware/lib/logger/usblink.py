@@ -22,24 +22,39 @@ _WRITE_WAIT_MS = const(200)
 
 
 class StreamLink:
-    # Any pair of MicroPython streams that select.poll understands.
+    # Any pair of MicroPython streams that select.poll understands. A blocking stream's
+    # readinto() waits until the whole buffer is full, so input is taken one byte at a
+    # time, and only while poll says a byte is there: a host that stops mid-frame can
+    # never stall the logger. Requests are small (a READ is 32 bytes).
     def __init__(self, rf, wf):
         self.rf = rf
         self.wf = wf
+        self.one = bytearray(1)
         self.rpoll = select.poll()
         self.rpoll.register(rf, _POLLIN)
         self.wpoll = select.poll()
         self.wpoll.register(wf, _POLLOUT)
 
     def readinto(self, buf, wait_ms):
-        for _obj, ev in self.rpoll.ipoll(wait_ms):
-            if ev & _POLLIN:
-                try:
-                    n = self.rf.readinto(buf)
-                except OSError:
-                    return 0  # EIO: nobody holds the other end of the pty
-                return n or 0
-        return 0
+        n = 0
+        size = len(buf)
+        one = self.one
+        while n < size:
+            ready = False
+            for _obj, ev in self.rpoll.ipoll(wait_ms if n == 0 else 0):
+                if ev & _POLLIN:
+                    ready = True
+            if not ready:
+                break
+            try:
+                got = self.rf.readinto(one)
+            except OSError:
+                break  # EIO: nobody holds the other end of the pty
+            if not got:
+                break  # end of input
+            buf[n] = one[0]
+            n += 1
+        return n
 
     def write(self, frame):
         ready = False
