@@ -218,7 +218,9 @@ class SegmentStore:
     # delete it. Called by the USB sync service. False for the open segment (it is
     # still growing) or a name that does not exist.
     def mark_synced(self, name):
-        if name == self.name or not is_segment_name(name) or not exists(self._p(name)):
+        if self.file is not None and name == self.name:
+            return False  # still being written
+        if not is_segment_name(name) or not exists(self._p(name)):
             return False
         if self.is_synced(name):
             return True
