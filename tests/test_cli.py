@@ -35,14 +35,17 @@ def test_bad_dbc_is_an_error_naming_the_file(tmp_path):
     assert result.stderr.startswith(f"Error: {bad}")
 
 
-def test_demo_runs_the_slice_and_prints_a_summary(tmp_path):
-    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "d"), "--duration", "5"])
+def test_demo_runs_the_pipeline_and_prints_a_summary(tmp_path):
+    out = tmp_path / "d"
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--duration", "30", "-q"])
     assert result.exit_code == 0, result.output
-    assert "frames sent on a virtual CAN bus" in result.stdout
+    assert "scenario 'Kei truck on a rural Florida road'" in result.stdout
     assert "damage found on import: none" in result.stdout
-    db = store.open_db(tmp_path / "d" / "keilog.db")
+    db = store.open_db(out / "keilog.db")
     assert db.table("frames").count > 0
-    assert db.table("msg_VEHICLE_SPEED").count > 0
+    assert db.table("gps_fixes").count >= 25  # 1 Hz GPS for 30 s, less the first fix
+    assert json.loads((out / "check.json").read_text())["trips"]
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def leaf_commands(group, prefix=""):

@@ -1,38 +1,49 @@
-"""``keilog demo``: the whole pipeline on built-in data.
+"""``keilog demo``: the whole pipeline on a scenario (built-in by default).
 
-A short drive of the simulated kei truck is encoded with cantools from
-``dbc/keicar.dbc``, sent on a python-can virtual bus, logged by the real firmware on
-the MicroPython unix port, imported into SQLite, and summarised.
+simulated kei car (keilog.sim) -> CAN frames on a python-can virtual bus + NMEA ->
+the real firmware on the MicroPython unix port -> log segments -> USB sync over a pty
+(when the firmware's sync link is available, else the segment folder) -> SQLite ->
+rules check (``check.json``) -> trip report (``report.html``).
 """
 
 from __future__ import annotations
 
-import math
+import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import can
-import cantools.database
 
 from keilog import dbc, paths, pipeline, store
 from keilog.logfile import read_segment
+from keilog.sim import run as sim_run
+from keilog.sim import scenario as sim_scenario
+
+Status = Callable[[str], None]
 
 
 @dataclass
 class DemoResult:
     out_dir: Path
+    scenario: str
     db_path: Path
     frames_sent: int
+    sentences_sent: int
     frames_logged: int
+    gps_fixes_logged: int
     segments: list[Path]
     segment_bytes: int
     rows: dict[str, int] = field(default_factory=dict)
     damage: list[str] = field(default_factory=list)
     firmware_seconds: float = 0.0
     interpreter: str = "MicroPython unix port"
+    check_path: Path | None = None
+    check: dict[str, Any] | None = None
+    report_path: Path | None = None
+    report_bytes: int = 0
 
     @property
     def bytes_per_frame(self) -> float:
@@ -40,113 +51,138 @@ class DemoResult:
 
     def summary(self) -> str:
         lines = [
-            f"keilog demo: {self.frames_sent} frames sent on a virtual CAN bus",
-            f"  firmware ({self.interpreter}) logged {self.frames_logged} frames into "
-            f"{len(self.segments)} segment(s), {self.segment_bytes} bytes "
-            f"({self.bytes_per_frame:.2f} bytes/frame) in {self.firmware_seconds:.1f} s",
+            f"keilog demo: scenario {self.scenario!r}",
+            f"  simulator sent {self.frames_sent} CAN frames on a virtual bus and "
+            f"{self.sentences_sent} NMEA sentences",
+            f"  firmware ({self.interpreter}) logged {self.frames_logged} frames and "
+            f"{self.gps_fixes_logged} GPS fixes into {len(self.segments)} segment(s), "
+            f"{self.segment_bytes} bytes ({self.bytes_per_frame:.2f} bytes/frame) "
+            f"in {self.firmware_seconds:.1f} s",
             f"  damage found on import: {len(self.damage) or 'none'}",
             f"  database: {self.db_path}",
         ]
         for table, n in sorted(self.rows.items()):
-            lines.append(f"    {table:<24} {n:>8} rows")
+            if n:
+                lines.append(f"    {table:<24} {n:>8} rows")
+        if self.check is not None and self.check_path is not None:
+            lines.append(f"  rules check: {self.check_path}")
+            for trip in self.check.get("trips", []):
+                lines.append(
+                    f"    trip {trip['id']}: {trip['verdict']} in {', '.join(trip['states'])}"
+                    f", {len(trip['violations'])} violation(s), "
+                    f"{len(trip['unverified'])} unverified stretch(es)"
+                )
+                for v in trip["violations"]:
+                    observed = v.get("observed_mph")
+                    limit = v.get("limit_mph")
+                    detail = (
+                        f" {observed:.0f} mph where {limit:.0f} mph applies"
+                        if observed is not None and limit is not None
+                        else ""
+                    )
+                    lines.append(
+                        f"      {v['rule']} in {v['state']} for {v['duration_s']:.0f} s:"
+                        f"{detail} ({v['source']})"
+                    )
+        if self.report_path is not None:
+            lines.append(f"  report: {self.report_path} ({self.report_bytes} bytes)")
         return "\n".join(lines)
 
 
-def drive_profile(t: float, duration: float) -> float:
-    """Speed in km/h at t seconds: pull away, cruise at 55 km/h, a stop, brake to rest."""
-    if t < 12:
-        return 55 * (1 - math.exp(-t / 4))
-    if t < duration * 0.5:
-        return 55 + 3 * math.sin(t / 5)
-    if t < duration * 0.5 + 8:
-        return max(0.0, 55 - 7 * (t - duration * 0.5))
-    if t < duration * 0.5 + 14:
-        return 0.0
-    if t < duration - 10:
-        return 45 * (1 - math.exp(-(t - duration * 0.5 - 14) / 4))
-    return max(0.0, 45 - 4.5 * (t - (duration - 10)))
+def scenario_events(
+    sc: sim_scenario.Scenario, duration: float | None = None
+) -> Iterator[can.Message | pipeline.Nmea]:
+    """The simulator's CAN frames and NMEA sentences on one clock (UTC epoch seconds)."""
+    start = sc.start_epoch
+    for ev in sim_run.simulate(sc, duration=duration):
+        if isinstance(ev, sim_run.CanFrame):
+            yield ev.message
+        else:
+            yield pipeline.Nmea(start + ev.t, ev.text)
 
 
-def builtin_messages(
-    can_db: cantools.database.Database, duration: float = 60.0
-) -> Iterator[can.Message]:
-    """The kei truck's broadcast frames, each message at its DBC cycle time."""
-    # Gear ratios of a Suzuki Carry DA16T 5-speed manual (1st 3.882 ... 5th 0.865,
-    # final drive 5.125 wheel side of a 145/80R12 tyre, 1.71 m circumference); the
-    # full model lives in keilog.sim.
-    ratios = [3.882, 2.296, 1.502, 1.0, 0.865]
-    final, circumference = 5.125, 1.71
-    counters: dict[str, int] = {}
-    schedule: list[tuple[float, Any]] = []
-    for msg in can_db.messages:
-        period = (msg.cycle_time or 100) / 1000
-        n = int(duration / period)
-        schedule.extend((i * period, msg) for i in range(n))
-    schedule.sort(key=lambda item: (item[0], item[1].frame_id))
-    odometer = 12345.6
-    last_t = 0.0
-    for t, msg in schedule:
-        v = drive_profile(t, duration)
-        odometer += v / 3600 * (t - last_t)
-        last_t = t
-        gear = 0 if v < 1 else 1 + sum(v > s for s in (15, 28, 42, 60))
-        rpm = 850.0
-        if gear:
-            wheel_rps = v / 3.6 / circumference
-            rpm = max(850.0, min(7500.0, wheel_rps * 60 * ratios[gear - 1] * final))
-        count = counters.get(msg.name, 0)
-        counters[msg.name] = (count + 1) % 16
-        values = {
-            "ENGINE_RPM": rpm,
-            "THROTTLE_POS": min(100.0, 10 + v * 0.8),
-            "ENGINE_LOAD": min(100.0, 20 + v * 0.6),
-            "ENGINE_RUNNING": 1,
-            "COUNTER": count,
-            "VEHICLE_SPEED": v,
-            "WHEEL_SPEED_FL": v,
-            "WHEEL_SPEED_FR": v,
-            "ACCEL_LONG": 0.0,
-            "GEAR": gear,
-            "SHIFT_LEVER": 3,
-            "ATF_TEMP": 60,
-            "COOLANT_TEMP": min(90.0, 40 + t),
-            "INTAKE_TEMP": 25,
-            "FUEL_LEVEL": 80.0 - t / 600,
-            "BATTERY_VOLTAGE": 14.1,
-            "ODOMETER": odometer,
-            "IGNITION": 2,
-            "HEADLIGHTS": 0,
-            "PARKING_BRAKE": 0,
-        }
-        data = msg.encode({s.name: values[s.name] for s in msg.signals})
-        yield can.Message(timestamp=t, arbitration_id=msg.frame_id, data=data, is_extended_id=False)
+def builtin_messages(can_db: Any = None, duration: float = 60.0) -> Iterator[can.Message]:
+    """CAN frames of the built-in demo drive (the simulator, frames encoded from
+    dbc/keicar.dbc), for the first duration seconds; with can_db, only the frames of
+    messages it defines."""
+    sc = sim_scenario.builtin(sim_scenario.DEMO)
+    ids = {(m.frame_id, bool(m.is_extended_frame)) for m in can_db.messages} if can_db else None
+    for ev in sim_run.simulate(sc, duration=duration):
+        if isinstance(ev, sim_run.CanFrame):
+            msg = ev.message
+            if ids is None or (msg.arbitration_id, msg.is_extended_id) in ids:
+                yield msg
 
 
-def run_demo(out_dir: str | Path, duration: float = 60.0, speedup: float = 20.0) -> DemoResult:
-    """Run the slice on built-in data; outputs go into out_dir (made fresh)."""
+def run_demo(
+    out_dir: str | Path,
+    scenario: str | Path | None = None,
+    speedup: float | None = 20.0,
+    duration: float | None = None,
+    status: Status | None = None,
+) -> DemoResult:
+    """Run the whole pipeline on a scenario; outputs go into out_dir (made fresh)."""
+    from keilog.report import write_report
+    from keilog.rules.check import check_database
+    from keilog.roads import build_roads
+    from keilog.rules.vehicle import Vehicle
+
+    say = status or (lambda _msg: None)
     out = Path(out_dir)
-    if out.exists():
-        shutil.rmtree(out / "work", ignore_errors=True)
-        (out / "keilog.db").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    can_db = dbc.load_files([paths.keicar_dbc()])
-    run = pipeline.log_messages(
-        builtin_messages(can_db, duration), out / "work", speedup, allow_shim=True
+    for stale in ("work", "archive"):
+        shutil.rmtree(out / stale, ignore_errors=True)
+    for stale_file in ("keilog.db", "check.json", "report.html", "roads.npz"):
+        (out / stale_file).unlink(missing_ok=True)
+    sc = sim_scenario.resolve(scenario or sim_scenario.DEMO)
+    say(f"scenario {sc.name}: driving with the firmware logging ...")
+    run = pipeline.log_events(
+        scenario_events(sc, duration),
+        out / "work",
+        speedup,
+        allow_shim=True,
+        can_bus=sc.vehicle.can,
     )
+    say(f"importing {len(run.segments)} segment(s) ...")
+    can_db = dbc.load_files([paths.keicar_dbc(), paths.dbc_dir() / "obd2.dbc"])
     db_path = out / "keilog.db"
     imported = store.import_files(db_path, run.segments, can_db)
-    frames_logged = sum(len(read_segment(p).frames) for p in run.segments)
+    frames_logged = fixes_logged = 0
+    for p in run.segments:
+        seg = read_segment(p)
+        frames_logged += len(seg.frames)
+        fixes_logged += sum(1 for r in seg.records if type(r).__name__ == "GpsFix")
     db = store.open_db(db_path)
-    rows = {name: db[name].count for name in db.table_names()}
+    rows = {name: db.table(name).count for name in db.table_names()}
+
+    roads_path = None
+    if sc.roads is not None:
+        roads_path = out / "roads.npz"
+        build_roads(sc.roads, roads_path)
+    say("checking the trip against the state rules ...")
+    vehicle = Vehicle(sc.name, sc.vehicle.registered_state, sc.vehicle.vehicle_class)
+    check = check_database(db_path, vehicle, roads_path)
+    check_path = out / "check.json"
+    check_path.write_text(json.dumps(check, indent=2) + "\n")
+    say("writing the report ...")
+    report_path = out / "report.html"
+    write_report(db_path, report_path, all_trips=True, check=check, roads=roads_path)
     return DemoResult(
         out_dir=out,
+        scenario=sc.name,
         db_path=db_path,
         frames_sent=run.frames_sent,
+        sentences_sent=run.sentences_sent,
         frames_logged=frames_logged,
+        gps_fixes_logged=fixes_logged,
         segments=run.segments,
         segment_bytes=sum(p.stat().st_size for p in run.segments),
         rows=rows,
         damage=[d for r in imported for d in r.damage],
         firmware_seconds=run.seconds,
         interpreter=run.interpreter,
+        check_path=check_path,
+        check=check,
+        report_path=report_path,
+        report_bytes=report_path.stat().st_size,
     )

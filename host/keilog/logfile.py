@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from keilog.errors import LogFormatError
+from keilog.timebase import build_clock
 
 FORMAT_VERSION = 1
 BLOCK_SIZE = 512
@@ -53,6 +54,11 @@ EVENT_NAMES = {
     12: "gps_fix_lost",
     13: "storage_full",
     14: "shutdown",
+    15: "bitrate",
+    16: "autobaud",
+    17: "recovered",
+    18: "segment_deleted",
+    19: "storage_error",
 }
 ANCHOR_SOURCES = {1: "gps", 2: "host", 3: "rtc", 4: "system"}
 
@@ -222,9 +228,9 @@ def _parse_payload(
                 p = body + _SEGMENT.size
             elif kind == T_EXTENSION:
                 length = payload[body]
-                p = body + 1 + length
-                if p > n:
+                if body + 1 + length > n:
                     raise struct.error("extension record runs past the payload")
+                p = body + 1 + length
             else:
                 return Damage(index, offset + HEADER_SIZE + p, f"unknown record tag 0x{tag:02X}")
         except (struct.error, IndexError):
@@ -297,31 +303,28 @@ def parse(data: bytes | bytearray | memoryview) -> Segment:
     return seg
 
 
+def clock_points(records: list[Record], anchors: list[ClockAnchor]) -> list[tuple[int, int, str]]:
+    """The (mono_us, utc_us, source) reference points: anchors and timed GPS fixes."""
+    points = [(a.mono_us, a.utc_us, a.source) for a in anchors]
+    points += [
+        (r.mono_us, r.utc_us, "gps")
+        for r in records
+        if isinstance(r, GpsFix) and r.utc_us is not None and r.quality > 0
+    ]
+    return points
+
+
 def apply_clock(records: list[Record], anchors: list[ClockAnchor]) -> list[Record]:
-    """Give every record a UTC ``timestamp`` from the clock anchors of its boot.
+    """Give every record a UTC ``timestamp`` (see keilog.timebase for how).
 
-    Each record uses the latest anchor at or before it (the earliest anchor for
-    records before any): UTC = anchor UTC + (record mono - anchor mono). GPS anchors
-    are preferred over the others when both exist. With no anchor the timestamps stay
-    None.
+    The reference points are the clock anchors given (those of the record's boot) and
+    the GPS fixes among the records. With none, the timestamps stay None.
     """
-    if not anchors:
+    clock = build_clock(clock_points(records, anchors))
+    if not clock.known:
         return records
-    gps = [a for a in anchors if a.source == "gps"]
-    chosen = sorted(gps or anchors, key=lambda a: a.mono_us)
-    out: list[Record] = []
-    k = 0
-    for r in records:
-        while k + 1 < len(chosen) and chosen[k + 1].mono_us <= r.mono_us:
-            k += 1
-        a = chosen[k]
-        ts = (a.utc_us + (r.mono_us - a.mono_us)) / 1e6
-        out.append(_with_timestamp(r, ts))
-    return out
-
-
-def _with_timestamp(r: Record, ts: float) -> Record:
-    return replace(r, timestamp=ts)
+    utc = clock.utc([r.mono_us for r in records])
+    return [replace(r, timestamp=float(t)) for r, t in zip(records, utc, strict=True)]
 
 
 def read_segment(path: str | Path) -> Segment:

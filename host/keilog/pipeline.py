@@ -1,8 +1,10 @@
-"""The vertical slice: frames on a python-can bus -> firmware (unix port) -> segments.
+"""The vertical slice: a car's bus and GPS -> firmware (unix port) -> log segments.
 
-Used by ``keilog demo`` and the end-to-end tests. The firmware is the real MicroPython
-interpreter running ``firmware/main.py``; a bridge thread forwards what it receives
-on the bus into the firmware's CAN FIFO.
+Used by ``keilog demo``, the benchmarks and the end-to-end tests. The firmware is the
+real MicroPython interpreter running ``firmware/main.py`` (or, for the demo only where
+no MicroPython wheel exists, CPython with :mod:`keilog.mpshim`). CAN frames travel on a
+python-can ``virtual`` bus (in-process: no network) and a bridge thread forwards them
+into the firmware's CAN FIFO; NMEA sentences go into its GPS FIFO.
 """
 
 from __future__ import annotations
@@ -31,19 +33,41 @@ class FirmwareRun:
     seconds: float
     log: str
     interpreter: str = "MicroPython unix port"
+    sentences_sent: int = 0
+    storage: Path | None = None
 
 
-def firmware_config(can_source: Path, storage: Path, **extra: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Nmea:
+    """One NMEA sentence (without CR LF) for the firmware's GPS input, at time t."""
+
+    t: float
+    text: str
+
+
+def firmware_config(
+    can_source: Path | None, storage: Path, gps_source: Path | None = None, **extra: Any
+) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "board": "unix",
-        "can": {"source": str(can_source), "eof": "exit"},
-        "gps": {"enabled": False},
+        "can": {"source": str(can_source) if can_source else None, "eof": "exit",
+                "enabled": can_source is not None},
+        "gps": {"enabled": gps_source is not None,
+                "source": str(gps_source) if gps_source else None},
+        "usb": {"enabled": False},
         "storage": {"path": str(storage)},
         "flush_ms": 200,
-    }
+    }  # fmt: skip
     for key, value in extra.items():
         cfg[key] = value
     return cfg
+
+
+def _fifo(path: Path) -> Path:
+    if path.exists():
+        path.unlink()
+    os.mkfifo(path)
+    return path
 
 
 def log_messages(
@@ -55,56 +79,91 @@ def log_messages(
     config: dict[str, Any] | None = None,
     allow_shim: bool = False,
 ) -> FirmwareRun:
-    """Send messages on a virtual bus, let the firmware log them, return its segments.
+    """Send CAN messages on a virtual bus, let the firmware log them; see log_events."""
+    return log_events(messages, workdir, speedup, channel, timeout, config, allow_shim, gps=False)
 
-    Messages are sent in order; with speedup, paced by their timestamps divided by
-    speedup, otherwise as fast as the bus takes them.
+
+def log_events(
+    events: Iterable[can.Message | Nmea],
+    workdir: str | Path,
+    speedup: float | None = None,
+    channel: str | None = None,
+    timeout: float = 120.0,
+    config: dict[str, Any] | None = None,
+    allow_shim: bool = False,
+    can_bus: bool = True,
+    gps: bool = True,
+) -> FirmwareRun:
+    """Feed CAN messages and NMEA sentences to the firmware; return its segments.
+
+    Events are sent in order; with speedup, paced by their times divided by speedup
+    (``can.Message.timestamp`` or ``Nmea.t``, on one time base), otherwise as fast as
+    the firmware takes them. When the events end, the inputs close and the firmware
+    flushes and exits (``can.eof = exit``).
     """
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    fifo = work / "can.fifo"
-    if fifo.exists():
-        fifo.unlink()
-    os.mkfifo(fifo)
+    can_fifo = _fifo(work / "can.fifo") if can_bus else None
+    gps_fifo = _fifo(work / "gps.fifo") if gps else None
     storage = work / "storage"
-    cfg = config or firmware_config(fifo, storage)
+    cfg = config or firmware_config(can_fifo, storage, gps_fifo)
     cfg_path = firmware.write_config(work / "config.json", cfg)
     channel = channel or f"keilog-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
+    # The GPS FIFO is opened read-write so that opening it never waits for the firmware
+    # (which opens its inputs one after the other); closing it is the end of input.
+    gps_fd = os.open(gps_fifo, os.O_RDWR) if gps_fifo else None
     proc = firmware.start(cfg_path, device_id="demo-unix", allow_shim=allow_shim)
     _argv, interpreter = firmware.interpreter(allow_shim)
     rx = can.Bus(interface="virtual", channel=channel)
     tx = can.Bus(interface="virtual", channel=channel)
-    bridge = BusToStream(rx, fifo)
-    bridge.start()
-    sent = 0
+    bridge = BusToStream(rx, can_fifo) if can_fifo else None
+    if bridge:
+        bridge.start()
+    sent = sentences = 0
     try:
         t0: float | None = None
         wall0 = time.monotonic()
-        for msg in messages:
+        for ev in events:
+            t = ev.t if isinstance(ev, Nmea) else ev.timestamp
             if speedup:
                 if t0 is None:
-                    t0 = msg.timestamp
-                due = wall0 + (msg.timestamp - t0) / speedup
-                delay = due - time.monotonic()
+                    t0 = t
+                delay = wall0 + (t - t0) / speedup - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            tx.send(msg)
-            sent += 1
-        deadline = time.monotonic() + timeout
-        while bridge.forwarded < sent and bridge.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        bridge.stop()
-        bridge.join_checked(timeout=10)
-        if bridge.forwarded != sent:
-            raise FirmwareError(f"the bridge forwarded {bridge.forwarded} of {sent} frames")
+            if isinstance(ev, Nmea):
+                if gps_fd is not None:
+                    os.write(gps_fd, ev.text.encode("ascii") + b"\r\n")
+                    sentences += 1
+            elif bridge:
+                tx.send(ev)
+                sent += 1
+            if proc.poll() is not None:
+                break
+        if bridge:
+            deadline = time.monotonic() + timeout
+            while bridge.forwarded < sent and bridge.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            bridge.stop()
+            bridge.join_checked(timeout=10)
+        if gps_fd is not None:
+            os.close(gps_fd)  # after the CAN stream ended: both inputs end together
+            gps_fd = None
         log = firmware.wait(proc, timeout=timeout)
+        if bridge and bridge.forwarded != sent:
+            raise FirmwareError(f"the bridge forwarded {bridge.forwarded} of {sent} frames")
     finally:
-        bridge.stop()
+        if bridge:
+            bridge.stop()
+        if gps_fd is not None:
+            os.close(gps_fd)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         rx.shutdown()
         tx.shutdown()
     segments = sorted(storage.glob("*.KLG"))
-    return FirmwareRun(segments, sent, time.monotonic() - started, log, interpreter)
+    return FirmwareRun(
+        segments, sent, time.monotonic() - started, log, interpreter, sentences, storage
+    )

@@ -92,14 +92,25 @@ def test_full_block_is_sixteen_bytes_per_frame():
     assert BLOCK_SIZE / len(seg.frames) == 16.0
 
 
-def test_clock_anchor_gives_utc_to_every_record():
+def test_gps_time_beats_the_system_clock_anchor():
     seg = read_segment(DATA / "logformat" / "segment_mixed.klg")
     timed = apply_clock(seg.records, seg.anchors)
-    anchor = seg.anchors[0]
+    # The system-clock anchor says 2026-06-01 (day 20605) 14:00:00.123456 UTC...
+    assert seg.anchors[0].utc_us == 1780322400123456
+    # ...but the GPS fix with a time (14:01:00.000 at its record time) is the reference,
+    # and time runs at rate 1 from the only such fix.
+    fix = next(r for r in seg.records if isinstance(r, GpsFix) and r.utc_us)
+    assert fix.utc_us == 1780322460000000
     for r in timed:
+        assert r.timestamp == pytest.approx((fix.utc_us + r.mono_us - fix.mono_us) / 1e6)
+
+
+def test_without_gps_the_clock_anchor_gives_utc():
+    seg = read_segment(DATA / "logformat" / "segment_mixed.klg")
+    records = [r for r in seg.records if not isinstance(r, GpsFix)]
+    anchor = seg.anchors[0]
+    for r in apply_clock(records, seg.anchors):
         assert r.timestamp == pytest.approx((anchor.utc_us + r.mono_us - anchor.mono_us) / 1e6)
-    # 2026-06-01 (day 20605) 14:00:00.123456 UTC is when the anchor was taken.
-    assert anchor.utc_us == 1780322400123456
 
 
 MIXED = (DATA / "logformat" / "segment_mixed.klg").read_bytes()

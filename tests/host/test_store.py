@@ -24,12 +24,12 @@ def test_import_stores_every_record_kind(tmp_path):
     assert kinds == ["boot", "overrun", "bus_state", "event_250"]
 
 
-def test_timestamps_come_from_clock_anchors(tmp_path):
+def test_timestamps_come_from_gps_time(tmp_path):
     store.import_files(tmp_path / "k.db", [MIXED])
     db = store.open_db(tmp_path / "k.db")
     first = next(db.query("select timestamp, mono_us from frames order by mono_us limit 1"))
-    # Anchor: mono 1520 us = 2026-06-01T14:00:00.123456Z (1780322400.123456).
-    assert first["timestamp"] == pytest.approx(1780322400.123456 + (2000000 - 1520) / 1e6)
+    # The vector's timed GPS fix: mono 3221348290 us = 2026-06-01T14:01:00Z (1780322460).
+    assert first["timestamp"] == pytest.approx(1780322460 + (2000000 - 3221348290) / 1e6)
 
 
 def test_import_is_atomic_per_segment(tmp_path):

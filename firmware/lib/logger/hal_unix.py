@@ -67,6 +67,13 @@ def _ready(poller):
     return False
 
 
+def _is_regular(path):
+    try:
+        return os.stat(path)[0] & _S_IFMT == 0o100000  # S_IFREG
+    except OSError:
+        return False
+
+
 def _open_stream(path):
     try:
         is_socket = os.stat(path)[0] & _S_IFMT == _S_IFSOCK
@@ -98,6 +105,11 @@ class StreamCan:
         self.data = [mv[j * _FRAME + 8 : j * _FRAME + 16] for j in range(self.k)]
         self.have = 0
         self.tx = bytearray(_FRAME)
+        # A regular file ends, so a big read never waits; a FIFO, pty or socket read
+        # waits until its buffer is full (MicroPython's readinto loops), so from those
+        # read one frame at a time: the writer writes whole frames (16 bytes, atomic in
+        # a pipe), so once poll says "ready" a whole frame is there.
+        self.chunked = _is_regular(path)
         self.poller = select.poll()
         self.poller.register(self.f, _POLLIN)
         register(self.f)
@@ -117,13 +129,16 @@ class StreamCan:
     def poll(self):
         ring = self.ring
         buf = self.buf
-        rounds = 4
+        rounds = 4 if self.chunked else self.k
         n = 0
         while rounds and not self.eof and ring.free() >= self.k:
             rounds -= 1
             if not _ready(self.poller):
                 break
-            got = self.f.readinto(self.views[self.have])
+            if self.chunked:
+                got = self.f.readinto(self.views[self.have])
+            else:
+                got = self.f.readinto(self.views[self.have], _FRAME - self.have)
             if got is None:
                 break
             if not got:
@@ -204,16 +219,24 @@ class StreamUart:
         self.poller.register(self.f, _POLLIN)
         register(self.f)
         self.eof = False
+        self.one = bytearray(1)
 
+    # Reads what is waiting, byte by byte: a FIFO or pty read of more bytes than are
+    # waiting would block the main loop (MicroPython's readinto fills the buffer).
     def readinto(self, buf):
-        if self.eof or not _ready(self.poller):
+        if self.eof:
             return None
-        n = self.f.readinto(buf)
-        if not n:
-            self.eof = True
-            unregister(self.f)
-            return None
-        return n
+        one = self.one
+        size = len(buf)
+        n = 0
+        while n < size and _ready(self.poller):
+            if not self.f.readinto(one):
+                self.eof = True
+                unregister(self.f)
+                break
+            buf[n] = one[0]
+            n += 1
+        return n if n else None
 
     def close(self):
         if not self.eof:
