@@ -123,8 +123,8 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole pipeline on a scenario; outputs go into out_dir (made fresh)."""
     from keilog.report import write_report
-    from keilog.rules.check import check_database
     from keilog.roads import build_roads
+    from keilog.rules.check import check_database
     from keilog.rules.vehicle import Vehicle
 
     say = status or (lambda _msg: None)
