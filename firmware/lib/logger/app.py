@@ -73,6 +73,7 @@ class Logger:
         self.dirty_since = 0
         self.seg_opened = 0  # ticks_ms
         self.frames = 0  # frames logged since boot
+        self.flushed_frames = 0  # of which on the medium (as of the last flush)
         self.not_logged = 0  # frames discarded since the storage became full
         self.flush_max_us = 0  # longest flush since the last flush_ms_max event
         self.flush_max_all = 0  # longest flush since boot
@@ -120,7 +121,6 @@ class Logger:
             try:
                 self.store.write(enc.seal())
             except OSError as e:
-                enc.reset()
                 self._halt(e)
                 return
             self.free_est -= 512
@@ -238,8 +238,13 @@ class Logger:
             self.retry_ms = self.hal.ticks_ms()
             self.event(ticks, EV_STORAGE_FULL, 0)
 
+    # A write or flush failed: frames not yet flushed may never reach the medium, so
+    # they count as not logged (FAT may still keep some: the log can hold more than
+    # the count says, never less).
     def _halt(self, err):
         self.halted = True
+        self.not_logged += self.frames - self.flushed_frames
+        self.frames = self.flushed_frames
         self.enc.reset()
         self.dirty = False
         self.retry_ms = self.hal.ticks_ms()
@@ -276,6 +281,9 @@ class Logger:
                 self.dirty_since = t
             ring.pop()
             n += 1
+        if self.halted:
+            self.not_logged += n  # see _halt
+            return 0
         self.frames += n
         return n
 
@@ -291,6 +299,7 @@ class Logger:
             self._halt(e)
             return
         self.dirty = False
+        self.flushed_frames = self.frames
         dt = time.ticks_diff(self.hal.ticks_us(), t0)
         if dt > self.flush_max_us:
             self.flush_max_us = dt
@@ -370,7 +379,10 @@ class Logger:
                 self.retry_ms = now_ms
                 self._retry(now)
         elif self.writable():
-            if self.free_est < self.min_free or self.blocks_since_check >= _CHECK_BLOCKS:
+            # Re-read the free space every 64 blocks, every 8 when within 32 KiB of the
+            # limit (filesystem overhead makes the estimate optimistic).
+            near = self.free_est < self.min_free + 32768
+            if self.blocks_since_check >= (8 if near else _CHECK_BLOCKS):
                 if not self.ensure_space():
                     self.enter_full(now)
                 self._write_pending(now)
@@ -400,11 +412,9 @@ class Logger:
 
     def _retry(self, now):
         if self.halted and not self.parked:
-            try:
-                self.halted = False
-                self.open_segment(now)
-            except OSError as e:
-                self._halt(e)
+            self.halted = False
+            self.open_segment(now)  # halts again if the medium still fails
+            if self.halted:
                 return
         if self.full and self.ensure_space():
             self.event(now, EV_STORAGE_FULL, self.not_logged)

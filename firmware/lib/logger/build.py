@@ -14,7 +14,7 @@ def logger(cfg, hal, errors=()):
 
     path = hal.mount_storage(cfg)
     store = SegmentStore(path)
-    cut = recover.recover(store.path, feed)
+    cut = recover.recover(store.path, feed, recover.tail_blocks(cfg["flush_ms"]))
     log = Logger(cfg, hal, errors, store)
     if cut:
         log.pending.append((EV_RECOVERED, cut))

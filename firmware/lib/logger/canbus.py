@@ -86,12 +86,16 @@ def detect_bitrate(open_silent, first, listen_ms, feed):
     for bitrate in order:
         src = open_silent(bitrate)
         t0 = time.ticks_ms()
+        ok = False
         while time.ticks_diff(time.ticks_ms(), t0) < listen_ms:
             src.poll()
             if feed:
                 feed()
+            if src.errors() or src.state():
+                ok = False  # bits that make no sense at this bitrate: try the next
+                break
+            ok = src.frames > 0
             time.sleep_ms(10)
-        ok = src.frames > 0 and src.errors() == 0 and src.state() == 0
         src.close()
         if ok:
             return bitrate

@@ -80,8 +80,10 @@ def _mounted(point):
         return False
 
 
-# Mount the SD card (FAT) unless the board's boot already did, and return the folder
-# the segments go into.
+# Mount the SD card unless the board's boot already did (the stm32 port mounts a FAT
+# card at /sd by itself), and return the folder the segments go into. storage.fs picks
+# FAT (readable in any computer) or littlefs (power-cut safe even on a card that
+# reorders its writes; read it through keilog's USB sync). A blank card is formatted.
 def mount_storage(cfg):
     path = cfg["storage.path"]
     kind, point, args = _board(cfg)["sd"]
@@ -98,7 +100,7 @@ def mount_storage(cfg):
             import pyb
 
             dev = pyb.SDCard()
-        storage.mount(dev, "fat", point)
+        storage.mount(dev, cfg["storage.fs"], point)
     return path
 
 

@@ -81,6 +81,7 @@ class BlockEncoder:
         self.buf = bytearray(BLOCK_SIZE)
         self.used = 0  # payload bytes in use
         self.count = 0  # records in the block
+        self.frames = 0  # CAN records in the block
         self.seq = 0
         self.base_hi = 0
         self.base_lo = 0
@@ -96,6 +97,7 @@ class BlockEncoder:
         self.base_ticks = base_ticks
         self.used = 0
         self.count = 0
+        self.frames = 0
         self.active = True
 
     # Microseconds from the block base to ticks, or -1 when it cannot be stored here.
@@ -118,6 +120,7 @@ class BlockEncoder:
             struct.pack_into("<BIIB", self.buf, p, T_CAN_RTR | dlc, off, can_id, flags & F_EXT)
             self.used += 10
             self.count += 1
+            self.frames += 1
             return True
         if flags & (F_EXT | F_ERR):
             n = 9 + dlc
@@ -132,6 +135,7 @@ class BlockEncoder:
             struct.pack_into(_FMT_STD[dlc], self.buf, p, T_CAN_STD | dlc, off, can_id, data)
         self.used += n
         self.count += 1
+        self.frames += 1
         return True
 
     # A GPS fix. day: days since 1970-01-01, tod_ms: ms since UTC midnight, lat/lon in
@@ -239,4 +243,5 @@ class BlockEncoder:
             buf[i] = 0
         self.used = 0
         self.count = 0
+        self.frames = 0
         self.active = False

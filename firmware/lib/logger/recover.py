@@ -1,11 +1,13 @@
 # Boot-time recovery of the segment a power cut interrupted.
 #
 # Blocks are only ever appended, so damage from a cut is at the end of the newest
-# segment: a torn block, a trailing partial block, or blocks the medium wrote out of
-# order. recover() scans that segment from the end for its last valid block and cuts the
-# file back to it, so that every segment is whole and the next boot never appends after
-# damaged bytes. MicroPython has no truncate(), so the cut copies the valid blocks to
-# BBBBSSSS.TMP, removes the segment and renames the copy. Leftovers of a cut that was
+# segment, in what was not yet flushed: a torn block, a trailing partial block, blocks
+# an SD card's cache wrote out of order (a hole, then valid blocks after it). recover()
+# scans the end of that segment for the first block that is not valid, or not in
+# sequence, and cuts the file back to the blocks before it, so that every segment is
+# whole and the next boot never appends after damaged bytes. MicroPython has no
+# truncate(), so the cut copies the valid blocks to BBBBSSSS.TMP, removes the segment
+# and renames the copy. Leftovers of a cut that was
 # itself interrupted are finished here first:
 #   only .TMP        the copy was complete and the segment already removed: rename it
 #   .TMP and .KLG    sizes or bytes differ: the copy was incomplete: remove it, cut again
@@ -22,6 +24,15 @@ from logger.segment import exists, is_segment_name, names
 
 _BLOCK = const(512)
 _MAGIC = b"KLB1"
+# A saturated 1 Mbit/s bus fills about 290 blocks a second (9,009 frames of 16 bytes).
+_BLOCKS_PER_S = const(290)
+
+
+# Blocks at the end of a segment that may not have been flushed when the power went:
+# twice what flush_ms can leave unflushed at full bus load, and at least 64.
+def tail_blocks(flush_ms):
+    n = 2 * _BLOCKS_PER_S * flush_ms // 1000 + 8
+    return n if n > 64 else 64
 
 
 # True when buf holds a valid block number index (docs/log-format.md, Blocks) whose
@@ -81,22 +92,30 @@ def _leftovers(path, feed):
             os.remove(t)
 
 
-# The number of leading blocks to keep in the segment at p.
-def _valid_blocks(p, feed):
+# The number of leading blocks to keep in the segment at p: up to the first invalid
+# block among the last `tail` blocks (everything before them was flushed long ago:
+# a flush ends with a sync, and a medium keeps what it synced).
+def _valid_blocks(p, tail, feed):
     buf = bytearray(_BLOCK)
     size = _size(p)
-    with open(p, "rb") as f:
-        if size < _BLOCK or not _read(f, 0, buf) or not block_ok(buf, 0, 0, 0):
+    n = size // _BLOCK
+    f = open(p, "rb")
+    try:
+        if n == 0 or not _read(f, 0, buf) or not block_ok(buf, 0, 0, 0):
             return 0, size
         hi0, lo0 = struct.unpack_from("<II", buf, 8)
-        k = size // _BLOCK - 1
-        while k > 0:
-            if _read(f, k, buf) and block_ok(buf, k, hi0, lo0):
+        k = n - tail if n - tail > 1 else 1
+        while k < n:
+            if not _read(f, k, buf):
                 break
-            k -= 1
+            if not block_ok(buf, k, hi0, lo0):
+                break
+            k += 1
             if feed:
                 feed()
-        return k + 1, size
+        return k, size
+    finally:
+        f.close()
 
 
 def _copy(src, dst, blocks, feed):
@@ -110,7 +129,8 @@ def _copy(src, dst, blocks, feed):
 
 
 # Recover the newest segment in path. Returns the number of bytes cut off its end.
-def recover(path, feed=None):
+# tail: how many blocks at its end may not have been flushed (see tail_blocks).
+def recover(path, feed=None, tail=1024):
     _leftovers(path, feed)
     last = None
     for n in names(path):
@@ -119,7 +139,7 @@ def recover(path, feed=None):
     if last is None:
         return 0
     p = path + "/" + last
-    keep, size = _valid_blocks(p, feed)
+    keep, size = _valid_blocks(p, tail, feed)
     if keep * _BLOCK == size:
         return 0
     if keep == 0:
