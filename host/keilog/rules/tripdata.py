@@ -126,6 +126,15 @@ def _clock_offset(mono_us: npt.NDArray[np.int64], ts: F64) -> float | None:
     return float(np.median(ts[ok] - mono_us[ok] / 1e6))
 
 
+def _times(mono_us: npt.NDArray[np.int64], ts: F64, offset: float | None) -> F64:
+    """UTC seconds as the import computed them (keilog.timebase: GPS-disciplined);
+    monotonic time plus the median offset where a row has none."""
+    fallback = mono_us / 1e6 + (offset or 0.0)
+    if offset is None:
+        return fallback
+    return np.where(np.isfinite(ts), ts, fallback)
+
+
 def load_trip(conn: sqlite3.Connection, span: TripSpan) -> TripData:
     """Read one trip's fixes and logged vehicle speed."""
     rows = conn.execute(
@@ -137,7 +146,7 @@ def load_trip(conn: sqlite3.Connection, span: TripSpan) -> TripData:
     mono = arr[:, 0].astype(np.int64)
     offset = _clock_offset(mono, arr[:, 1])
     utc_known = offset is not None
-    t = mono / 1e6 + (offset or 0.0)
+    t = _times(mono, arr[:, 1], offset)
     can_t, can_mph, label = _load_speed(conn, span, offset)
     return TripData(
         span=span,
@@ -161,12 +170,13 @@ def _load_speed(
         cols = _columns(conn, table)
         if not {column, "boot", "mono_us"} <= cols:
             continue
+        ts = "timestamp" if "timestamp" in cols else "null"
         rows = conn.execute(
-            f'select mono_us, "{column}" from "{table}" where boot = ? and mono_us between ? '
-            f'and ? and "{column}" is not null order by mono_us',
+            f'select mono_us, {ts}, "{column}" from "{table}" where boot = ? and mono_us '
+            f'between ? and ? and "{column}" is not null order by mono_us',
             (span.boot, span.mono_start_us, span.mono_end_us),
         ).fetchall()
         if rows:
             a = np.array(rows, dtype=np.float64)
-            return a[:, 0] / 1e6 + (offset or 0.0), a[:, 1] / KMH_PER_MPH, label
+            return _times(a[:, 0].astype(np.int64), a[:, 1], offset), a[:, 2] / KMH_PER_MPH, label
     return np.zeros(0), np.zeros(0), None
