@@ -9,7 +9,6 @@ exactly those, every frame sent must be logged, and the report must be written.
 from __future__ import annotations
 
 import pytest
-
 from keilog.demo import run_demo
 from keilog.sim import scenario as sim_scenario
 
