@@ -38,7 +38,6 @@ _MASK30 = const(0x3FFFFFFF)
 # little older than the block (a GPS epoch that began before the frames around it)
 # still fit with a non-negative offset.
 _BASE_MARGIN_US = const(2000000)
-_CHECK_BLOCKS = const(64)  # re-read the free space at least every 64 blocks written
 _RETRY_MS = const(10000)  # storage full or failing: look again this often
 
 # Shutdown reasons (value of the shutdown event).
@@ -198,10 +197,11 @@ class Logger:
         self.seg_opened = self.hal.ticks_ms()
         self._begin(ticks)
         self.enc.segment(self.boot, seq, self.device_id, VERSION)
+        t = self.hal.ticks_us()  # the anchor ties UTC to the moment it was read
         src = self.hal.utc_now(self.utc)
         if src:
             u = self.utc
-            self.enc.anchor(ticks, u[0], u[1], u[2], src)
+            self.enc.anchor(t, u[0], u[1], u[2], src)
         self._mark(ticks)
         pending = self.pending
         if pending:
@@ -379,10 +379,11 @@ class Logger:
                 self.retry_ms = now_ms
                 self._retry(now)
         elif self.writable():
-            # Re-read the free space every 64 blocks, every 8 when within 32 KiB of the
-            # limit (filesystem overhead makes the estimate optimistic).
-            near = self.free_est < self.min_free + 32768
-            if self.blocks_since_check >= (8 if near else _CHECK_BLOCKS):
+            # The free space is read (os.statvfs, which allocates) when a segment opens,
+            # and every 8 blocks once the estimate nears the limit: the estimate counts
+            # only the blocks written, filesystem overhead makes it a little optimistic.
+            near = self.free_est < self.min_free + self.near_bytes
+            if near and self.blocks_since_check >= 8:
                 if not self.ensure_space():
                     self.enter_full(now)
                 self._write_pending(now)
@@ -429,6 +430,7 @@ class Logger:
         self.counters_ms = cfg["counters_s"] * 1000
         self.run_ms = cfg["run_s"] * 1000
         self.rotate_ms = cfg["storage.rotate_s"] * 1000
+        self.near_bytes = cfg["storage.rotate_bytes"] // 4 + 65536
 
     def shutdown(self, reason):
         now = self.clock.update()

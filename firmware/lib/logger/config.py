@@ -47,7 +47,7 @@ SCHEMA = {
     "flush_ms": ("int", 1000, [50, 60000]),
     "power.ignition_pin": ("str?", None, None),
     "power.ignition_mv": ("int", 9000, [0, 30000]),
-    "power.idle_s": ("int", 60, [5, 3600]),
+    "power.idle_s": ("int", 60, [1, 3600]),
     "power.wdt_ms": ("int", 8000, [0, 32000]),
     # USB sync (docs/sync-protocol.md). Boards: the USB serial port. Unix port: usb.path,
     # a pty or serial device path, or "stdio"; none (the default) means no sync link.

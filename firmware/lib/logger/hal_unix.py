@@ -43,6 +43,7 @@ _registered = [0]
 def register(stream):
     _poller.register(stream, _POLLIN)
     _registered[0] += 1
+    _ready(_poller)  # the first poll after a register allocates: do it here, not in the loop
 
 
 def unregister(stream):
@@ -112,6 +113,7 @@ class StreamCan:
         self.chunked = _is_regular(path)
         self.poller = select.poll()
         self.poller.register(self.f, _POLLIN)
+        _ready(self.poller)
         register(self.f)
         self.eof = False
         self.frames = 0
@@ -197,7 +199,10 @@ class StreamCan:
         if not self.is_socket:
             return False
         struct.pack_into("<IB3x8s", self.tx, 0, can_id | _EFF if ext else can_id, dlc, data)
-        self.f.write(self.tx)
+        try:
+            self.f.write(self.tx)
+        except OSError:
+            return False  # the other end went away (EPIPE): as a bus nobody ACKs on
         return True
 
     def restart(self):
@@ -217,6 +222,7 @@ class StreamUart:
         self.f, _ = _open_stream(path)
         self.poller = select.poll()
         self.poller.register(self.f, _POLLIN)
+        _ready(self.poller)
         register(self.f)
         self.eof = False
         self.one = bytearray(1)
