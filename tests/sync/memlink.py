@@ -9,7 +9,8 @@ moves on by the read timeout, so timeouts cost no wall time.
 Faults, all seeded: ``cut_after`` pulls the cable once that many bytes crossed it
 (both directions counted; later host reads and writes raise ``SerialException``, as
 pyserial does when a USB port vanishes); ``flip_rate`` flips one bit of a byte with
-that probability; ``drop_rate`` loses a byte.
+that probability; ``drop_rate`` loses a byte; ``cut_before`` pulls the cable as the
+host starts to send a request of that command code.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Wire:
         cut_after: int | None = None,
         flip_rate: float = 0.0,
         drop_rate: float = 0.0,
+        cut_before: int | None = None,
         read_timeout: float = 0.05,
         polls_per_read: int = 4,
     ) -> None:
@@ -61,6 +63,7 @@ class Wire:
         self.cut_after = cut_after
         self.flip_rate = flip_rate
         self.drop_rate = drop_rate
+        self.cut_before = cut_before
         self.read_timeout = read_timeout
         self.polls_per_read = polls_per_read
         self.crossed = 0
@@ -123,6 +126,8 @@ class Wire:
 
     def write(self, data: bytes, /) -> int:
         self._check()
+        if self.cut_before is not None and data[2:3] == bytes([self.cut_before]):
+            self.cut = True  # command codes never need stuffing: byte 2 is the type
         self.to_dev.extend(self.carry(bytes(data)))
         self._check()
         return len(data)

@@ -117,7 +117,7 @@ class SyncService:
         self.h_view = memoryview(self.h_buf)
         self.h_scan = True
         self.h_want = None
-        self.seen_open = store.name
+        self.seen_open = store.name if store.file is not None else None
         # a config upload in progress
         self.cfg_buf = None
         self.cfg_got = 0
@@ -155,8 +155,10 @@ class SyncService:
             elif self.active and time.ticks_diff(now_ms, self.last_ms) > _ACTIVE_MS:
                 self.active = False
                 self._close_read()
-        if self.store.name != self.seen_open:
-            self.seen_open = self.store.name  # a segment was sealed: hash it
+        store = self.store
+        open_now = store.name if store.file is not None else None
+        if open_now != self.seen_open:
+            self.seen_open = open_now  # a segment was sealed: hash it
             self.h_scan = True
         self._hash_step()
         if self.rx_i < self.rx_n or (self.h_key is not None and self.active):
@@ -339,6 +341,8 @@ class SyncService:
         if info is None:
             self._error(seq, P.E_NOT_FOUND, "no segment %s.KLG on the device" % key)
             return
+        if info[2] == P.F_SEALED:
+            self.h_want = key  # the host waits for this digest: hash it next
         self._pack_entry(0, key, info[1], info[2])
         self._send(P.STAT | P.REPLY, seq, P.ENTRY_SIZE)
 

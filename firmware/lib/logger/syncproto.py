@@ -246,7 +246,10 @@ class StuffedReader:
                 self.esc = False
                 b ^= ESC_XOR
             elif b == ESC:
-                self.esc = True
+                if self.pos:
+                    self.esc = True  # between frames an ESC is noise: a frame's magic
+                else:  # is never escaped
+                    self.skipped += 1
                 continue
             elif b == INTR:
                 # A raw 0x03 is never part of a stuffed stream (a terminal sent it).

@@ -24,6 +24,8 @@ from keilog.sync.errors import DeviceError, LinkLostError, LinkTimeoutError, Ver
 from keilog.sync.proto import SyncProto, load
 
 US_PER_DAY = 86_400_000_000
+_SMALLEST_CHUNK = 128
+_MAX_CONFIG = 1 << 20
 
 
 class Port(Protocol):
@@ -113,6 +115,13 @@ def utc_now_us() -> int:
     return time.time_ns() // 1000
 
 
+def _unpack(fmt: str, body: bytes, offset: int = 0) -> tuple[Any, ...]:
+    try:
+        return struct.unpack_from(fmt, body, offset)
+    except struct.error as exc:
+        raise DeviceError(f"malformed reply from the device ({exc})", 0, "reply") from exc
+
+
 def _text(raw: bytes) -> str:
     return raw.rstrip(b"\x00").decode("ascii", errors="replace")
 
@@ -183,7 +192,7 @@ class DeviceClient:
         return frame
 
     def _device_error(self, kind: int, payload: bytes) -> DeviceError:
-        code = struct.unpack_from("<H", payload)[0] if len(payload) >= 2 else 0
+        code = _unpack("<H", payload)[0] if len(payload) >= 2 else 0
         text = payload[2:].decode("utf-8", errors="replace")
         cmd = _COMMAND_NAMES.get(kind, f"0x{kind:02X}")
         what = self.p.ERROR_NAMES.get(code, f"error {code}")
@@ -231,7 +240,7 @@ class DeviceClient:
         body = self.request(p.HELLO, struct.pack(p.FMT_HELLO_REQ, self.version, 0))
         if len(body) < 3:
             raise DeviceError(f"{self.name}: HELLO reply too short", 0, "HELLO")
-        device_version, accepted = struct.unpack_from("<HB", body)
+        device_version, accepted = _unpack("<HB", body)
         if not accepted or device_version != self.version:
             advice = p.version_advice(self.version, device_version)
             raise VersionMismatchError(f"{self.name}: {advice}", self.version, device_version)
@@ -254,7 +263,7 @@ class DeviceClient:
             day,
             ms,
             us,
-        ) = struct.unpack_from(p.FMT_HELLO, body)
+        ) = _unpack(p.FMT_HELLO, body)
         self.info = DeviceInfo(
             protocol=version,
             caps=caps,
@@ -273,7 +282,7 @@ class DeviceClient:
 
     def _entry(self, body: bytes, offset: int = 0) -> Entry:
         p = self.p
-        raw, size, flags, sha = struct.unpack_from(p.FMT_ENTRY, body, offset)
+        raw, size, flags, sha = _unpack(p.FMT_ENTRY, body, offset)
         return Entry(
             name=_text(raw),
             size=size,
@@ -290,11 +299,11 @@ class DeviceClient:
         flags = p.L_ACKED if include_acked else 0
         while True:
             body = self.request(p.LIST, struct.pack(p.FMT_LIST_REQ, after, flags, 0))
-            count, more = struct.unpack_from(p.FMT_LIST, body)
+            count, more = _unpack(p.FMT_LIST, body)
             for i in range(count):
                 out.append(self._entry(body, 2 + i * p.ENTRY_SIZE))
-            if not more or not count:
-                return out
+            if not more or not count or out[-1].name.encode() <= after:
+                return out  # (names only ever increase: a device saying otherwise is done)
             after = out[-1].name.encode()
 
     def stat(self, name: str) -> Entry:
@@ -330,7 +339,11 @@ class DeviceClient:
         has less (the segment being written ends at its last flushed block)."""
         p = self.p
         info = self.info
-        chunk = min(info.max_data if info else p.MAX_DATA, p.MAX_DATA * 4)
+        largest = min(info.max_data if info else p.MAX_DATA, p.MAX_DATA * 4)
+        # Chunks halve after each failure and grow back after clean replies: on a noisy
+        # link a smaller frame is likelier to arrive whole.
+        chunk = largest
+        clean = 0
         done = start
         ask = start
         inflight: OrderedDict[int, tuple[int, int, float]] = OrderedDict()
@@ -360,7 +373,7 @@ class DeviceClient:
                 if kind != p.READ | p.REPLY or len(body) < p.READ_HEADER or off != done:
                     restart = True  # an earlier reply went missing: replies come in order
                 else:
-                    r_off, _size, _flags = struct.unpack_from(p.FMT_READ, body)
+                    r_off, _size, _flags = _unpack(p.FMT_READ, body)
                     data = body[p.READ_HEADER :]
                     if r_off != off or len(data) > n:
                         restart = True
@@ -370,6 +383,10 @@ class DeviceClient:
                         sink(off, data)
                         done += len(data)
                         self.stats.payload_in += len(data)
+                        clean += 1
+                        if clean >= 8 and chunk < largest:
+                            chunk = min(largest, chunk * 2)
+                            clean = 0
                         if progress is not None:
                             progress(len(data))
                         if len(data) < n:
@@ -383,6 +400,8 @@ class DeviceClient:
                         f"{self.retries + 1} tries; run keilog sync again: it resumes there"
                     )
                 self.stats.restarts += 1
+                chunk = max(_SMALLEST_CHUNK, chunk // 2)
+                clean = 0
                 inflight.clear()
                 ask = done
         return done
@@ -405,7 +424,7 @@ class DeviceClient:
         p = self.p
         host = utc_now_us() if utc_us is None else utc_us
         body = self.request(p.SET_CLOCK, struct.pack(p.FMT_CLOCK_REQ, *utc_parts(host)))
-        known, day, ms, us, hi, lo = struct.unpack_from(p.FMT_CLOCK, body)
+        known, day, ms, us, hi, lo = _unpack(p.FMT_CLOCK, body)
         before = day * US_PER_DAY + ms * 1000 + us if known else None
         return ClockSet(host, before, hi * (1 << 30) + lo)
 
@@ -416,7 +435,10 @@ class DeviceClient:
         return name or None
 
     def counters(self) -> dict[str, Any]:
-        data = json.loads(self.request(self.p.COUNTERS).decode())
+        try:
+            data = json.loads(self.request(self.p.COUNTERS).decode())
+        except ValueError as exc:
+            raise DeviceError(f"{self.name}: COUNTERS is not JSON ({exc})", 0, "COUNTERS") from exc
         if not isinstance(data, dict):
             raise DeviceError(f"{self.name}: COUNTERS is not a JSON object", 0, "COUNTERS")
         return data
@@ -427,7 +449,9 @@ class DeviceClient:
         out = bytearray()
         while True:
             body = self.request(p.CONFIG_GET, struct.pack(p.FMT_OFFSET, len(out)))
-            (total,) = struct.unpack_from(p.FMT_OFFSET, body)
+            (total,) = _unpack(p.FMT_OFFSET, body)
+            if total > _MAX_CONFIG:
+                raise DeviceError(f"{self.name}: a config of {total} bytes?", 0, "CONFIG_GET")
             out += body[4:]
             if len(out) >= total or len(body) <= 4:
                 return bytes(out[:total])
