@@ -11,7 +11,7 @@ def db_frames(db: sqlite_utils.Database | str | Path) -> list[tuple[int, bytes]]
     """(id, data) of every frame, ordered by segment name, then as imported."""
     d = db if isinstance(db, sqlite_utils.Database) else sqlite_utils.Database(str(db))
     rows = d.execute(
-        "select f.arbitration_id, f.data from frames f join segments s on f.segment = s.sha256 "
+        "select f.arbitration_id, f.data from frames f join segments s on f.segment = s.id "
         "order by s.name, f.id"
     ).fetchall()
     return [(a, bytes(b)) for a, b in rows]
