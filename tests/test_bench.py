@@ -28,4 +28,5 @@ def test_bench_quick_json_has_the_documented_shape():
         area, _, figure = name.partition("_")
         assert area and figure, name
         assert set(e) >= KEYS, name
-        assert e["keilog"] > 0 and e["reference"] > 0, name
+        # keilog may be 0 where 0 is the goal (firmware_heap_bytes_per_frame)
+        assert e["keilog"] >= 0 and e["reference"] > 0, name

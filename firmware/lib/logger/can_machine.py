@@ -7,6 +7,7 @@
 # (and the RECV_ERR_OVERRUN flag where a port has no counter), bus state from state().
 import time
 
+import micropython
 from micropython import const
 
 from logger.record import F_EXT, F_RTR
@@ -43,6 +44,7 @@ class MachineCan:
         return [(i, m, can_cls.FLAG_EXT_ID if e else 0) for i, m, e in flt]
 
     # The receive interrupt. Non-allocating (hard IRQ safe).
+    @micropython.native
     def _irq(self, can):
         lst = self.lst
         ring = self.ring
