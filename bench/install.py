@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import platform
 import shutil
 import subprocess
 import tempfile
@@ -65,18 +64,6 @@ def run(quick: bool) -> dict[str, dict[str, Any]]:
             return results  # the heap figure needs the unix port; flash needs only mpy-cross
         store = Path(tmp) / "store"
         store.mkdir()
-        if install.native:
-            # Native code runs only on its own architecture: for the heap figure on this
-            # computer the same modules are compiled again for the unix port's (x64), or
-            # run from source elsewhere.
-            for src, dest in deploy.firmware_sources():
-                if dest.endswith(".mpy"):
-                    local = install.directory / dest.lstrip("/")
-                    if platform.machine() in ("x86_64", "AMD64"):
-                        deploy._compile(src, local, "x64")
-                    else:
-                        local.unlink()
-                        shutil.copyfile(src, local.with_suffix(".py"))
         # The unix port's HAL never ships to a board; it joins the compiled package here
         # (after the flash figure was taken) because a package cannot span directories.
         for hal in (ROOT / "firmware" / "lib" / "logger").glob("hal_unix*.py"):

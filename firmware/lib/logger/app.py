@@ -13,7 +13,6 @@
 import sys
 import time
 
-import micropython
 from micropython import const
 
 from logger import VERSION, config
@@ -254,7 +253,6 @@ class Logger:
         self.pending.append((EV_STORAGE_ERROR, code))
 
     # -- the per-frame path: ring -> encoder -> block buffer (non-allocating) -------
-    @micropython.native
     def drain(self):
         ring = self.ring
         if ring.head == ring.tail:

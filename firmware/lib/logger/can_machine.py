@@ -7,7 +7,6 @@
 # (and the RECV_ERR_OVERRUN flag where a port has no counter), bus state from state().
 import time
 
-import micropython
 from micropython import const
 
 from logger.record import F_EXT, F_RTR
@@ -44,7 +43,6 @@ class MachineCan:
         return [(i, m, can_cls.FLAG_EXT_ID if e else 0) for i, m, e in flt]
 
     # The receive interrupt. Non-allocating (hard IRQ safe).
-    @micropython.native
     def _irq(self, can):
         lst = self.lst
         ring = self.ring

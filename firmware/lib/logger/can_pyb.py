@@ -11,7 +11,6 @@
 # counts one overrun: bxCAN does not say how many frames it lost.
 import time
 
-import micropython
 from micropython import const
 
 from logger.record import F_EXT, F_RTR
@@ -64,7 +63,6 @@ class PybCan:
         self._rx(can, reason, 1)
 
     # The receive interrupt. Non-allocating (pyb runs it with the heap locked).
-    @micropython.native
     def _rx(self, can, reason, fifo):
         if reason == _REASON_OVERFLOW:
             self.overruns += 1

@@ -9,7 +9,6 @@ import struct
 import sys
 import time
 
-import micropython
 from micropython import const
 
 from logger.record import F_ERR, F_EXT, F_RTR, SRC_RTC, SRC_SYSTEM
@@ -129,7 +128,6 @@ class StreamCan:
     def errors(self):
         return self.error_frames
 
-    @micropython.native
     def poll(self):
         ring = self.ring
         buf = self.buf
@@ -163,7 +161,6 @@ class StreamCan:
         self.frames += n
         return n
 
-    @micropython.native
     def _frame(self, p, j):
         buf = self.buf
         b3 = buf[p + 3]

@@ -13,7 +13,6 @@
 # or when no sentence arrived for gap_us (see idle()).
 import time
 
-import micropython
 from micropython import const
 
 from logger.clock import days_from_civil
@@ -74,7 +73,6 @@ class Nmea:
         self.differential = False
 
     # Feed n bytes of buf that arrived at ticks (time.ticks_us). Non-allocating.
-    @micropython.native
     def feed(self, buf, n, ticks):
         line = self.line
         for i in range(n):
@@ -305,7 +303,6 @@ class Nmea:
 
     # Field k as an integer scaled by 10**dec ("12.345", dec 2 -> 1234; extra decimals
     # are cut). At most 9 digits, so the result is a small int.
-    @micropython.native
     def _num(self, k, dec):
         line = self.line
         a = self.commas[k] + 1
@@ -355,7 +352,6 @@ class Nmea:
 
     # Latitude (deg_digits 2) or longitude (3) of fields k (ddmm.mmmm) and k+1 (N/S or
     # E/W) in 1e-6 degree; _NONE when empty.
-    @micropython.native
     def _latlon(self, k, deg_digits):
         line = self.line
         a = self.commas[k] + 1

@@ -10,7 +10,6 @@ import struct
 import time
 from binascii import crc32
 
-import micropython
 from micropython import const
 
 FORMAT_VERSION = const(1)
@@ -102,7 +101,6 @@ class BlockEncoder:
         self.active = True
 
     # Microseconds from the block base to ticks, or -1 when it cannot be stored here.
-    @micropython.native
     def _offset(self, ticks):
         off = time.ticks_diff(ticks, self.base_ticks)
         if off < 0 or off > MAX_OFFSET_US:
@@ -111,7 +109,6 @@ class BlockEncoder:
 
     # A CAN frame; data is a buffer whose first dlc bytes are the frame's data (a ring
     # slot). One struct.pack_into per frame, with formats made once: non-allocating.
-    @micropython.native
     def can(self, ticks, can_id, flags, dlc, data):
         off = self._offset(ticks)
         if off < 0 or dlc > 8:

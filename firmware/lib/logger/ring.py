@@ -5,8 +5,6 @@
 import struct
 from array import array
 
-import micropython
-
 
 class FrameRing:
     def __init__(self, size):
@@ -28,12 +26,10 @@ class FrameRing:
         return (self.head - self.tail) % self.size
 
     # Slots that put() can still fill before it drops.
-    @micropython.native
     def free(self):
         return (self.tail - self.head - 1) % self.size
 
     # Store one frame; src holds its data bytes from index 0. Returns False when full.
-    @micropython.native
     def put(self, ticks, can_id, flags, dlc, src):
         head = self.head
         nxt = head + 1
@@ -51,13 +47,11 @@ class FrameRing:
         return True
 
     # Index of the oldest frame, or -1 when empty.
-    @micropython.native
     def peek(self):
         if self.head == self.tail:
             return -1
         return self.tail
 
-    @micropython.native
     def pop(self):
         nxt = self.tail + 1
         if nxt == self.size:
