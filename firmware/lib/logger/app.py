@@ -265,22 +265,17 @@ class Logger:
             return 0
         enc = self.enc
         n = 0
-        while True:
-            i = ring.peek()
-            if i < 0:
-                break
-            t = ring.ticks[i]
+        while ring.head != ring.tail:
+            t = ring.ticks[ring.tail]
             if not enc.active:
                 self._begin(t)
-            if not enc.can(t, ring.ids[i], ring.flags[i], ring.dlc[i], ring.data[i]):
-                if not self._room(t):
-                    break
-                enc.can(t, ring.ids[i], ring.flags[i], ring.dlc[i], ring.data[i])
             if not self.dirty:
                 self.dirty = True
                 self.dirty_since = t
-            ring.pop()
-            n += 1
+            n += enc.take(ring)
+            # stopped short: the block is full, or the next frame is older than its base
+            if ring.head != ring.tail and not self._room(ring.ticks[ring.tail]):
+                break
         if self.halted:
             self.not_logged += n  # see _halt
             return 0

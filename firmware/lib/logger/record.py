@@ -181,6 +181,55 @@ class BlockEncoder:
         self.count += 1
         return True
 
+    # Move frames from the ring into this block, oldest first, until the block is full,
+    # the ring is empty or a frame's time does not fit this block. Returns how many.
+    # The per-frame path: one call per block, not per frame (a Python call costs more
+    # than the encoding); non-allocating. ring.tail advances frame by frame, so the
+    # receive interrupt gets each slot back at once.
+    def take(self, ring):
+        buf = self.buf
+        base = self.base_ticks
+        ticks = ring.ticks
+        ids = ring.ids
+        flags = ring.flags
+        dlcs = ring.dlc
+        data = ring.data
+        size = ring.size
+        tail = ring.tail
+        p = HEADER_SIZE + self.used
+        n = 0
+        while tail != ring.head:
+            off = time.ticks_diff(ticks[tail], base)
+            if off < 0 or off > MAX_OFFSET_US:
+                break
+            f = flags[tail]
+            dlc = dlcs[tail]
+            if f & F_RTR:
+                if p + 10 > BLOCK_SIZE:
+                    break
+                struct.pack_into("<BIIB", buf, p, T_CAN_RTR | dlc, off, ids[tail], f & F_EXT)
+                p += 10
+            elif f & (F_EXT | F_ERR):
+                if p + 9 + dlc > BLOCK_SIZE:
+                    break
+                tag = T_CAN_ERR if f & F_ERR else T_CAN_EXT
+                struct.pack_into(_FMT_LONG[dlc], buf, p, tag | dlc, off, ids[tail], data[tail])
+                p += 9 + dlc
+            else:
+                if p + 7 + dlc > BLOCK_SIZE:
+                    break
+                struct.pack_into(_FMT_STD[dlc], buf, p, T_CAN_STD | dlc, off, ids[tail], data[tail])
+                p += 7 + dlc
+            n += 1
+            tail += 1
+            if tail == size:
+                tail = 0
+            ring.tail = tail
+        self.used = p - HEADER_SIZE
+        self.count += n
+        self.frames += n
+        return n
+
     def event(self, ticks, code, value):
         off = self._offset(ticks)
         p = HEADER_SIZE + self.used
