@@ -11,20 +11,21 @@ sync completes. Then the database must hold exactly the frames the firmware was 
 from __future__ import annotations
 
 import random
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from keilog import store
-from keilog.sync import Archive, DeviceClient, LinkLostError, sync
+from keilog.sync import Archive, DeviceClient, LinkLostError, VersionMismatchError, sync
 
 from tests.sync.conftest import LoggedRun, copy_segments, device_service
 from tests.sync.helpers import db_frames, db_segment_names
 from tests.sync.memlink import Wire
 
-ROUNDS = 30
-CUTS_PER_ROUND = (14, 26)
+ROUNDS = 12
+CUTS_PER_ROUND = (25, 40)
 
 
 class Device:
@@ -42,7 +43,7 @@ class Device:
         self.written = 0
 
     def log_some(self, rng: random.Random) -> None:
-        for _ in range(rng.randint(0, 3)):
+        for _ in range(rng.randint(0, 1)):
             if self.written < len(self.blocks):
                 self.store.write(self.blocks[self.written])
                 self.written += 1
@@ -57,44 +58,59 @@ class Device:
         )
 
 
+@pytest.fixture(scope="module")
+def empty_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new keilog database, made once: each round starts from a copy."""
+    path = tmp_path_factory.mktemp("db") / "empty.db"
+    store.open_db(path).close()
+    return path
+
+
+def fresh_db(template: Path, path: Path) -> Any:
+    shutil.copyfile(template, path)
+    return store.open_db(path)
+
+
 def sync_once(device: Any, archive: Archive, db: Any, wire: Wire) -> Any:
     client = DeviceClient(wire, "mem", timeout=0.5, clock=wire.clock, sleep=wire.sleep)
     return sync(client, archive, db, set_clock=False, seal=False)
 
 
 def test_random_cable_pulls_then_resume_lose_and_duplicate_nothing(
-    fw: Any, logged: LoggedRun, tmp_path: Path
+    fw: Any, logged: LoggedRun, tmp_path: Path, empty_db: Path
 ) -> None:
     rng = random.Random(20261125)
     cuts = 0
     statuses: Counter[str] = Counter()
-    total = sum((logged.folder / n).stat().st_size for n in logged.names)
     for r in range(ROUNDS):
         device = Device(fw, logged, tmp_path / f"device{r}")
         archive = Archive(tmp_path / f"archive{r}")
-        db = store.open_db(tmp_path / f"k{r}.db")
+        db = fresh_db(empty_db, tmp_path / f"k{r}.db")
         pulls = rng.randint(*CUTS_PER_ROUND)
+        pulled = 0
         attempts = 0
         while True:
             device.log_some(rng)
             attempts += 1
-            cut = rng.randint(1, total // 3) if attempts <= pulls else None
+            pull = pulled < pulls and rng.random() < 0.85  # some syncs go through
+            cut = 1 + int(rng.expovariate(1 / 1500)) if pull else None
             wire = Wire(device.service, seed=rng.randrange(1 << 30), cut_after=cut)
             try:
                 result = sync_once(device, archive, db, wire)
             except LinkLostError:
-                cuts += 1
+                pulled += 1
                 continue
             statuses.update(s.status for s in result.segments)
-            if device.all_synced():
+            if device.all_synced() and pulled >= pulls:
                 break
-            assert attempts < 200, "no progress"
+            assert attempts < 2000, "no progress"
+        cuts += pulled
         assert db_frames(db) == logged.frames, f"round {r}"
         assert not list((archive.root / ".partial").rglob("*.KLG"))
         assert sorted(p.stem for p in archive.root.glob("*.KLG")) == sorted(
             r[0] for r in db.execute("select sha256 from segments").fetchall()
         )
-    assert cuts >= 300
+    assert cuts >= 300, cuts  # ROUNDS * CUTS_PER_ROUND[0]
     assert statuses["in progress"] > 0  # syncs ran while the last segment was growing
 
 
@@ -145,3 +161,18 @@ def test_pulled_between_commit_and_acknowledgement_is_acknowledged_next_time(
     ]
     assert all(service.store.is_synced(n) for n in logged.names)
     assert db_frames(db) == logged.frames
+
+
+def test_a_newer_device_tells_the_host_to_update_keilog(
+    fw: Any, logged: LoggedRun, tmp_path: Path
+) -> None:
+    service = device_service(fw, tmp_path, version=fw.syncproto.PROTOCOL_VERSION + 1)
+    wire = Wire(service)
+    client = DeviceClient(wire, "mem", clock=wire.clock, sleep=wire.sleep)
+    with pytest.raises(VersionMismatchError) as info:
+        client.hello()
+    assert str(info.value) == (
+        "mem: the device speaks sync protocol 2 and this host speaks 1: update keilog on "
+        "this computer (pip install --upgrade keilog)"
+    )
+    assert service.refused == 1

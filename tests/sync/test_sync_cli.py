@@ -55,3 +55,11 @@ def test_sync_list_without_boards_says_so_on_stderr() -> None:
     assert result.exit_code == 0
     assert result.stdout == ""
     assert "no MicroPython board found" in result.stderr
+
+
+def test_auto_without_a_board_says_how_to_name_the_port(tmp_path: Path) -> None:
+    args = ["sync", "--into", str(tmp_path / "logs"), "--db", str(tmp_path / "k.db")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "no MicroPython board found (USB vendor id 0xF055)" in result.stderr
+    assert "--port" in result.stderr

@@ -58,11 +58,7 @@ def _summary(result: SyncResult, quiet: bool) -> None:
             + (f" (the device was {off:+.3f} s off)" if off is not None else " (it had none)"),
             quiet,
         )
-    rate = result.bytes_fetched / max(result.seconds, 1e-6)
-    status(
-        f"fetched {result.bytes_fetched} bytes in {result.seconds:.1f} s ({rate / 1e3:.0f} kB/s)",
-        quiet,
-    )
+    status(f"{result.bytes_fetched} bytes fetched; the sync took {result.seconds:.1f} s", quiet)
 
 
 @cli.command("sync")
