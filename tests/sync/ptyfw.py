@@ -77,7 +77,8 @@ class FirmwareOnPty:
 
 class Relay(threading.Thread):
     """Copies bytes between the firmware's pty and a second pty whose slave path the
-    host opens, flipping one bit of a byte with probability ``flip_rate`` (seeded)."""
+    host opens, flipping one bit of a byte with probability ``flip_rate`` (seeded);
+    ``pull()`` hangs the host's side up, as pulling a USB cable does."""
 
     def __init__(self, device_port: str, flip_rate: float, seed: int) -> None:
         super().__init__(daemon=True)
@@ -92,6 +93,7 @@ class Relay(threading.Thread):
         self.flip_rate = flip_rate
         self.flipped = 0
         self.stopped = threading.Event()
+        self.pulled = threading.Event()
 
     def damage(self, data: bytes) -> bytes:
         out = bytearray(data)
@@ -101,9 +103,17 @@ class Relay(threading.Thread):
                 self.flipped += 1
         return bytes(out)
 
+    def pull(self) -> None:
+        """Pull the cable: the host's side of the link hangs up."""
+        self.pulled.set()
+
     def run(self) -> None:
         pairs = {self.dev: self.master, self.master: self.dev}
         while not self.stopped.is_set():
+            if self.pulled.is_set() and self.master >= 0:
+                os.close(self.master)
+                self.master = -1
+                return
             ready, _, _ = select.select(list(pairs), [], [], 0.05)
             for fd in ready:
                 try:
@@ -117,7 +127,8 @@ class Relay(threading.Thread):
         self.stopped.set()
         self.join(timeout=5)
         for fd in (self.dev, self.master, self.slave):
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> None:

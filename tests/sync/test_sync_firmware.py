@@ -116,20 +116,22 @@ def test_pulled_cable_then_resume_from_the_last_verified_byte(tmp_path: Path) ->
     sent = write_frames(tmp_path / "can.bin", 0, 3000)
     with FirmwareOnPty(tmp_path, tmp_path / "can.bin") as fw:
         wait_for(lambda: logged_frames(fw.port) == len(sent), 20, "the firmware to log")
-        ser = open_port(fw.port)
-        client = DeviceClient(ser, fw.port)
+        relay = Relay(fw.port, flip_rate=0.0, seed=0)
+        relay.start()
+        ser = open_port(relay.port)
+        client = DeviceClient(ser, relay.port)
 
         def pull(progress: object) -> None:
             if getattr(progress, "done", 0) >= 20_000:
-                ser.close()  # the cable comes out mid-transfer
+                relay.pull()  # the cable comes out mid-transfer
 
-        with pytest.raises(LinkLostError, match="resumes where it stopped"):
-            sync(
-                client,
-                Archive(tmp_path / "archive"),
-                store.open_db(tmp_path / "k.db"),
-                progress=pull,
-            )
+        try:
+            with pytest.raises(LinkLostError, match="resumes where it stopped"):
+                db = store.open_db(tmp_path / "k.db")
+                sync(client, Archive(tmp_path / "archive"), db, progress=pull)
+        finally:
+            ser.close()
+            relay.stop()
         kept = Archive(tmp_path / "archive").partial_size("test-unit", "00010000.KLG")
         result = sync_port(fw.port, tmp_path / "archive", tmp_path / "k.db")
     assert kept >= 20_000

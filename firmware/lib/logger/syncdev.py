@@ -101,6 +101,14 @@ class SyncService:
         self.greeted = False
         self.active = False
         self.last_ms = 0
+        # the READ being answered: frames of up to max_data from s_off to s_end
+        self.s_key = None
+        self.s_fname = ""
+        self.s_seq = 0
+        self.s_off = 0
+        self.s_end = 0
+        self.s_size = 0
+        self.s_flags = 0
         # the file READ serves (sealed segments stay open between requests)
         self.r_key = None
         self.r_file = None
@@ -140,12 +148,18 @@ class SyncService:
             self.rx_i = 0
         handled = 0
         reader = self.reader
-        while self.rx_i < self.rx_n and handled < _REQUESTS_PER_POLL:
-            self.rx_i = reader.feed(self.rx, self.rx_i, self.rx_n)
-            if reader.ready:
+        while handled < _REQUESTS_PER_POLL:
+            if self.s_key is not None:
+                self._stream()  # a READ in progress goes before the next request
+            elif self.rx_i < self.rx_n:
+                self.rx_i = reader.feed(self.rx, self.rx_i, self.rx_n)
+                if not reader.ready:
+                    continue
                 reader.ready = False
-                handled += 1
                 self._request()
+            else:
+                break
+            handled += 1
         if handled:
             self.active = True
         if _ticks_ms is not None:
@@ -161,7 +175,9 @@ class SyncService:
             self.seen_open = open_now  # a segment was sealed: hash it
             self.h_scan = True
         self._hash_step()
-        if self.rx_i < self.rx_n or (self.h_key is not None and self.active):
+        if self.s_key is not None or self.rx_i < self.rx_n:
+            return 0
+        if self.h_key is not None and self.active:
             return 0
         return _SESSION_WAIT_MS if self.active else _IDLE_WAIT_MS
 
@@ -176,6 +192,7 @@ class SyncService:
         else:
             self.write_failures += 1
             self.active = False  # the host stopped reading: stop waiting for it
+            self.s_key = None
         self.dup_kind = -1
 
     def _keep(self, kind, seq, n):
@@ -346,6 +363,11 @@ class SyncService:
         self._pack_entry(0, key, info[1], info[2])
         self._send(P.STAT | P.REPLY, seq, P.ENTRY_SIZE)
 
+    # READ: the reply is one frame per max_data bytes asked for (a READ of up to 64 KiB
+    # is answered by a run of frames, one per poll call at most _REQUESTS_PER_POLL), all
+    # with the request's seq. The run ends at the length asked for or at the size the
+    # segment had when the READ arrived, whichever comes first (an empty frame if the
+    # offset is already there).
     def _read(self, seq, n):
         if self._short(seq, n, _SZ_READ_REQ):
             return
@@ -357,26 +379,41 @@ class SyncService:
         if info is None:
             self._error(seq, P.E_NOT_FOUND, "no segment %s.KLG on the device" % key)
             return
-        fname, size, flags = info
-        count = size - offset
-        if count > length:
-            count = length
+        self.s_fname, self.s_size, self.s_flags = info
+        self.s_key = key
+        self.s_seq = seq
+        self.s_off = offset
+        end = offset + length
+        self.s_end = end if end < self.s_size else self.s_size
+        self._stream()
+
+    # Send the next frame of the READ in progress.
+    def _stream(self):
+        key = self.s_key
+        if key is None:
+            return
+        offset = self.s_off
+        flags = self.s_flags
+        count = self.s_end - offset
         if count > self.max_data:
             count = self.max_data
         got = 0
         if count > 0:
-            f = self._open_read(key, fname)
+            f = self._open_read(key, self.s_fname)
             f.seek(offset)
             if count != self.data_n:
                 self.data_n = count
                 self.data = self.tx.mv[_H + P.READ_HEADER : _H + P.READ_HEADER + count]
             got = f.readinto(self.data) or 0
             if got and flags == P.F_SEALED:
-                self._hash_feed(key, size, offset, got)
+                self._hash_feed(key, self.s_size, offset, got)
+        self.s_off = offset + got
+        if got == 0 or self.s_off >= self.s_end:
+            self.s_key = None  # done
             if not flags & P.F_SEALED:
                 self._close_read()  # reopen next time: the medium may have grown
-        struct.pack_into(P.FMT_READ, self.tx.buf, _H, offset, size, flags)
-        self._send(P.READ | P.REPLY, seq, P.READ_HEADER + got)
+        struct.pack_into(P.FMT_READ, self.tx.buf, _H, offset, self.s_size, flags)
+        self._send(P.READ | P.REPLY, self.s_seq, P.READ_HEADER + got)
 
     def _open_read(self, key, fname):
         if self.r_key != key or self.r_file is None:

@@ -25,6 +25,7 @@ from keilog.sync.proto import SyncProto, load
 
 US_PER_DAY = 86_400_000_000
 _SMALLEST_CHUNK = 128
+_FRAMES_PER_RUN = 8  # READ asks for runs of max_data * 8 bytes (32 KiB)
 _MAX_CONFIG = 1 << 20
 
 
@@ -333,32 +334,35 @@ class DeviceClient:
     ) -> int:
         """Read bytes [start, end) of a segment into sink(offset, data), in order.
 
-        Several requests stay in flight; a reply that is missing (lost or damaged) makes
-        the read restart from the last byte that arrived, up to ``retries`` times in a
-        row without progress. Returns where it stopped: end, or less when the device
-        has less (the segment being written ends at its last flushed block)."""
+        Each READ asks for a run of up to 32 KiB, which the device answers frame by
+        frame; two runs stay in flight. A frame that is missing (lost or damaged) makes
+        the read restart from the last byte that arrived, with runs and frames halved
+        (they grow back after clean replies), up to ``retries`` times in a row without
+        progress. Returns where it stopped: end, or less when the device has less (the
+        segment being written ends at its last flushed block)."""
         p = self.p
         info = self.info
-        largest = min(info.max_data if info else p.MAX_DATA, p.MAX_DATA * 4)
-        # Chunks halve after each failure and grow back after clean replies: on a noisy
-        # link a smaller frame is likelier to arrive whole.
-        chunk = largest
+        frame_max = info.max_data if info else p.MAX_DATA
+        largest = max(frame_max, min(frame_max * _FRAMES_PER_RUN, 0xFFFF // frame_max * frame_max))
+        run = largest
         clean = 0
         done = start
         ask = start
-        inflight: OrderedDict[int, tuple[int, int, float]] = OrderedDict()
+        # seq -> [end of the run, deadline of its next frame]
+        inflight: OrderedDict[int, list[float]] = OrderedDict()
         failures = 0
         stalled_at = -1
         raw_name = name.encode()
+        window = 2 if self.window > 1 else 1
         while done < end:
-            while len(inflight) < self.window and ask < end:
-                n = min(chunk, end - ask)
+            while len(inflight) < window and ask < end:
+                n = min(run, end - ask)
                 seq = self._next_seq()
                 self._send(p.READ, seq, struct.pack(p.FMT_READ_REQ, raw_name, ask, n))
-                inflight[seq] = (ask, n, self.clock() + self.timeout)
+                inflight[seq] = [ask + n, self.clock() + self.timeout]
                 ask += n
-            oldest = next(iter(inflight.values()))
-            frame = self._recv(oldest[2])
+            oldest_seq, oldest = next(iter(inflight.items()))
+            frame = self._recv(oldest[1])
             restart = False
             if frame is None:
                 self.stats.timeouts += 1
@@ -369,28 +373,31 @@ class DeviceClient:
                     continue  # a late reply from before a restart
                 if kind == p.ERROR:
                     raise self._device_error(p.READ, body)
-                off, n, _deadline = inflight.pop(seq)
-                if kind != p.READ | p.REPLY or len(body) < p.READ_HEADER or off != done:
-                    restart = True  # an earlier reply went missing: replies come in order
+                if seq != oldest_seq or kind != p.READ | p.REPLY or len(body) < p.READ_HEADER:
+                    restart = True  # frames come in order: an earlier one went missing
                 else:
-                    r_off, _size, _flags = _unpack(p.FMT_READ, body)
+                    r_off, size, _flags = _unpack(p.FMT_READ, body)
                     data = body[p.READ_HEADER :]
-                    if r_off != off or len(data) > n:
+                    run_end = min(int(oldest[0]), size)
+                    if r_off != done or done + len(data) > run_end:
                         restart = True
                     elif not data:
                         return done  # the device has no more (yet)
                     else:
-                        sink(off, data)
+                        sink(done, data)
                         done += len(data)
                         self.stats.payload_in += len(data)
-                        clean += 1
-                        if clean >= 8 and chunk < largest:
-                            chunk = min(largest, chunk * 2)
-                            clean = 0
                         if progress is not None:
                             progress(len(data))
-                        if len(data) < n:
-                            restart = True  # short: ask again from here
+                        oldest[1] = self.clock() + self.timeout
+                        if done >= run_end:
+                            del inflight[oldest_seq]
+                            if run_end < oldest[0]:
+                                return done  # the segment is shorter than asked
+                            clean += 1
+                            if clean >= 4 and run < largest:
+                                run = min(largest, run * 2)
+                                clean = 0
             if restart:
                 failures = failures + 1 if done == stalled_at else 1
                 stalled_at = done
@@ -400,7 +407,7 @@ class DeviceClient:
                         f"{self.retries + 1} tries; run keilog sync again: it resumes there"
                     )
                 self.stats.restarts += 1
-                chunk = max(_SMALLEST_CHUNK, chunk // 2)
+                run = max(_SMALLEST_CHUNK, run // 2)
                 clean = 0
                 inflight.clear()
                 ask = done
