@@ -381,7 +381,7 @@ def version_advice(host_version, device_version):
     if host_version > device_version:
         return (
             "the device speaks sync protocol %d and this host speaks %d: update the "
-            "firmware on the device (keilog firmware install)" % (device_version, host_version)
+            "firmware on the device (keilog deploy)" % (device_version, host_version)
         )
     return (
         "the device speaks sync protocol %d and this host speaks %d: update keilog on "
