@@ -668,9 +668,10 @@ class SyncService:
             return
         store = self.store
         old = store.name if store.file is not None else None
-        if self.r_key is not None and old is not None and self.r_key == old[:8]:
-            self._close_read()
-        log.rotate(log.clock.update())
+        if old is not None:  # (parked or halted: nothing is being written, nothing to seal)
+            if self.r_key == old[:8]:
+                self._close_read()
+            log.rotate(log.clock.update())
         self.h_scan = True
         struct.pack_into(P.FMT_NAME, self.tx.buf, _H, old.encode() if old else b"")
         self._keep(P.ROTATE | P.REPLY, seq, P.NAME_SIZE)
