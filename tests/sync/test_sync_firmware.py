@@ -18,6 +18,7 @@ from keilog.sync import (
     Archive,
     DeviceClient,
     DeviceError,
+    Entry,
     LinkLostError,
     LinkTimeoutError,
     VersionMismatchError,
@@ -230,3 +231,32 @@ def test_a_device_that_never_answers_times_out_with_a_clear_error(tmp_path: Path
 def test_a_port_that_cannot_be_opened_is_a_link_error(tmp_path: Path) -> None:
     with pytest.raises(LinkLostError, match="cannot open the port"):
         sync_port(str(tmp_path / "no-such-tty"), tmp_path / "a", tmp_path / "k.db")
+
+
+def list_segments(port: str) -> list[Entry]:
+    ser = open_port(port)
+    try:
+        client = DeviceClient(ser, port)
+        client.hello()
+        return client.list_segments(include_acked=True)
+    finally:
+        ser.close()
+
+
+def test_with_the_ignition_off_the_last_segment_is_synced_and_acknowledged(
+    tmp_path: Path,
+) -> None:
+    sent = write_frames(tmp_path / "can.bin", 0, 1000)
+    ignition = tmp_path / "ignition_mv"
+    ignition.write_text("12500\n")
+    power = {"ignition_pin": str(ignition), "ignition_mv": 9000}
+    with FirmwareOnPty(tmp_path, tmp_path / "can.bin", power=power) as fw:
+        wait_for(lambda: logged_frames(fw.port) == len(sent), 20, "the firmware to log")
+        ignition.write_text("0\n")  # key off: the logger closes its segment and parks
+        wait_for(lambda: all(e.sealed for e in list_segments(fw.port)), 20, "the park")
+        result = sync_port(fw.port, tmp_path / "archive", tmp_path / "k.db")
+        after = list_segments(fw.port)
+    assert result.sealed is None  # nothing was being written
+    assert [(s.status, s.acknowledged) for s in result.segments] == [("imported", True)]
+    assert [(e.name, e.acked) for e in after] == [("00010000.KLG", True)]
+    assert db_frames(tmp_path / "k.db") == sent
