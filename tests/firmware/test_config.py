@@ -113,3 +113,17 @@ def test_a_bad_config_is_logged_and_the_logger_runs_safe(tmp_path):
     assert events(segs, "config_error") == [1, 2]
     assert [frame_number(f) for f in frames(segs)] == list(range(100))
     assert not [f for f in frames(segs) if f.arbitration_id == 0x7DF]  # no OBD request
+
+
+def test_every_key_is_documented():
+    # docs/firmware.md has the config table; a key missing there is a key nobody finds.
+    import importlib.util
+
+    from tests.conftest import FIRMWARE, ROOT
+
+    spec = importlib.util.spec_from_file_location("cfg", FIRMWARE / "lib" / "logger" / "config.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = (ROOT / "docs" / "firmware.md").read_text()
+    assert [k for k in module.SCHEMA if f"`{k}`" not in doc] == []
