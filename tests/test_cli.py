@@ -40,7 +40,7 @@ def test_demo_runs_the_pipeline_and_prints_a_summary(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--duration", "30", "-q"])
     assert result.exit_code == 0, result.output
     assert "scenario 'Kei truck on a rural Florida road'" in result.stdout
-    assert "damage found on import: none" in result.stdout
+    assert "synced over USB (pty) and imported: damage found: none" in result.stdout
     db = store.open_db(out / "keilog.db")
     assert db.table("frames").count > 0
     assert db.table("gps_fixes").count >= 25  # 1 Hz GPS for 30 s, less the first fix

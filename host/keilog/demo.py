@@ -40,6 +40,7 @@ class DemoResult:
     damage: list[str] = field(default_factory=list)
     firmware_seconds: float = 0.0
     interpreter: str = "MicroPython unix port"
+    synced: bool = False
     check_path: Path | None = None
     check: dict[str, Any] | None = None
     report_path: Path | None = None
@@ -58,7 +59,8 @@ class DemoResult:
             f"{self.gps_fixes_logged} GPS fixes into {len(self.segments)} segment(s), "
             f"{self.segment_bytes} bytes ({self.bytes_per_frame:.2f} bytes/frame) "
             f"in {self.firmware_seconds:.1f} s",
-            f"  damage found on import: {len(self.damage) or 'none'}",
+            f"  {'synced over USB (pty) and imported' if self.synced else 'imported'}: "
+            f"damage found: {len(self.damage) or 'none'}",
             f"  database: {self.db_path}",
         ]
         for table, n in sorted(self.rows.items()):
@@ -120,12 +122,14 @@ def run_demo(
     speedup: float | None = 20.0,
     duration: float | None = None,
     status: Status | None = None,
+    sync: bool = True,
 ) -> DemoResult:
     """Run the whole pipeline on a scenario; outputs go into out_dir (made fresh)."""
     from keilog.report import write_report
     from keilog.roads import build_roads
     from keilog.rules.check import check_database
     from keilog.rules.vehicle import Vehicle
+    from keilog.sync.run import sync_port
 
     say = status or (lambda _msg: None)
     out = Path(out_dir)
@@ -136,19 +140,32 @@ def run_demo(
         (out / stale_file).unlink(missing_ok=True)
     sc = sim_scenario.resolve(scenario or sim_scenario.DEMO)
     say(f"scenario {sc.name}: driving with the firmware logging ...")
+    can_db = dbc.load_files([paths.keicar_dbc(), paths.dbc_dir() / "obd2.dbc"])
+    db_path = out / "keilog.db"
+    archive = out / "archive"
+
+    def usb_sync(port: str) -> Any:
+        say(f"syncing the logger over USB ({port}) ...")
+        return sync_port(port, archive, db_path, can_db=can_db)
+
     run = pipeline.log_events(
         scenario_events(sc, duration),
         out / "work",
         speedup,
         allow_shim=True,
         can_bus=sc.vehicle.can,
+        sync=usb_sync if sync else None,
     )
-    say(f"importing {len(run.segments)} segment(s) ...")
-    can_db = dbc.load_files([paths.keicar_dbc(), paths.dbc_dir() / "obd2.dbc"])
-    db_path = out / "keilog.db"
-    imported = store.import_files(db_path, run.segments, can_db)
+    if run.sync is not None:
+        segments = [Path(archive) / f"{r.sha256}.KLG" for r in run.sync.segments if r.sha256]
+        damage = [d for r in run.sync.segments for d in r.damage]
+    else:
+        say(f"importing {len(run.segments)} segment(s) ...")
+        segments = run.segments
+        imported = store.import_files(db_path, segments, can_db)
+        damage = [d for r in imported for d in r.damage]
     frames_logged = fixes_logged = 0
-    for p in run.segments:
+    for p in segments:
         seg = read_segment(p)
         frames_logged += len(seg.frames)
         fixes_logged += sum(1 for r in seg.records if type(r).__name__ == "GpsFix")
@@ -175,10 +192,11 @@ def run_demo(
         sentences_sent=run.sentences_sent,
         frames_logged=frames_logged,
         gps_fixes_logged=fixes_logged,
-        segments=run.segments,
-        segment_bytes=sum(p.stat().st_size for p in run.segments),
+        segments=segments,
+        segment_bytes=sum(p.stat().st_size for p in segments),
         rows=rows,
-        damage=[d for r in imported for d in r.damage],
+        damage=damage,
+        synced=run.sync is not None,
         firmware_seconds=run.seconds,
         interpreter=run.interpreter,
         check_path=check_path,

@@ -85,15 +85,21 @@ def start(
     device_id: str = "unix",
     stderr: Any = subprocess.PIPE,
     allow_shim: bool = False,
+    stdin: Any = subprocess.DEVNULL,
+    stdout: Any = subprocess.PIPE,
 ) -> subprocess.Popen[bytes]:
-    """Start the firmware with the given config file; returns the process."""
+    """Start the firmware with the given config file; returns the process.
+
+    stdin/stdout are its USB link when the config says ``usb.path: "stdio"`` (a pty's
+    master side, whose slave the host opens as it would /dev/ttyACM0).
+    """
     env = dict(os.environ, KEILOG_CONFIG=str(config_path), KEILOG_DEVICE_ID=device_id)
     argv, _name = interpreter(allow_shim)
     return subprocess.Popen(
         [*argv, str(firmware_dir() / "main.py")],
         env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdin=stdin,
+        stdout=stdout,
         stderr=stderr,
     )
 

@@ -10,9 +10,11 @@ into the firmware's CAN FIFO; NMEA sentences go into its GPS FIFO.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
+import tty
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,12 @@ class FirmwareRun:
     interpreter: str = "MicroPython unix port"
     sentences_sent: int = 0
     storage: Path | None = None
+    sync: Any = None  # keilog.sync.run.SyncResult when the segments came over USB sync
+
+
+# Called with the path of the firmware's USB port (a pty) once all input was logged;
+# what it returns is kept in FirmwareRun.sync.
+SyncFn = Callable[[str], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,7 @@ def log_events(
     allow_shim: bool = False,
     can_bus: bool = True,
     gps: bool = True,
+    sync: SyncFn | None = None,
 ) -> FirmwareRun:
     """Feed CAN messages and NMEA sentences to the firmware; return its segments.
 
@@ -100,6 +109,10 @@ def log_events(
     (``can.Message.timestamp`` or ``Nmea.t``, on one time base), otherwise as fast as
     the firmware takes them. When the events end, the inputs close and the firmware
     flushes and exits (``can.eof = exit``).
+
+    With sync, the firmware's USB link is a pty and it keeps running when its inputs
+    end (``can.eof = wait``); once it has logged every frame, sync(port) fetches the
+    segments the way an owner would (``keilog sync``), then the firmware is stopped.
     """
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -107,13 +120,27 @@ def log_events(
     gps_fifo = _fifo(work / "gps.fifo") if gps else None
     storage = work / "storage"
     cfg = config or firmware_config(can_fifo, storage, gps_fifo)
+    port = None
+    master = slave = -1
+    if sync is not None:
+        cfg["can"]["eof"] = "wait"
+        cfg["usb"] = {"enabled": True, "path": "stdio"}
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        port = os.ttyname(slave)
     cfg_path = firmware.write_config(work / "config.json", cfg)
     channel = channel or f"keilog-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
     # The GPS FIFO is opened read-write so that opening it never waits for the firmware
     # (which opens its inputs one after the other); closing it is the end of input.
     gps_fd = os.open(gps_fifo, os.O_RDWR) if gps_fifo else None
-    proc = firmware.start(cfg_path, device_id="demo-unix", allow_shim=allow_shim)
+    if sync is not None:
+        proc = firmware.start(
+            cfg_path, device_id="demo-unix", allow_shim=allow_shim, stdin=master, stdout=master
+        )
+        os.close(master)
+    else:
+        proc = firmware.start(cfg_path, device_id="demo-unix", allow_shim=allow_shim)
     _argv, interpreter = firmware.interpreter(allow_shim)
     rx = can.Bus(interface="virtual", channel=channel)
     tx = can.Bus(interface="virtual", channel=channel)
@@ -150,7 +177,14 @@ def log_events(
         if gps_fd is not None:
             os.close(gps_fd)  # after the CAN stream ended: both inputs end together
             gps_fd = None
-        log = firmware.wait(proc, timeout=timeout)
+        synced = None
+        if sync is not None and port is not None:
+            _wait_logged(port, sent, timeout)
+            synced = sync(port)
+            proc.terminate()  # a power cut: everything was synced first
+            log = _stderr(proc, timeout)
+        else:
+            log = firmware.wait(proc, timeout=timeout)
         if bridge and bridge.forwarded != sent:
             raise FirmwareError(f"the bridge forwarded {bridge.forwarded} of {sent} frames")
     finally:
@@ -163,7 +197,41 @@ def log_events(
             proc.wait()
         rx.shutdown()
         tx.shutdown()
+        if slave >= 0:
+            os.close(slave)
     segments = sorted(storage.glob("*.KLG"))
     return FirmwareRun(
-        segments, sent, time.monotonic() - started, log, interpreter, sentences, storage
+        segments, sent, time.monotonic() - started, log, interpreter, sentences, storage, synced
     )
+
+
+def _wait_logged(port: str, frames: int, timeout: float) -> None:
+    """Ask the running firmware over its link until it has logged every frame sent."""
+    from keilog.sync.client import DeviceClient
+    from keilog.sync.ports import open_port
+
+    deadline = time.monotonic() + timeout
+    while True:
+        ser = open_port(port)
+        try:
+            client = DeviceClient(ser, port)
+            client.hello()
+            logged = int(client.counters().get("frames", 0))
+            client.bye()
+        finally:
+            ser.close()
+        if logged >= frames:
+            time.sleep(0.3)  # the last NMEA bytes: the GPS input is read within a loop pass
+            return
+        if time.monotonic() > deadline:
+            raise FirmwareError(f"the firmware logged {logged} of {frames} frames in time")
+        time.sleep(0.05)
+
+
+def _stderr(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    try:
+        _out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _out, err = proc.communicate()
+    return (err or b"").decode(errors="replace")
