@@ -42,6 +42,14 @@ from keilog.cli.main import cli, handle_errors, status
 )
 @click.option("--device-id", default=None, help="Name stored in every segment.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--push",
+    "push_port",
+    default=None,
+    metavar="PORT|auto",
+    help="Also store the config on the installed logger over the sync link (it takes "
+    "effect at the logger's next boot).",
+)
 @handle_errors
 def config_cmd(
     board_name: str,
@@ -56,6 +64,7 @@ def config_cmd(
     sense: str,
     device_id: str | None,
     output: Path | None,
+    push_port: str | None,
 ) -> None:
     """Build config.json for BOARD, validated by the firmware's own schema.
 
@@ -63,9 +72,14 @@ def config_cmd(
     merged into no more filters than the board's CAN controller has. The JSON goes to
     stdout, or to --output.
 
+    With --push, the config also goes onto an installed logger over USB (the sync
+    protocol), which checks it against its own schema before it keeps it.
+
     Example:
 
         keilog config --board pyboard_v11 --dbc dbc/keicar.dbc -o config.json
+
+        keilog config --board pyboard_v11 --dbc dbc/keicar.dbc --push auto
     """
     board = boards.load_board(board_name)
     result = devconfig.build_config(
@@ -96,3 +110,8 @@ def config_cmd(
     else:
         output.write_text(result.to_json(), encoding="utf-8")
         status(f"wrote {output}")
+    if push_port is not None:
+        from keilog.sync.devconf import push_config
+
+        used = push_config(push_port, result.config)
+        status(f"stored on the logger at {used}; it takes effect at the next boot")
