@@ -21,11 +21,9 @@ def test_keilog_config_push_stores_a_validated_config(tmp_path: Path) -> None:
     with FirmwareOnPty(tmp_path, tmp_path / "can.bin") as fw:
         before = pull_config(fw.port)
         assert before["usb"] == {"path": "stdio"}
-        result = CliRunner().invoke(
-            cli,
-            ["config", "--board", "pyboard_v11", "--dbc", str(ROOT / "dbc/keicar.dbc"), "--flush-ms", "500",
-             "--push", fw.port],
-        )  # fmt: skip
+        dbc = str(ROOT / "dbc/keicar.dbc")
+        args = ["config", "--board", "pyboard_v11", "--dbc", dbc, "--flush-ms", "500"]
+        result = CliRunner().invoke(cli, [*args, "--push", fw.port])
         assert result.exit_code == 0, result.output
         assert "it takes effect at the next boot" in result.stderr
         after = pull_config(fw.port)
