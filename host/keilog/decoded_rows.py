@@ -1,13 +1,14 @@
 """Turn decoded columns into rows for the store's ``msg_<MESSAGE>`` tables.
 
 The store inserts one row per decoded frame, with a column per signal; this builds those
-rows straight from the decoder's numpy columns (``tolist`` once per column, no per-value
-Python work), with None where a signal is absent from a frame.
+columns straight from the decoder's numpy columns (``tolist`` once per column, no per-value
+Python work), with None (NULL) where a signal is absent from a frame and the text
+``"NaN"`` where a float signal's value is NaN (SQLite would store a NaN REAL as NULL).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +20,18 @@ from keilog.decode import DecodedMessage, DecodeResult
 # Columns every message table has before its signals (store.py creates them).
 LEAD_COLUMNS = ("frame_id", "timestamp", "device_id", "boot", "mono_us")
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+NAN_TEXT = "NaN"
+"""How a signal value that is NaN is stored (NULL means the signal was absent)."""
 
 
 @dataclass
 class MessageRows:
+    """The rows of one message table, as one iterable of values per column."""
+
     message: str
     columns: list[str]
-    rows: list[tuple[Any, ...]]
+    values: list[Iterable[Any]]
+    count: int
 
 
 def message_rows(
@@ -42,33 +48,53 @@ def message_rows(
         yield MessageRows(
             name,
             [*LEAD_COLUMNS, *decoded.signals],
-            _rows(decoded, frame_ids, device_id, boot, mono_us),
+            _columns(decoded, frame_ids, device_id, boot, mono_us),
+            len(decoded),
         )
 
 
-def _rows(
+def _columns(
     decoded: DecodedMessage,
     frame_ids: NDArray[np.int64],
     device_id: str,
     boot: int,
     mono_us: Sequence[int | None] | NDArray[np.int64] | None,
-) -> list[tuple[Any, ...]]:
+) -> list[Iterable[Any]]:
     n = len(decoded)
     rows = decoded.rows
-    columns: list[list[Any]] = [
+    if mono_us is None:
+        monos: list[Any] = [None] * n
+    elif isinstance(mono_us, np.ndarray):
+        monos = mono_us[rows].tolist()
+    else:
+        monos = np.asarray(mono_us, dtype=object)[rows].tolist()
+    columns: list[Iterable[Any]] = [
         frame_ids[rows].tolist(),
-        decoded.timestamps.tolist(),
+        decoded.timestamps.tolist(),  # NaN (no clock) is stored as NULL
         [device_id] * n,
         [boot] * n,
-        [None] * n if mono_us is None else np.asarray(mono_us, dtype=object)[rows].tolist(),
+        monos,
     ]
     for signal, values in decoded.signals.items():
-        column = values.tolist()
-        if values.dtype == np.uint64 or values.dtype == object:
-            # SQLite INTEGER is signed 64-bit: wider integers are kept exact as text.
-            column = [v if v is None or INT64_MIN <= v <= INT64_MAX else str(v) for v in column]
-        mask = decoded.present.get(signal)
+        columns.append(_column(values, decoded.present.get(signal)))
+    return columns
+
+
+def _column(values: NDArray[Any], mask: NDArray[np.bool_] | None) -> list[Any]:
+    """One signal's values for SQLite: None where absent, ``NAN_TEXT`` for a NaN value."""
+    column: list[Any] = values.tolist()
+    if values.dtype == np.uint64 or values.dtype == object:
+        # SQLite INTEGER is signed 64-bit: wider integers are kept exact as text.
+        column = [v if v is None or INT64_MIN <= v <= INT64_MAX else str(v) for v in column]
+    elif values.dtype.kind == "f":
+        nan = np.isnan(values)
         if mask is not None:
-            column = [v if p else None for v, p in zip(column, mask.tolist(), strict=True)]
-        columns.append(column)
-    return list(zip(*columns, strict=True))
+            nan &= mask
+        if nan.any():
+            # SQLite stores a NaN REAL as NULL, which means "absent"; a decoded NaN (an
+            # IEEE float signal carrying NaN) is kept apart as text.
+            for i in np.flatnonzero(nan).tolist():
+                column[i] = NAN_TEXT
+    if mask is not None and not mask.all():
+        column = [v if p else None for v, p in zip(column, mask.tolist(), strict=True)]
+    return column

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from keilog import dbc, paths, store
+from keilog.dbschema import ensure_message_table
 from keilog.errors import StoreError
 
 from tests.conftest import DATA
@@ -15,7 +16,11 @@ def test_import_stores_every_record_kind(tmp_path):
     [result] = store.import_files(tmp_path / "k.db", [MIXED])
     assert (result.status, result.frames, result.gps_fixes, result.events) == ("imported", 6, 2, 4)
     db = store.open_db(tmp_path / "k.db")
-    seg = db["segments"].get(result.sha256)
+    [seg] = db.query(
+        "select d.device_id, boot, seq from segments s join devices d on d.id = s.device "
+        "where sha256 = ?",
+        [result.sha256],
+    )
     assert (seg["device_id"], seg["boot"], seg["seq"]) == ("KEI-0001", 42, 3)
     fix = next(db.query("select * from gps_fixes order by mono_us limit 1"))
     # Gainesville, FL (29.6516 N, 82.3248 W) from the golden vector.
@@ -51,7 +56,7 @@ def test_decoded_tables_keep_units_and_comments(tmp_path):
     keicar = dbc.load_files([paths.keicar_dbc()])
     db = store.open_db(tmp_path / "k.db")
     msg = keicar.get_message_by_name("VEHICLE_SPEED")
-    store._ensure_message_table(db, msg)
+    ensure_message_table(db, msg)
     row = db["signals"].get(("VEHICLE_SPEED", "VEHICLE_SPEED"))
     assert (row["unit"], row["comment"]) == ("km/h", "Vehicle speed (km/h).")
 

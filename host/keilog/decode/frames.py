@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 MAX_WIDTH = 64
+OPTIONAL_FLAGS = ("is_remote", "is_error", "is_fd", "bitrate_switch", "error_state_indicator")
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,7 +27,10 @@ class FrameBatch:
     arbitration_id: uint32; is_extended: bool; dlc: uint8 byte count;
     data: uint8 of shape (N, W), W a multiple of 8 from 8 to 64, zero past ``dlc``.
     is_remote / is_error: bool, or None when the batch has no such frames; the decoder
-    skips remote and error frames (they carry no signal data) and counts them.
+    skips remote and error frames (they carry no signal data) and counts them. A remote
+    frame's ``dlc`` is the length it requests; its data is all zero.
+    is_fd / bitrate_switch / error_state_indicator: CAN FD flags (python-can's), or None
+    when the batch has no CAN FD frames.
     """
 
     timestamp: NDArray[np.float64]
@@ -36,6 +40,9 @@ class FrameBatch:
     data: NDArray[np.uint8]
     is_remote: NDArray[np.bool_] | None = None
     is_error: NDArray[np.bool_] | None = None
+    is_fd: NDArray[np.bool_] | None = None
+    bitrate_switch: NDArray[np.bool_] | None = None
+    error_state_indicator: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         def column(name: str, dtype: type[np.generic]) -> None:
@@ -48,7 +55,7 @@ class FrameBatch:
         column("arbitration_id", np.uint32)
         column("is_extended", np.bool_)
         column("dlc", np.uint8)
-        for name in ("is_remote", "is_error"):
+        for name in OPTIONAL_FLAGS:
             if getattr(self, name) is not None:
                 column(name, np.bool_)
         data = np.ascontiguousarray(self.data, dtype=np.uint8)
@@ -59,7 +66,7 @@ class FrameBatch:
             )
         object.__setattr__(self, "data", data)
         n = len(self.timestamp)
-        for name in ("arbitration_id", "is_extended", "dlc", "data", "is_remote", "is_error"):
+        for name in ("arbitration_id", "is_extended", "dlc", "data", *OPTIONAL_FLAGS):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f"FrameBatch.{name} has {len(value)} rows, timestamp has {n}")
@@ -103,9 +110,16 @@ class FrameBatch:
             is_extended=self.is_extended[rows],
             dlc=self.dlc[rows],
             data=self.data[rows],
-            is_remote=None if self.is_remote is None else self.is_remote[rows],
-            is_error=None if self.is_error is None else self.is_error[rows],
+            **{
+                name: None if getattr(self, name) is None else getattr(self, name)[rows]
+                for name in OPTIONAL_FLAGS
+            },
         )
+
+    def flag(self, name: str) -> NDArray[np.bool_]:
+        """One of the optional flag columns, all False when the batch has none."""
+        value: NDArray[np.bool_] | None = getattr(self, name)
+        return np.zeros(len(self), np.bool_) if value is None else value
 
     def chunks(self, size: int) -> Iterator[FrameBatch]:
         """Consecutive slices of at most ``size`` frames."""
@@ -113,7 +127,9 @@ class FrameBatch:
             yield self.take(slice(start, start + size))
 
     def payload(self, row: int) -> bytes:
-        """The data bytes of one frame (``dlc`` of them)."""
+        """The data bytes of one frame (``dlc`` of them; none for a remote frame)."""
+        if self.is_remote is not None and self.is_remote[row]:
+            return b""
         return self.data[row, : int(self.dlc[row])].tobytes()
 
 
@@ -129,21 +145,28 @@ class FrameBuilder:
         self.payloads: list[bytes] = []
         self.is_remote: list[bool] = []
         self.is_error: list[bool] = []
+        self.is_fd: list[bool] = []
+        self.bitrate_switch: list[bool] = []
+        self.error_state_indicator: list[bool] = []
 
     def extend(self, messages: Iterable[can.Message]) -> FrameBuilder:
         for msg in messages:
-            payload = bytes(msg.data)
+            remote = msg.is_remote_frame
+            payload = b"" if remote else bytes(msg.data)
             self.timestamp.append(msg.timestamp)
             self.arbitration_id.append(msg.arbitration_id)
             self.is_extended.append(msg.is_extended_id)
-            self.dlc.append(len(payload))
+            self.dlc.append(min(msg.dlc, MAX_WIDTH) if remote else len(payload))
             self.payloads.append(payload)
-            self.is_remote.append(msg.is_remote_frame)
+            self.is_remote.append(remote)
             self.is_error.append(msg.is_error_frame)
+            self.is_fd.append(msg.is_fd)
+            self.bitrate_switch.append(msg.bitrate_switch)
+            self.error_state_indicator.append(msg.error_state_indicator)
         return self
 
     def build(self) -> FrameBatch:
-        longest = max((len(p) for p in self.payloads), default=0)
+        longest = max((*map(len, self.payloads), *self.dlc), default=0)
         if longest > MAX_WIDTH:
             raise ValueError(f"a frame carries {longest} data bytes; CAN FD allows at most 64")
         width = self.width or (8 if longest <= 8 else MAX_WIDTH)
@@ -157,6 +180,9 @@ class FrameBuilder:
             is_extended=np.array(self.is_extended, np.bool_),
             dlc=np.array(self.dlc, np.uint8),
             data=np.frombuffer(blob, np.uint8).reshape(n, width),
-            is_remote=np.array(self.is_remote, np.bool_) if any(self.is_remote) else None,
-            is_error=np.array(self.is_error, np.bool_) if any(self.is_error) else None,
+            **{
+                name: np.array(values, np.bool_) if any(values) else None
+                for name in OPTIONAL_FLAGS
+                if (values := getattr(self, name)) is not None
+            },
         )

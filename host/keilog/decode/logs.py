@@ -29,7 +29,7 @@ import can
 import can.io.generic
 import can.io.player
 
-from keilog import logfile
+from keilog import logfile, segcolumns
 from keilog.decode.frames import FrameBatch, FrameBuilder
 from keilog.errors import LogFormatError
 
@@ -115,14 +115,28 @@ class CanLog:
                 yield builder.build()
 
     def _read_keilog(self, chunk_frames: int, counter: _Counter) -> Iterator[FrameBatch]:
-        segment = logfile.read_segment(self.path)
-        self.problems.extend(f"{self.path}: {damage}" for damage in segment.damage)
-        counter.bytes = self.path.stat().st_size
-        frames = list(logfile.iter_frames(segment))
-        for start in range(0, len(frames), chunk_frames):
-            builder = FrameBuilder(8)
-            builder.extend(_segment_messages(frames[start : start + chunk_frames]))
-            yield builder.build()
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise LogFormatError(f"{self.path}: cannot read the segment: {exc.strerror}") from exc
+        cols = segcolumns.read_columns(data)
+        self.problems.extend(f"{self.path}: {damage}" for damage in cols.damage)
+        counter.bytes = len(data)
+        can = cols.can
+        utc = segcolumns.utc_seconds(can.mono_us, segcolumns.segment_clock(cols))
+        # Without clock anchors: seconds of the logger's monotonic clock.
+        times = can.mono_us / 1e6 if utc is None else utc
+        for start in range(0, len(can), chunk_frames):
+            part = slice(start, start + chunk_frames)
+            yield FrameBatch(
+                timestamp=times[part],
+                arbitration_id=can.arbitration_id[part],
+                is_extended=can.is_extended[part],
+                dlc=can.dlc[part],
+                data=can.data[part],
+                is_remote=can.is_remote[part] if can.is_remote.any() else None,
+                is_error=can.is_error[part] if can.is_error.any() else None,
+            )
 
     def _open_reader(self, counter: _Counter) -> can.io.generic.MessageReader:
         reader_type: Any = can.io.player.MESSAGE_READERS[f".{self.format}"]
@@ -172,20 +186,6 @@ def _take(messages: Iterator[can.Message], n: int) -> Iterator[can.Message]:
             yield next(messages)
         except StopIteration:
             return
-
-
-def _segment_messages(frames: list[logfile.CanFrame]) -> Iterator[can.Message]:
-    for f in frames:
-        yield can.Message(
-            timestamp=f.timestamp if f.timestamp is not None else f.mono_us / 1e6,
-            arbitration_id=f.arbitration_id,
-            is_extended_id=f.is_extended_id,
-            is_remote_frame=f.is_remote_frame,
-            is_error_frame=f.is_error_frame,
-            dlc=f.dlc,
-            data=b"" if f.is_remote_frame else f.data,
-            check=False,
-        )
 
 
 class _Counter:

@@ -41,7 +41,11 @@ def test_other_loggers_logs_import_with_raw_frames_and_decoded_tables(
 
     assert (result.status, result.frames, result.decoded) == ("imported", len(drive), len(drive))
     db = store.open_db(tmp_path / "k.db")
-    assert db["segments"].get(result.sha256)["device_id"] == f"{suffix} log"
+    [device] = db.execute(
+        "select d.device_id from segments s join devices d on d.id = s.device where sha256 = ?",
+        [result.sha256],
+    ).fetchone()
+    assert device == f"{suffix} log"
     frames = list(db.query("select arbitration_id, data from frames order by id"))
     assert [(f["arbitration_id"], f["data"]) for f in frames] == [
         (m.arbitration_id, bytes(m.data)) for m in drive

@@ -1,0 +1,262 @@
+"""Trips, kept by the store: one drive of one device, as the checks and reports see it.
+
+A trip is what one device logged during one boot, from the first frame or GPS fix on,
+until the ignition goes off (an ``ignition_off`` or ``shutdown`` event) or nothing is
+logged for more than :data:`GAP_S` seconds (a car left parked with the logger awake).
+Logs of other loggers (no boots, no events) split at gaps only, on their own time base.
+
+Each imported segment leaves its *spans* in ``trip_spans``: the stretches of activity
+inside it, with their counts, GPS distance and end fixes. Importing a segment then
+rebuilds the trips of its device and boot from the spans alone (a few rows per segment,
+however many frames), and numbers all trips from 1 in order of start time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+GAP_S = 300.0
+"""A silence longer than this (5 minutes) ends a trip."""
+
+ENDING_EVENTS = ("ignition_off", "shutdown")
+STANDING_MPS = 0.5  # steps between two fixes slower than this are GPS jitter, not travel
+EARTH_RADIUS_M = 6_371_008.8  # IUGG mean Earth radius
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+
+
+def haversine_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
+    """Great-circle distance in metres on the mean-radius sphere (about 0.3 % accurate)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dl = np.radians(lon2 - lon1)
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
+
+
+@dataclass
+class Fixes:
+    """A segment's GPS fixes on the span time axis; NaN lat/lon where invalid."""
+
+    t_us: I64
+    lat: F64
+    lon: F64
+    speed_mps: F64
+    quality: I64
+
+    @classmethod
+    def empty(cls) -> Fixes:
+        z = np.zeros(0)
+        return cls(np.zeros(0, np.int64), z, z, z, np.zeros(0, np.int64))
+
+
+@dataclass
+class Span:
+    t_start_us: int
+    t_end_us: int
+    frames: int
+    gps_fixes: int
+    distance_m: float
+    first_fix: tuple[float, float, float] | None  # lat, lon, speed of the first valid fix
+    last_fix: tuple[float, float, float] | None
+    ends_trip: str | None  # the event that ended it, if one did
+
+
+def segment_spans(
+    frames_t_us: I64,
+    fixes: Fixes,
+    ending_events: list[tuple[int, str]],
+    gap_s: float = GAP_S,
+    frame_weights: I64 | None = None,
+) -> list[Span]:
+    """The stretches of activity (frames and fixes) in one segment, split at silences
+    over ``gap_s`` and after each ignition-off/shutdown event.
+
+    ``frame_weights``, when given, is how many frames each time in ``frames_t_us``
+    stands for (so a long log can be passed as a few points per second).
+    """
+    ev_t = np.array([t for t, _ in ending_events], np.int64)
+    t = np.concatenate([frames_t_us, fixes.t_us, ev_t])
+    kind = np.concatenate(
+        [np.zeros(len(frames_t_us), np.int8), np.ones(len(fixes.t_us), np.int8),
+         np.full(len(ev_t), 2, np.int8)]
+    )  # fmt: skip
+    if not len(t):
+        return []
+    weight = np.concatenate(
+        [np.ones(len(frames_t_us), np.int64) if frame_weights is None else frame_weights,
+         np.zeros(len(fixes.t_us) + len(ev_t), np.int64)]
+    )  # fmt: skip
+    order = np.lexsort((kind, t))
+    t, kind, weight = t[order], kind[order], weight[order]
+    new = np.ones(len(t), np.bool_)
+    new[1:] = (kind[:-1] == 2) | (np.diff(t) > gap_s * 1e6)
+    span = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(t)) - 1
+    n = len(starts)
+    frames = np.bincount(span, weights=weight, minlength=n).astype(np.int64)
+    fix_counts = np.bincount(span[kind == 1], minlength=n)
+    # Fixes are distance-summed within their span, in time order.
+    fix_span = span[kind == 1]
+    fix_order = np.argsort(fixes.t_us, kind="stable")
+    fx = {
+        "lat": fixes.lat[fix_order],
+        "lon": fixes.lon[fix_order],
+        "v": np.nan_to_num(fixes.speed_mps[fix_order]),
+    }
+    valid = (fixes.quality[fix_order] > 0) & np.isfinite(fx["lat"]) & np.isfinite(fx["lon"])
+    vs, vlat, vlon, vv = fix_span[valid], fx["lat"][valid], fx["lon"][valid], fx["v"][valid]
+    dist: F64 = np.zeros(n)
+    if len(vs) >= 2:
+        step = haversine_m(vlat[:-1], vlon[:-1], vlat[1:], vlon[1:])
+        keep = (vs[:-1] == vs[1:]) & ~((vv[:-1] < STANDING_MPS) & (vv[1:] < STANDING_MPS))
+        dist = np.bincount(vs[:-1][keep], weights=step[keep], minlength=n).astype(np.float64)
+    event_names = {t: name for t, name in ending_events}
+    out = []
+    for i in range(n):
+        mine = np.flatnonzero(vs == i)
+        first = mine[0] if len(mine) else None
+        last = mine[-1] if len(mine) else None
+        end_kind = int(kind[ends[i]])
+        out.append(
+            Span(
+                int(t[starts[i]]),
+                int(t[ends[i]]),
+                int(frames[i]),
+                int(fix_counts[i]),
+                float(dist[i]),
+                None
+                if first is None
+                else (float(vlat[first]), float(vlon[first]), float(vv[first])),
+                None if last is None else (float(vlat[last]), float(vlon[last]), float(vv[last])),
+                event_names.get(int(t[ends[i]])) if end_kind == 2 else None,
+            )
+        )
+    return out
+
+
+def store_spans(
+    conn: sqlite3.Connection,
+    segment: int,
+    device_id: str,
+    boot: int,
+    clock: str,
+    spans: list[Span],
+    to_utc: Callable[[int], float | None],
+) -> None:
+    """Insert one segment's spans; ``clock`` is ``mono`` (the logger's monotonic
+    microseconds) or ``log`` (a foreign log's own time base, microseconds)."""
+    conn.executemany(
+        "insert into trip_spans (segment, device_id, boot, clock, t_start_us, t_end_us, start, "
+        '"end", frames, gps_fixes, distance_m, first_fix, last_fix, ends_trip) '
+        "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                segment,
+                device_id,
+                boot,
+                clock,
+                s.t_start_us,
+                s.t_end_us,
+                to_utc(s.t_start_us),
+                to_utc(s.t_end_us),
+                s.frames,
+                s.gps_fixes,
+                s.distance_m,
+                None if s.first_fix is None else json.dumps(s.first_fix),
+                None if s.last_fix is None else json.dumps(s.last_fix),
+                s.ends_trip,
+            )
+            for s in spans
+        ],
+    )
+
+
+def rebuild_trips(
+    conn: sqlite3.Connection, device_id: str, boot: int, gap_s: float = GAP_S
+) -> None:
+    """Recompute the trips of one device and boot from their spans; renumber all trips."""
+    rows = conn.execute(
+        'select segment, clock, t_start_us, t_end_us, start, "end", frames, gps_fixes, '
+        "distance_m, first_fix, last_fix, ends_trip from trip_spans "
+        "where device_id = ? and boot = ? order by t_start_us, t_end_us, id",
+        (device_id, boot),
+    ).fetchall()
+    trips: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for seg, clock, t0, t1, start, end, frames, fixes, dist, first, last, ends in rows:
+        first_fix = json.loads(first) if first else None
+        last_fix = json.loads(last) if last else None
+        if current is None or current["ended_by"] or t0 - current["t1"] > gap_s * 1e6:
+            current = {
+                "clock": clock, "t0": t0, "t1": t1, "start": start, "end": end,
+                "frames": 0, "gps_fixes": 0, "distance_m": 0.0, "segments": set(),
+                "last_fix": None, "ended_by": None,
+            }  # fmt: skip
+            trips.append(current)
+        elif first_fix is not None and current["last_fix"] is not None:
+            current["distance_m"] += _step_m(current["last_fix"], first_fix)
+        if t1 >= current["t1"]:
+            current["t1"], current["end"] = t1, end
+        current["frames"] += frames
+        current["gps_fixes"] += fixes
+        current["distance_m"] += dist
+        current["segments"].add(seg)
+        if last_fix is not None:
+            current["last_fix"] = last_fix
+        current["ended_by"] = ends
+    conn.execute("delete from trips where device_id = ? and boot = ?", (device_id, boot))
+    conn.executemany(
+        'insert into trips (device_id, boot, start, "end", mono_start_us, mono_end_us, '
+        "duration_s, distance_m, gps_fixes, frames, segments, ended_by) "
+        "values (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                device_id,
+                boot,
+                t["start"],
+                t["end"],
+                t["t0"] if t["clock"] == "mono" else None,
+                t["t1"] if t["clock"] == "mono" else None,
+                (t["t1"] - t["t0"]) / 1e6,
+                round(t["distance_m"], 3),
+                t["gps_fixes"],
+                t["frames"],
+                len(t["segments"]),
+                t["ended_by"] or ("log_end" if i == len(trips) - 1 else "gap"),
+            )
+            for i, t in enumerate(trips)
+            if t["frames"] or t["gps_fixes"]  # an event alone is not a trip
+        ],
+    )
+    _renumber(conn)
+
+
+def _step_m(a: list[float], b: list[float]) -> float:
+    if a[2] < STANDING_MPS and b[2] < STANDING_MPS:
+        return 0.0
+    arr = np.array
+    return float(haversine_m(arr([a[0]]), arr([a[1]]), arr([b[0]]), arr([b[1]]))[0])
+
+
+def _renumber(conn: sqlite3.Connection) -> None:
+    """Number the trips 1, 2, ... by start time (trips without a clock last)."""
+    rows = conn.execute(
+        "select * from trips order by start is null, start, device_id, boot, mono_start_us, id"
+    ).fetchall()
+    if [r[0] for r in rows] == list(range(1, len(rows) + 1)):
+        return
+    conn.execute("delete from trips")
+    marks = ",".join("?" * len(rows[0]))
+    conn.executemany(
+        f"insert into trips values ({marks})",
+        [(i, *r[1:]) for i, r in enumerate(rows, start=1)],
+    )
