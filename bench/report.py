@@ -1,9 +1,10 @@
 """Trip reports.
 
-- report_trips_rows_per_s: ``keilog.report.list_trips`` (per-minute bins, then splits in
-  Python) over a 10-hour log (10 Hz CAN speed frames and 1 Hz GPS, 396,001 rows) vs the
-  direct SQL a straightforward implementation writes (``lag()`` and a running ``sum()``
-  window over every row).
+- report_trips_rows_per_s: ``keilog.report.list_trips`` over a 10-hour log (10 Hz CAN
+  speed frames and 1 Hz GPS, 396,000 rows) vs the direct SQL a straightforward
+  implementation writes (``lag()`` and a running ``sum()`` window over every row).
+  keilog import keeps a ``trips`` table (keilog.dbtrips, computed per segment as it is
+  imported), so listing trips reads that table.
 - report_trip_10h_s: ``write_report`` of that 10-hour trip (map, speed plot, summary,
   speedometer); the reference is the trip's own duration, so the ratio is "times faster
   than real time". ``--quick`` uses a 1-hour log.
@@ -17,8 +18,10 @@ from typing import Any
 
 import numpy as np
 from keilog import dbc, paths, store
+from keilog.logfile import ClockAnchor, GpsFix, Record, SegmentHeader
 from keilog.report import list_trips, write_report
 from keilog.report.trips import GAP_S
+from keilog.segcolumns import CanColumns, SegmentColumns
 
 from bench import best_of, entry
 
@@ -27,7 +30,8 @@ WINDOW_SQL = f"""
 with t as (
   select device_id, boot, timestamp from gps_fixes where timestamp is not null
   union all
-  select device_id, boot, timestamp from frames where timestamp is not null
+  select d.device_id, s.boot, f.timestamp from frames f join segments s on s.id = f.segment
+    join devices d on d.id = s.device where f.timestamp is not null
 ), g as (
   select *, case when timestamp - lag(timestamp) over w > {GAP_S:g} then 1 else 0 end as new
   from t window w as (partition by device_id, boot order by timestamp)
@@ -41,46 +45,46 @@ from s group by device_id, boot, part order by min(timestamp)
 
 
 def _log(path: Path, seconds: int) -> int:
-    """A drive around Gainesville, FL: speed wanders 0-60 mph; rows inserted."""
-    db = store.open_db(path)
+    """A drive around Gainesville, FL: speed wanders 0-60 mph; rows imported.
+
+    Written through the store's own segment import (keilog.store), so the tables, and
+    the trips it keeps, are those ``keilog import`` writes.
+    """
     keicar = dbc.load_files([paths.keicar_dbc()])
-    table = store._ensure_message_table(db, keicar.get_message_by_name("VEHICLE_SPEED"))
+    msg = keicar.get_message_by_name("VEHICLE_SPEED")
     rng = np.random.default_rng(3)
-    t_can = START + np.arange(seconds * 10) / 10
-    kmh = np.clip(50 + np.cumsum(rng.normal(0, 0.5, len(t_can))), 0, 96)
-    t_gps = START + np.arange(seconds, dtype=float)
+    n_can = seconds * 10
+    kmh = np.clip(50 + np.cumsum(rng.normal(0, 0.5, n_can)), 0, 96)
+    t_can = np.arange(n_can) / 10
+    t_gps = np.arange(seconds, dtype=float)
     mps = np.interp(t_gps, t_can, kmh) / 3.6
     heading = np.cumsum(rng.normal(0, 2, seconds))
     north = np.cumsum(mps * np.cos(np.radians(heading)))
     east = np.cumsum(mps * np.sin(np.radians(heading)))
     lat = 29.6516 + north / 111_195.0
     lon = -82.3248 + east / (111_195.0 * np.cos(np.radians(29.6516)))
-    key = ("bench", "KEI-BENCH", 1)
-    with db.conn:
-        db.conn.executemany(
-            "insert into frames (id, segment, device_id, boot, mono_us, timestamp, "
-            "arbitration_id, is_extended, is_remote, is_error, dlc, data) "
-            "values (?,?,?,?,?,?,464,0,0,0,8,x'0000000000000000')",
-            ((i + 1, *key, i * 100_000, float(t)) for i, t in enumerate(t_can)),
-        )
-        db.conn.executemany(
-            f"insert into [{table}] (frame_id, timestamp, device_id, boot, mono_us, "
-            "VEHICLE_SPEED) values (?,?,?,?,?,?)",
-            (
-                (i + 1, float(t), "KEI-BENCH", 1, i * 100_000, float(v))
-                for i, (t, v) in enumerate(zip(t_can, kmh, strict=True))
-            ),
-        )
-        db.conn.executemany(
-            "insert into gps_fixes (segment, device_id, boot, mono_us, timestamp, lat, lon, "
-            "alt_m, speed_mps, course_deg, quality, satellites, hdop) "
-            "values (?,?,?,?,?,?,?,30,?,?,1,9,0.9)",
-            (
-                (*key, i * 1_000_000, float(t), float(y), float(x), float(s), float(h % 360))
-                for i, (t, y, x, s, h) in enumerate(zip(t_gps, lat, lon, mps, heading, strict=True))
-            ),
-        )
-    return len(t_can) + len(t_gps)
+    # VEHICLE_SPEED (dbc/keicar.dbc): bytes 0-1, little-endian, 0.01 km/h per bit.
+    raw = np.round(kmh / 0.01).astype("<u2")
+    data = np.zeros((n_can, 8), np.uint8)
+    data[:, :2] = raw.view(np.uint8).reshape(-1, 2)
+    can = CanColumns(
+        np.arange(n_can, dtype=np.int64) * 100_000,
+        np.full(n_can, msg.frame_id, np.uint32),
+        np.zeros(n_can, np.bool_),
+        np.zeros(n_can, np.bool_),
+        np.zeros(n_can, np.bool_),
+        np.full(n_can, 8, np.uint8),
+        data,
+    )
+    fixes: list[Record] = [
+        GpsFix(i * 1_000_000, None, float(y), float(x), 30.0, float(v), float(h % 360), 0.9, 1, 9)
+        for i, (y, x, v, h) in enumerate(zip(lat, lon, mps, heading, strict=True))
+    ]
+    header = SegmentHeader(0, 1, 0, 1, 0, "KEI-BENCH", (0, 1, 0))
+    anchor = ClockAnchor(0, round(START * 1e6), "gps")
+    cols = SegmentColumns(header, can, [header, anchor, *fixes], name="BENCH000.KLG")
+    store._store_columns(store.open_db(path), cols, "bench" * 8, cols.name, keicar, None)
+    return n_can + seconds
 
 
 def run(quick: bool = False) -> dict[str, Any]:

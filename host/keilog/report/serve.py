@@ -45,7 +45,7 @@ PINT_UNITS = {
 
 COMMON = {
     "id": "Row number.",
-    "segment": "SHA-256 of the log segment the row was imported from (segments.sha256).",
+    "segment": "The log segment the row was imported from (segments.id).",
     "device_id": "The logger's device id.",
     "boot": "The logger's boot counter: one power-on of the logger.",
     "mono_us": "The logger's monotonic clock, microseconds since its boot.",
@@ -60,6 +60,8 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {
             "sha256": "SHA-256 of the segment's bytes.",
             "name": "File name of the segment.",
+            "device": "The logger (devices.id).",
+            "first_frame": "frames.id of its first frame; its frames follow in order.",
             "seq": "Segment number within the boot.",
             "blocks": "Blocks read from the segment.",
             "frames": "CAN frames in the segment.",
@@ -69,6 +71,27 @@ TABLES: dict[str, dict[str, Any]] = {
             "imported_at": "When the segment was imported (UTC).",
         },
     },
+    "devices": {
+        "title": "Loggers",
+        "description": "One row per logger (or other logger's log format) imported from.",
+        "columns": {
+            "firmware": "Firmware version of its latest segment.",
+            "first_seen": "UTC of its first record, seconds since 1970-01-01.",
+            "last_seen": "UTC of its last record, seconds since 1970-01-01.",
+        },
+    },
+    "trips": {
+        "title": "Trips",
+        "description": "One boot of one device, split at ignition off or where nothing was "
+        f"logged for more than {GAP_S / 60:g} minutes (kept up to date by keilog import).",
+        "columns": {
+            "start": "UTC of the trip's first record, seconds since 1970-01-01.",
+            "end": "UTC of the trip's last record, seconds since 1970-01-01.",
+            "distance_m": "Distance along the GPS fixes.",
+            "ended_by": "ignition_off, shutdown, gap (a silence over 5 minutes) or log_end.",
+        },
+        "units": {"distance_m": "m", "duration_s": "s"},
+    },
     "frames": {
         "title": "Raw CAN frames",
         "description": "Every CAN frame the logger recorded, undecoded.",
@@ -77,7 +100,8 @@ TABLES: dict[str, dict[str, Any]] = {
             "is_extended": "1 for a 29-bit identifier.",
             "is_remote": "1 for a remote frame.",
             "is_error": "1 for an error frame.",
-            "dlc": "Data length code.",
+            "is_fd": "1 for a CAN FD frame.",
+            "dlc": "Data length code (CAN FD: the data length in bytes).",
             "data": "Frame payload bytes.",
         },
     },
@@ -114,29 +138,12 @@ TABLES: dict[str, dict[str, Any]] = {
     },
 }
 
-# keilog.report.list_trips in SQL: per-minute bins, split where a bin starts more than
-# GAP_S after the previous one ended (bins keep it fast enough for Datasette's time limit).
-TRIPS_SQL = f"""
-with b as (
-  select device_id, boot, cast(timestamp / 60 as integer) as bin, min(timestamp) as a,
-    max(timestamp) as z, count(*) as n
-  from (
-    select device_id, boot, timestamp from gps_fixes where timestamp is not null
-    union all
-    select device_id, boot, timestamp from frames where timestamp is not null
-  )
-  group by device_id, boot, bin
-), g as (
-  select *, case when a - lag(z) over w > {GAP_S:g} then 1 else 0 end as new
-  from b window w as (partition by device_id, boot order by bin)
-), s as (
-  select *, sum(new) over (partition by device_id, boot order by bin
-                            rows unbounded preceding) as part from g
-)
-select row_number() over (order by min(a)) as trip, device_id, boot,
-  datetime(min(a), 'unixepoch') as start_utc, datetime(max(z), 'unixepoch') as end_utc,
-  round(max(z) - min(a), 1) as duration_s, sum(n) as samples
-from s group by device_id, boot, part order by min(a)
+# The trips keilog import keeps (keilog.dbtrips), as keilog trips lists them.
+TRIPS_SQL = """
+select id as trip, device_id, boot, datetime(start, 'unixepoch') as start_utc,
+  datetime("end", 'unixepoch') as end_utc, round("end" - start, 1) as duration_s,
+  round(distance_m / 1609.344, 2) as miles, gps_fixes, frames, ended_by
+from trips where start is not null order by id
 """
 
 SPEED_SQL = """
@@ -192,8 +199,8 @@ def metadata(db: sqlite_utils.Database, name: str, with_check: bool = False) -> 
     queries: dict[str, Any] = {
         "trips": {
             "title": "Trips",
-            "description": "One boot of one device, split where nothing was logged for "
-            f"more than {GAP_S / 60:g} minutes (as keilog trips counts them).",
+            "description": "One boot of one device, split at ignition off or where nothing "
+            f"was logged for more than {GAP_S / 60:g} minutes (as keilog trips lists them).",
             "sql": TRIPS_SQL.strip(),
         },
         "speed_between": {

@@ -1,10 +1,11 @@
 """Trips: which stretch of a database one report, export or check is about.
 
-Until the store keeps a ``trips`` table, a trip is one boot of one device, split where
-nothing (no frame, no GPS fix) was logged for more than ``GAP_S`` seconds (a car left
-parked with the logger awake). :func:`list_trips` is the one place that decides; when the
-database has a ``trips`` table with ``id``, ``start`` and ``end`` (UTC seconds), it reads
-that instead.
+``keilog import`` keeps a ``trips`` table (keilog.dbtrips: one boot of one device, split
+at ignition off or where nothing was logged for more than 5 minutes); :func:`list_trips`
+reads it, so the report, the check and ``keilog trips`` number trips alike. Databases
+without one (written by hand, or by an older keilog) fall back to the same rule without
+the ignition: one boot of one device, split where nothing (no frame, no GPS fix) was
+logged for more than ``GAP_S`` seconds.
 """
 
 from __future__ import annotations
@@ -129,21 +130,45 @@ def _has_trips_table(db: sqlite_utils.Database) -> bool:
 
 
 def _stored_trips(db: sqlite_utils.Database) -> list[Trip]:
+    """The trips table as keilog import keeps it (trips without a UTC clock left out);
+    counts are read from it when it has them, else counted."""
     cols = set(db.table("trips").columns_dict)
     dev = "device_id" if "device_id" in cols else "''"
     boot = "boot" if "boot" in cols else "0"
+    counts = "gps_fixes, frames" if {"gps_fixes", "frames"} <= cols else "NULL, NULL"
     out = []
-    for tid, device, b, start, end in db.execute(
-        f"select id, {dev}, {boot}, [start], [end] from trips order by [start], id"
+    for tid, device, b, start, end, fixes, frames in db.execute(
+        f"select id, {dev}, {boot}, [start], [end], {counts} from trips "
+        "where [start] is not null and [end] is not null order by [start], id"
     ).fetchall():
-        where = "timestamp between ? and ?" + (" and device_id = ?" if dev != "''" else "")
-        args = [start, end] + ([device] if dev != "''" else [])
-        fixes = db.execute(f"select count(*) from gps_fixes where {where}", args).fetchone()[0]
-        frames = db.execute(f"select count(*) from frames where {where}", args).fetchone()[0]
+        if fixes is None or frames is None:
+            fixes, frames = _count(db, start, end, device if dev != "''" else None)
         out.append(
             Trip(int(tid), str(device), int(b or 0), float(start), float(end), fixes, frames)
         )
     return out
+
+
+def _count(
+    db: sqlite_utils.Database, start: float, end: float, device: str | None
+) -> tuple[int, int]:
+    """GPS fixes and frames between two times (of one device, when given)."""
+    where, args = "timestamp between ? and ?", [start, end]
+    fixes_where, frames_where = where, where
+    if device is not None:
+        fixes_where += " and device_id = ?"
+        frames_where += (
+            " and segment in (select s.id from segments s join devices d on d.id = s.device "
+            "where d.device_id = ?)"
+        )
+    fixes = db.execute(
+        f"select count(*) from gps_fixes where {fixes_where}",
+        [*args, *([device] if device else [])],
+    ).fetchone()[0]
+    frames = db.execute(
+        f"select count(*) from frames where {frames_where}", [*args, *([device] if device else [])]
+    ).fetchone()[0]
+    return int(fixes), int(frames)
 
 
 def select_trips(trips: list[Trip], trip: int | None = None, all_trips: bool = False) -> list[Trip]:

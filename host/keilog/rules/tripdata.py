@@ -83,10 +83,22 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 def trip_spans(conn: sqlite3.Connection) -> list[TripSpan]:
     """The trips of the database, numbered from 1 in time order.
 
-    Until the store has a ``trips`` table, a trip is the fixes of one boot (of one
-    device), split where fixes stop for more than TRIP_GAP_S. This is the one place
-    that decides what a trip is.
+    The ``trips`` table that keilog import keeps decides (keilog.dbtrips), so the check
+    and the report number trips alike; trips without GPS fixes have nothing to check
+    and are left out. A database without one (made by hand, or by an older keilog)
+    falls back to: the fixes of one boot (of one device), split where fixes stop for
+    more than TRIP_GAP_S.
     """
+    if {"id", "device_id", "boot", "mono_start_us", "mono_end_us", "gps_fixes"} <= _columns(
+        conn, "trips"
+    ):
+        return [
+            TripSpan(tid, dev, boot, start, end)
+            for tid, dev, boot, start, end in conn.execute(
+                "select id, device_id, boot, mono_start_us, mono_end_us from trips "
+                "where gps_fixes > 0 and mono_start_us is not null order by id"
+            ).fetchall()
+        ]
     has_device = "device_id" in _columns(conn, "gps_fixes")
     device = "device_id" if has_device else "NULL"
     rows = conn.execute(
