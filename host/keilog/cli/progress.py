@@ -1,12 +1,28 @@
-"""Progress lines on stderr for long reads: frames, rate and ETA, only on a terminal."""
+"""Progress lines on stderr for long reads, imports and exports: frames, rate and ETA,
+only on a terminal."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from pathlib import Path
+from typing import Protocol, TextIO
 
-from keilog.decode.logs import Progress
+
+class Progress(Protocol):
+    """What the library's progress callbacks pass (keilog.decode.Progress for reading
+    and importing logs, keilog.export.ExportProgress for exports)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def frames(self) -> int: ...
+    @property
+    def rate(self) -> float: ...
+    @property
+    def fraction(self) -> float | None: ...
+    @property
+    def eta(self) -> float | None: ...
 
 
 class TerminalProgress:

@@ -1,0 +1,112 @@
+"""Dispatch an export by the output's extension; report progress through a callback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keilog.export.canlogs import CAN_LOG_SUFFIXES, MF4_SUFFIX, write_can_log, write_mf4
+from keilog.export.source import ExportError, frame_chunks, select
+from keilog.export.tables import PARQUET_SUFFIX, write_parquet
+
+MAP_SUFFIXES = (".gpx", ".geojson", ".kml")
+FORMATS = (*CAN_LOG_SUFFIXES, MF4_SUFFIX, PARQUET_SUFFIX, *MAP_SUFFIXES)
+
+
+@dataclass
+class ExportProgress:
+    """How far an export has got: passed to progress callbacks."""
+
+    path: Path
+    frames: int  # frames written so far
+    total: int  # frames to write (at most: a trip's window may hold fewer)
+    seconds: float
+
+    @property
+    def fraction(self) -> float | None:
+        return min(1.0, self.frames / self.total) if self.total else None
+
+    @property
+    def rate(self) -> float:
+        """Frames per second so far."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        fraction = self.fraction
+        if not fraction or self.seconds <= 0:
+            return None
+        return self.seconds * (1 - fraction) / fraction
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    format: str
+    trip: int | None
+    frames: int = 0
+    tables: dict[str, int] = field(default_factory=dict)  # rows per file (Parquet)
+    map: dict[str, Any] | None = None  # what keilog.mapexport wrote
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "format": self.format,
+            "trip": self.trip,
+            "frames": self.frames,
+            "tables": self.tables,
+            "map": self.map,
+        }
+
+
+def export(
+    db_path: str | Path,
+    to: str | Path,
+    trip: int | None = None,
+    progress: Callable[[ExportProgress], None] | None = None,
+    check: Any = None,
+) -> ExportResult:
+    """Write the database (or trip number ``trip``) to ``to``, in the format its
+    extension names. ``check`` (a keilog check result) adds violations to maps."""
+    from keilog import store
+
+    db_path, out = Path(db_path), Path(to)
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise ExportError(
+            f"{out}: unknown export format {suffix or '(no extension)'}; use one of "
+            f"{', '.join(FORMATS)}"
+        )
+    if not db_path.is_file():
+        raise ExportError(f"{db_path}: no such database; create it with keilog import")
+    if suffix in MAP_SUFFIXES:
+        from keilog.mapexport import export_map
+
+        written = export_map(db_path, out, trip=trip, all_trips=trip is None, check=check)
+        return ExportResult(out, suffix[1:], trip, map=written.to_dict())
+    db = store.open_db(db_path)
+    sel = select(db, trip)
+    started = time.perf_counter()
+    counter = [0]
+
+    def done(n: int) -> None:
+        counter[0] += n
+        if progress is not None:
+            elapsed = time.perf_counter() - started
+            progress(ExportProgress(out, counter[0], sel.estimate, elapsed))
+
+    result = ExportResult(out, suffix[1:], trip)
+    try:
+        if suffix == PARQUET_SUFFIX:
+            result.tables = write_parquet(db, out, sel, done)
+            result.frames = result.tables.get("frames", 0)
+        elif suffix == MF4_SUFFIX:
+            result.frames = write_mf4(out, frame_chunks(db, sel), done)
+        else:
+            result.frames = write_can_log(out, frame_chunks(db, sel), done)
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+    return result

@@ -1,0 +1,161 @@
+"""Tables out as Apache Parquet: the way out for fleets that outgrow one SQLite file.
+
+``--to drive.parquet`` writes a folder ``drive.parquet/`` with one file per table:
+``frames.parquet``, ``gps_fixes.parquet``, ``events.parquet``, ``trips.parquet`` and
+``msg_<MESSAGE>.parquet`` per decoded message (signal units and comments from the DBC
+as field metadata). DuckDB reads them as they are (``select * from
+'drive.parquet/msg_VEHICLE_SPEED.parquet'``), so does Spark. Written with pyarrow, a
+row group per chunk, so memory stays bounded; pyarrow is an optional extra
+(``pip install 'keilog[parquet]'``).
+
+Types follow SQLite's declared ones: INTEGER int64, REAL float64, TEXT string, BLOB
+binary. A float signal stored as the text ``'NaN'`` becomes NaN again; an INTEGER column
+holding unsigned 64-bit values above 2^63 - 1 (stored as text) becomes uint64.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from keilog.export.source import CHUNK_FRAMES, ExportError, Selection
+
+INSTALL_HINT = "pyarrow is not installed; install it with: pip install 'keilog[parquet]'"
+PARQUET_SUFFIX = ".parquet"
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ExportError(INSTALL_HINT) from exc
+    return pa, pq
+
+
+def write_parquet(
+    db: sqlite_utils.Database, out: Path, sel: Selection, done: Callable[[int], None]
+) -> dict[str, int]:
+    """Write every table of the selection into the folder ``out``; rows per file."""
+    pa, pq = _pyarrow()
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: exists and is not a folder; Parquet export writes a folder")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    counts: dict[str, int] = {}
+    names = db.table_names()
+    tables = ["frames", "gps_fixes", "events", "trips"]
+    tables += sorted(t for t in names if t.startswith("msg_"))
+    for table in tables:
+        if table not in names:
+            continue
+        where, args = _where(db, table, sel)
+        counts[table] = _write_table(
+            pa, pq, db, table, where, args, out / f"{table}{PARQUET_SUFFIX}",
+            done if table == "frames" else None,
+        )  # fmt: skip
+    return counts
+
+
+def _where(db: sqlite_utils.Database, table: str, sel: Selection) -> tuple[str, tuple[Any, ...]]:
+    if sel.trip is None:
+        return "", ()
+    if table == "trips":
+        return "id = ?", (sel.trip,)
+    if table == "frames":
+        ranges = " or ".join("id between ? and ?" for _ in sel.ranges) or "0"
+        args = tuple(v for r in sel.ranges for v in r)
+        return f"({ranges}) and {sel.where}", (*args, *sel.args)
+    if table.startswith("msg_"):
+        ranges = " or ".join("frame_id between ? and ?" for _ in sel.ranges) or "0"
+        args = tuple(v for r in sel.ranges for v in r)
+        frames = f"frame_id in (select id from frames where ({ranges}) and {sel.where})"
+        return frames, (*args, *sel.args)
+    if sel.window is None:
+        return "0", ()
+    return "timestamp between ? and ?", sel.window
+
+
+def _write_table(
+    pa: Any,
+    pq: Any,
+    db: sqlite_utils.Database,
+    table: str,
+    where: str,
+    args: tuple[Any, ...],
+    path: Path,
+    done: Callable[[int], None] | None,
+) -> int:
+    info = db.execute(f"pragma table_info([{table}])").fetchall()
+    columns = [row[1] for row in info]
+    declared = {row[1]: (row[2] or "").upper() for row in info}
+    clause = f" where {where}" if where else ""
+    text_in = _text_columns(db, table, columns, declared, clause, args)
+    units = _units(db, table)
+    fields = [
+        pa.field(c, _type(pa, declared[c], c in text_in), metadata=units.get(c)) for c in columns
+    ]
+    schema = pa.schema(fields)
+    order = " order by frame_id" if table.startswith("msg_") else " order by id"
+    cur = db.conn.execute(f"select * from [{table}]{clause}{order}", args)
+    rows = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        while chunk := cur.fetchmany(CHUNK_FRAMES):
+            values = [list(col) for col in zip(*chunk, strict=True)]
+            for j, c in enumerate(columns):
+                if c in text_in:
+                    values[j] = [_number(v, declared[c]) for v in values[j]]
+            writer.write_table(pa.table(values, schema=schema))
+            rows += len(chunk)
+            if done:
+                done(len(chunk))
+        if not rows:
+            writer.write_table(schema.empty_table())
+    return rows
+
+
+def _text_columns(
+    db: sqlite_utils.Database,
+    table: str,
+    columns: list[str],
+    declared: dict[str, str],
+    clause: str,
+    args: tuple[Any, ...],
+) -> set[str]:
+    """Numeric columns that hold text somewhere ('NaN', or integers over 2^63 - 1)."""
+    numeric = [c for c in columns if declared[c] in ("INTEGER", "REAL", "FLOAT")]
+    if not numeric:
+        return set()
+    probes = ", ".join(f"max(typeof([{c}]) = 'text')" for c in numeric)
+    found = db.execute(f"select {probes} from [{table}]{clause}", args).fetchone()
+    return {c for c, hit in zip(numeric, found, strict=True) if hit}
+
+
+def _type(pa: Any, declared: str, has_text: bool) -> Any:
+    if declared == "INTEGER":
+        return pa.uint64() if has_text else pa.int64()
+    if declared in ("REAL", "FLOAT"):
+        return pa.float64()
+    if declared == "BLOB":
+        return pa.binary()
+    return pa.string()
+
+
+def _number(value: Any, declared: str) -> Any:
+    if value is None or not isinstance(value, str):
+        return value
+    return float(value) if declared in ("REAL", "FLOAT") else int(value)
+
+
+def _units(db: sqlite_utils.Database, table: str) -> dict[str, dict[str, str]]:
+    if not table.startswith("msg_") or "signals" not in db.table_names():
+        return {}
+    rows = db.execute(
+        "select signal, unit, comment from signals where message = ?", [table[4:]]
+    ).fetchall()
+    return {s: {"unit": u or "", "comment": c or ""} for s, u, c in rows}
