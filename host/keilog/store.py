@@ -105,11 +105,11 @@ def import_segment(
     data: bytes,
     name: str,
     can_db: cantools.database.Database | None = None,
-    on_frames: Callable[[int], None] | None = None,
+    on_frames: Callable[[int, int], None] | None = None,
 ) -> SegmentImport:
     """Import one segment's bytes. Idempotent (by SHA-256) and atomic.
 
-    ``on_frames(n)`` is called after each chunk of ``n`` frames is stored.
+    ``on_frames(stored, total)`` is called after each chunk of frames is stored.
     """
     sha = hashlib.sha256(data).hexdigest()
     if _imported(db, sha):
@@ -136,7 +136,7 @@ def _store_columns(
     sha: str,
     name: str,
     can_db: cantools.database.Database | None,
-    on_frames: Callable[[int], None] | None,
+    on_frames: Callable[[int, int], None] | None,
 ) -> SegmentImport:
     result = SegmentImport(name, sha, "imported", damage=[str(d) for d in cols.damage])
     header = cols.header
@@ -159,7 +159,7 @@ def _store_columns(
                     db, can_db, batch, first_frame + start, device_id, boot, part.mono_us
                 )
             if on_frames:
-                on_frames(len(part))
+                on_frames(start + len(part), len(can))
         key = (segment, device_id, boot)
         fixes = [r for r in cols.others if isinstance(r, GpsFix)]
         events = [r for r in cols.others if isinstance(r, Event)]
@@ -508,6 +508,7 @@ def import_files(
         try:
             if log.format == "keilog":
                 data = _read(path)
+                tracker.start_file(path, len(data))
                 results.append(import_segment(db, data, path.name, can_db, tracker.frames))
             else:
                 results.append(import_log(db, path, can_db, tracker.log_progress))
@@ -534,10 +535,15 @@ class _Tracker:
         self.bytes_done = 0
         self.current = 0  # frames of the file being imported
         self.path = files[0] if files else Path()
+        self.path_size = 0
 
-    def frames(self, n: int) -> None:
-        self.current += n
-        self._report(self.bytes_done)
+    def frames(self, stored: int, total: int) -> None:
+        self.current = stored
+        size = self.path_size * stored // total if total else 0
+        self._report(self.bytes_done + size)
+
+    def start_file(self, path: Path, size: int) -> None:
+        self.path, self.path_size = path, size
 
     def log_progress(self, p: Progress) -> None:
         self.path = p.path

@@ -208,3 +208,13 @@ def test_python_can_sample_logs_round_trip(tmp_path, suffix):
             suffix == ".asc" and stamps != sorted(stamps)
         )
         assert_same(suffix, before, after, times=times)
+
+
+def test_map_formats_go_to_the_map_export(tmp_path):
+    from tests.report.synth import Drive, make_db
+
+    db = make_db(tmp_path / "k.db", Drive())
+    result = export(db, tmp_path / "trips.gpx")
+    assert result.map is not None and result.map["trips"] == [1]
+    # Drive(): 61 fixes at 1 Hz over 60 s (tests/report/synth.py).
+    assert result.map["points"] == 61

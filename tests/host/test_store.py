@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 from keilog import dbc, paths, store
 from keilog.dbschema import ensure_message_table
+from keilog.decoded_rows import NAN_TEXT, _column
 from keilog.errors import StoreError
 
 from tests.conftest import DATA
@@ -66,3 +70,25 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
     bad.write_text("this is not sqlite " * 100)
     with pytest.raises(StoreError, match=r"notes\.db: not a usable SQLite database"):
         store.open_db(bad)
+
+
+def test_import_reports_progress_over_all_files(tmp_path):
+    seen = []
+    store.import_files(tmp_path / "k.db", [MIXED, MIXED], frame_progress=seen.append)
+    # segment_mixed.klg holds 6 frames; the second copy is already imported.
+    assert seen[-1].frames == 6
+    assert seen[-1].bytes_read == seen[-1].bytes_total == 2 * MIXED.stat().st_size
+    assert seen[-1].fraction == 1.0
+
+
+def test_nan_signal_values_are_kept_apart_from_absent_ones(tmp_path):
+    # docs/database.md: absent is NULL, a NaN value is the text 'NaN'.
+    values = np.array([1.5, np.nan, np.nan])
+    present = np.array([True, True, False])
+    column = _column(values, present)
+    assert column == [1.5, NAN_TEXT, None]
+    db = store.open_db(tmp_path / "k.db")
+    db.execute("create table t (v real)")
+    db.conn.executemany("insert into t values (?)", [(v,) for v in column])
+    back = [r[0] for r in db.execute("select v from t order by rowid")]
+    assert back[0] == 1.5 and math.isnan(float(back[1])) and back[2] is None

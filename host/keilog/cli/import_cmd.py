@@ -10,6 +10,7 @@ import click
 
 from keilog import dbc, store
 from keilog.cli.main import cli, handle_errors, status
+from keilog.cli.progress import TerminalProgress
 
 
 @cli.command("import")
@@ -48,7 +49,11 @@ def import_(
         keilog import logs/*.KLG --db trips.db --dbc dbc/keicar.dbc
     """
     can_db = dbc.load_files(dbc_paths) if dbc_paths else None
-    results = store.import_files(db_path, segments, can_db)
+    progress = TerminalProgress(quiet)
+    try:
+        results = store.import_files(db_path, segments, can_db, frame_progress=progress)
+    finally:
+        progress.done()
     for r in results:
         if as_json:
             click.echo(json.dumps(asdict(r)))
