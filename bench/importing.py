@@ -136,15 +136,21 @@ def where_time_goes(segments: list[Path], can_db: Database, db_path: Path) -> di
 def peak_rss_mb(segments: list[Path]) -> tuple[float, float]:
     """Peak RSS of a process importing ``segments``, and its RSS before the import (the
     interpreter and its modules: python-can alone brings asammdf and pandas)."""
+    # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across exec, so a child of
+    # this (large) process would report the parent's size.
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from keilog import store\n"
         "from keilog.decode import load_database\n"
         "from keilog.paths import keicar_dbc\n"
+        "def hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            return int(line.split()[1])\n"
         "can_db = load_database(keicar_dbc())\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(hwm())\n"
         "store.import_files(sys.argv[1], sys.argv[2:], can_db)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(hwm())\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
@@ -154,7 +160,7 @@ def peak_rss_mb(segments: list[Path]) -> tuple[float, float]:
             check=True,
             timeout=3600,
         )
-    before, peak = (int(v) / 1024 for v in proc.stdout.split()[-2:])  # Linux: KiB
+    before, peak = (int(v) / 1024 for v in proc.stdout.split()[-2:])  # kB
     return peak, before
 
 
