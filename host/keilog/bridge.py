@@ -7,7 +7,10 @@ and the demo, ``socketcan`` or a USB adapter for real traffic).
 
 from __future__ import annotations
 
+import array
+import fcntl
 import os
+import termios
 import threading
 from pathlib import Path
 
@@ -31,10 +34,24 @@ class BusToStream(threading.Thread):
         self.forwarded = 0
         self.error: BaseException | None = None
         self._halt = threading.Event()
+        self._fd = -1
+
+    def pending_bytes(self) -> int:
+        """Bytes written into the FIFO that its reader has not read yet (0 if closed)."""
+        fd = self._fd
+        if fd < 0:
+            return 0
+        buf = array.array("i", [0])
+        try:
+            fcntl.ioctl(fd, termios.FIONREAD, buf)
+        except OSError:
+            return 0
+        return int(buf[0])
 
     def run(self) -> None:
         try:
             fd = os.open(self.path, os.O_WRONLY)
+            self._fd = fd
             try:
                 while not self._halt.is_set():
                     msg = self.bus.recv(timeout=0.05)
@@ -53,6 +70,7 @@ class BusToStream(threading.Thread):
                     if self.expect is not None and self.forwarded >= self.expect:
                         break
             finally:
+                self._fd = -1
                 os.close(fd)
         except BaseException as exc:  # reported to the caller by join_checked()
             self.error = exc

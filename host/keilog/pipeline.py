@@ -160,6 +160,11 @@ def log_events(
                 if delay > 0:
                     time.sleep(delay)
             if isinstance(ev, Nmea):
+                if not speedup and bridge:
+                    # Unpaced, CAN frames would queue far ahead of the NMEA sentences
+                    # that the firmware reads at once; let it read every earlier frame
+                    # first so that both are stamped in their real order.
+                    _wait_drained(bridge, sent, timeout)
                 if gps_fd is not None:
                     os.write(gps_fd, ev.text.encode("ascii") + b"\r\n")
                     sentences += 1
@@ -203,6 +208,14 @@ def log_events(
     return FirmwareRun(
         segments, sent, time.monotonic() - started, log, interpreter, sentences, storage, synced
     )
+
+
+def _wait_drained(bridge: BusToStream, sent: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while bridge.forwarded < sent or bridge.pending_bytes():
+        if not bridge.is_alive() or time.monotonic() > deadline:
+            return  # the caller's checks report what went wrong
+        time.sleep(0.0002)
 
 
 def _wait_logged(port: str, frames: int, timeout: float) -> None:
