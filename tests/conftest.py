@@ -48,6 +48,11 @@ def run_mp(
 
 
 @pytest.fixture
+def micropython_binary() -> str:
+    return micropython_path()
+
+
+@pytest.fixture
 def mp():
     return run_mp
 

@@ -26,12 +26,12 @@ def test_syntax_error_names_file_and_line(tmp_path):
 
 
 def test_missing_file_says_so(tmp_path):
-    with pytest.raises(DbcError, match="no such DBC file"):
+    with pytest.raises(DbcError, match=r"nope\.dbc: cannot read the file .*check the path"):
         dbc.load_file(tmp_path / "nope.dbc")
 
 
 def test_the_same_id_in_two_files_is_refused(tmp_path):
     copy = tmp_path / "copy.dbc"
     copy.write_text(paths.keicar_dbc().read_text())
-    with pytest.raises(DbcError, match="also defined in"):
+    with pytest.raises(DbcError, match=r"copy\.dbc: message ENGINE_STATUS has frame id 0xc8, "):
         dbc.load_files([paths.keicar_dbc(), copy])

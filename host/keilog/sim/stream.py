@@ -12,19 +12,22 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import struct
 from pathlib import Path
 from typing import BinaryIO
 
 import can
 
 from keilog.errors import LogFormatError
+from keilog.firmware import (
+    CAN_EFF_FLAG,
+    CAN_ERR_FLAG,
+    CAN_FRAME,
+    CAN_RTR_FLAG,
+    pack_can_frame,
+)
 
-FRAME = struct.Struct("<IB3x8s")
+FRAME = CAN_FRAME
 FRAME_SIZE = FRAME.size  # 16
-CAN_EFF_FLAG = 0x80000000
-CAN_RTR_FLAG = 0x40000000
-CAN_ERR_FLAG = 0x20000000
 CAN_SFF_MASK = 0x000007FF
 CAN_EFF_MASK = 0x1FFFFFFF
 
@@ -33,14 +36,14 @@ def pack(msg: can.Message) -> bytes:
     """One python-can message as a 16-byte SocketCAN frame (classic CAN only)."""
     if msg.is_fd or msg.dlc > 8:
         raise ValueError(f"frame 0x{msg.arbitration_id:X}: CAN FD frames do not fit can_frame")
-    can_id = msg.arbitration_id & (CAN_EFF_MASK if msg.is_extended_id else CAN_SFF_MASK)
-    if msg.is_extended_id:
-        can_id |= CAN_EFF_FLAG
-    if msg.is_remote_frame:
-        can_id |= CAN_RTR_FLAG
-    if msg.is_error_frame:
-        can_id |= CAN_ERR_FLAG
-    return FRAME.pack(can_id, msg.dlc, bytes(msg.data))
+    return pack_can_frame(
+        msg.arbitration_id,
+        bytes(msg.data),
+        msg.is_extended_id,
+        msg.is_remote_frame,
+        msg.is_error_frame,
+        msg.dlc,
+    )
 
 
 def unpack(frame: bytes, offset: int = 0, where: str = "stream") -> can.Message:
