@@ -32,13 +32,14 @@ import can.io.player
 from keilog import logfile, segcolumns
 from keilog.decode.frames import FrameBatch, FrameBuilder
 from keilog.errors import LogFormatError
+from keilog.progress import RateEta
 
 CHUNK_FRAMES = 65_536
 KEILOG_SUFFIX = ".klg"
 
 
 @dataclass
-class Progress:
+class Progress(RateEta):
     """How far reading one log has got: passed to progress callbacks."""
 
     path: Path
@@ -52,19 +53,6 @@ class Progress:
         if not self.bytes_total or not self.bytes_read:
             return None
         return min(1.0, self.bytes_read / self.bytes_total)
-
-    @property
-    def rate(self) -> float:
-        """Frames per second so far."""
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left, estimated from the bytes read; None when unknown."""
-        fraction = self.fraction
-        if not fraction or self.seconds <= 0:
-            return None
-        return self.seconds * (1 - fraction) / fraction
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -11,13 +11,14 @@ from typing import Any
 from keilog.export.canlogs import CAN_LOG_SUFFIXES, MF4_SUFFIX, write_can_log, write_mf4
 from keilog.export.source import ExportError, frame_chunks, select
 from keilog.export.tables import PARQUET_SUFFIX, write_parquet
+from keilog.progress import RateEta
 
 MAP_SUFFIXES = (".gpx", ".geojson", ".kml")
 FORMATS = (*CAN_LOG_SUFFIXES, MF4_SUFFIX, PARQUET_SUFFIX, *MAP_SUFFIXES)
 
 
 @dataclass
-class ExportProgress:
+class ExportProgress(RateEta):
     """How far an export has got: passed to progress callbacks."""
 
     path: Path
@@ -28,18 +29,6 @@ class ExportProgress:
     @property
     def fraction(self) -> float | None:
         return min(1.0, self.frames / self.total) if self.total else None
-
-    @property
-    def rate(self) -> float:
-        """Frames per second so far."""
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        fraction = self.fraction
-        if not fraction or self.seconds <= 0:
-            return None
-        return self.seconds * (1 - fraction) / fraction
 
 
 @dataclass
