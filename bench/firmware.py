@@ -52,7 +52,7 @@ PYBOARD_HZ = 168_000_000  # STM32F405 (hardware/boards/pyboard_v11.json, mcu.clo
 
 
 def _frames(path: Path, n: int) -> list[can.Message]:
-    from keilog.firmware import pack_can_frame
+    from keilog.unixport.firmware import pack_can_frame
 
     msgs = [
         can.Message(

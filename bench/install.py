@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from keilog import boards, deploy, devconfig
+from keilog.hardware import boards, deploy, devconfig
 
 from bench import entry
 

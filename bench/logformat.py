@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import can
-from keilog import dbc, paths, pipeline
+from keilog import paths
+from keilog.decode import dbc
 from keilog.demo import builtin_messages
-from keilog.logfile import parse
+from keilog.logformat.reader import parse
+from keilog.unixport import harness
 
 from bench import best_of, entry
 
@@ -41,15 +43,15 @@ def _read_candump(path: Path) -> int:
 
 def run(quick: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    keicar = dbc.load_files([paths.keicar_dbc()])
+    keicar = dbc.load_databases([paths.keicar_dbc()])
     duration = 10.0 if quick else 120.0
     messages = list(builtin_messages(keicar, duration=duration))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # The real firmware, default flush interval (1 s), frames as fast as the bus takes them.
-        cfg = pipeline.firmware_config(work / "can.fifo", work / "storage")
+        cfg = harness.firmware_config(work / "can.fifo", work / "storage")
         cfg["flush_ms"] = 1000
-        run_ = pipeline.log_messages(messages, work, config=cfg)
+        run_ = harness.log_messages(messages, work, config=cfg)
         seg_bytes = sum(p.stat().st_size for p in run_.segments)
         candump = work / "frames.log"
         _candump(messages, candump)

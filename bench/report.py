@@ -3,7 +3,7 @@
 - report_trips_rows_per_s: ``keilog.report.list_trips`` over a 10-hour log (10 Hz CAN
   speed frames and 1 Hz GPS, 396,000 rows) vs the direct SQL a straightforward
   implementation writes (``lag()`` and a running ``sum()`` window over every row).
-  keilog import keeps a ``trips`` table (keilog.dbtrips, computed per segment as it is
+  keilog import keeps a ``trips`` table (keilog.store.trips, computed per segment as it is
   imported), so listing trips reads that table.
 - report_trip_10h_s: ``write_report`` of that 10-hour trip (map, speed plot, summary,
   speedometer); the reference is the trip's own duration, so the ratio is "times faster
@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from keilog import dbc, paths, store
-from keilog.logfile import ClockAnchor, GpsFix, Record, SegmentHeader
+from keilog import paths, store
+from keilog.decode import dbc
+from keilog.logformat.columns import CanColumns, SegmentColumns
+from keilog.logformat.reader import ClockAnchor, GpsFix, Record, SegmentHeader
 from keilog.report import list_trips, write_report
 from keilog.report.trips import GAP_S
-from keilog.segcolumns import CanColumns, SegmentColumns
+from keilog.store import ingest
 
 from bench import best_of, entry
 
@@ -47,10 +49,10 @@ from s group by device_id, boot, part order by min(timestamp)
 def _log(path: Path, seconds: int) -> int:
     """A drive around Gainesville, FL: speed wanders 0-60 mph; rows imported.
 
-    Written through the store's own segment import (keilog.store), so the tables, and
+    Written through the store's own segment import (keilog.store.ingest), so the tables, and
     the trips it keeps, are those ``keilog import`` writes.
     """
-    keicar = dbc.load_files([paths.keicar_dbc()])
+    keicar = dbc.load_databases([paths.keicar_dbc()])
     msg = keicar.get_message_by_name("VEHICLE_SPEED")
     rng = np.random.default_rng(3)
     n_can = seconds * 10
@@ -83,7 +85,7 @@ def _log(path: Path, seconds: int) -> int:
     header = SegmentHeader(0, 1, 0, 1, 0, "KEI-BENCH", (0, 1, 0))
     anchor = ClockAnchor(0, round(START * 1e6), "gps")
     cols = SegmentColumns(header, can, [header, anchor, *fixes], name="BENCH000.KLG")
-    store._store_columns(store.open_db(path), cols, "bench" * 8, cols.name, keicar, None)
+    ingest._store_columns(store.open_db(path), cols, "bench" * 8, cols.name, keicar, None)
     return n_can + seconds
 
 

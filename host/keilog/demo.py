@@ -17,10 +17,12 @@ from typing import Any
 
 import can
 
-from keilog import dbc, paths, pipeline, store
-from keilog.logfile import read_segment
+from keilog import paths, store
+from keilog.decode import dbc
+from keilog.logformat.reader import read_segment
 from keilog.sim import run as sim_run
 from keilog.sim import scenario as sim_scenario
+from keilog.unixport import harness
 
 Status = Callable[[str], None]
 
@@ -93,14 +95,14 @@ class DemoResult:
 
 def scenario_events(
     sc: sim_scenario.Scenario, duration: float | None = None
-) -> Iterator[can.Message | pipeline.Nmea]:
+) -> Iterator[can.Message | harness.Nmea]:
     """The simulator's CAN frames and NMEA sentences on one clock (UTC epoch seconds)."""
     start = sc.start_epoch
     for ev in sim_run.simulate(sc, duration=duration):
         if isinstance(ev, sim_run.CanFrame):
             yield ev.message
         else:
-            yield pipeline.Nmea(start + ev.t, ev.text)
+            yield harness.Nmea(start + ev.t, ev.text)
 
 
 def builtin_messages(can_db: Any = None, duration: float = 60.0) -> Iterator[can.Message]:
@@ -140,7 +142,7 @@ def run_demo(
         (out / stale_file).unlink(missing_ok=True)
     sc = sim_scenario.resolve(scenario or sim_scenario.DEMO)
     say(f"scenario {sc.name}: driving with the firmware logging ...")
-    can_db = dbc.load_files([paths.keicar_dbc(), paths.dbc_dir() / "obd2.dbc"])
+    can_db = dbc.load_databases([paths.keicar_dbc(), paths.dbc_dir() / "obd2.dbc"])
     db_path = out / "keilog.db"
     archive = out / "archive"
 
@@ -148,7 +150,7 @@ def run_demo(
         say(f"syncing the logger over USB ({port}) ...")
         return sync_port(port, archive, db_path, can_db=can_db)
 
-    run = pipeline.log_events(
+    run = harness.log_events(
         scenario_events(sc, duration),
         out / "work",
         speedup,

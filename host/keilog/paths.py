@@ -28,6 +28,11 @@ def firmware_dir() -> Path:
     return _find("firmware")
 
 
+def hardware_dir() -> Path:
+    """The hardware guide's folder (board pin maps under ``boards/``)."""
+    return _find("hardware")
+
+
 def dbc_dir() -> Path:
     """The folder of DBC files that keilog ships."""
     return _find("dbc")

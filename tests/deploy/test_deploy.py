@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from keilog import boards, deploy, devconfig
 from keilog.cli import cli
 from keilog.errors import FirmwareError
+from keilog.hardware import boards, deploy, devconfig
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"

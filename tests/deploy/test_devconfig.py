@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from keilog import boards, devconfig
 from keilog.cli import cli
 from keilog.errors import ConfigError, DbcError
+from keilog.hardware import boards, devconfig
 
 REPO = Path(__file__).resolve().parents[2]
 KEICAR = REPO / "dbc" / "keicar.dbc"

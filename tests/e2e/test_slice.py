@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import can
 import pytest
-from keilog import dbc, paths, pipeline, store
+from keilog import paths, store
+from keilog.decode import dbc
 from keilog.demo import builtin_messages
+from keilog.unixport import harness
 
 
 @pytest.fixture(scope="module")
 def keicar():
-    return dbc.load_files([paths.keicar_dbc()])
+    return dbc.load_databases([paths.keicar_dbc()])
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def logged(tmp_path_factory, keicar):
         can.Message(timestamp=20.0, arbitration_id=0x7FF, data=b"", is_extended_id=False),
     ]
     work = tmp_path_factory.mktemp("slice")
-    run = pipeline.log_messages(sent, work)
+    run = harness.log_messages(sent, work)
     db_path = work / "keilog.db"
     results = store.import_files(db_path, run.segments, keicar)
     return sent, run, db_path, results

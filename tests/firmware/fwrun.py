@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from keilog.firmware import extract_image, pack_can_frame
-from keilog.logfile import EVENT_NAMES, CanFrame, Event, Record, Segment, read_segment
+from keilog.logformat.reader import EVENT_NAMES, CanFrame, Event, Record, Segment, read_segment
+from keilog.unixport.firmware import extract_image, pack_can_frame
 
 from tests.conftest import FIRMWARE, micropython_path
 

@@ -1,12 +1,12 @@
 """The firmware's board table (firmware/lib/logger/boards.py) says what the hardware
-guide's pin maps (hardware/boards/*.json, read by keilog.boards) say."""
+guide's pin maps (hardware/boards/*.json, read by keilog.hardware.boards) say."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from keilog.boards import board_names, load_board
+from keilog.hardware.boards import board_names, load_board
 
 from tests.conftest import TESTS, run_mp
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from keilog.logfile import CanFrame, Event, read_segment
+from keilog.logformat.reader import CanFrame, Event, read_segment
 
 from tests.conftest import TESTS, run_mp
 

@@ -15,7 +15,7 @@ import pynmea2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from keilog.logfile import ClockAnchor, Event, GpsFix, read_segment
+from keilog.logformat.reader import ClockAnchor, Event, GpsFix, read_segment
 from keilog.sim.nmea import NmeaOptions
 from keilog.sim.run import NmeaSentence, Simulation
 from keilog.sim.scenario import builtin

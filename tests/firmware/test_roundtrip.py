@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from keilog.logfile import parse
+from keilog.logformat.reader import parse
 
 from tests.conftest import TESTS, run_mp
 from tests.host.test_logfile import expected_records

@@ -12,8 +12,8 @@ import time
 from datetime import UTC, datetime
 
 import cantools
-from keilog.firmware import pack_can_frame
-from keilog.logfile import CanFrame, ClockAnchor, GpsFix, apply_clock
+from keilog.logformat.reader import CanFrame, ClockAnchor, GpsFix, apply_clock
+from keilog.unixport.firmware import pack_can_frame
 
 from tests.conftest import ROOT
 from tests.firmware.fwrun import events, frame_number, frames, records, run, segments, seq_frame

@@ -10,7 +10,7 @@ import json
 import shutil
 
 import pytest
-from keilog.logfile import BLOCK_SIZE, read_segment
+from keilog.logformat.reader import BLOCK_SIZE, read_segment
 
 from tests.conftest import TESTS, run_mp
 from tests.firmware.fwrun import events, frame_number, frames, run, segments, write_frames

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
-from keilog.logfile import read_segment
+from keilog.logformat.reader import read_segment
 
 from tests.conftest import FIRMWARE, TESTS, micropython_path, run_mp
 from tests.firmware.fwrun import frame_number, frames, segments, seq_frame

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from keilog import boards
 from keilog.errors import ConfigError
+from keilog.hardware import boards
 
 REPO = Path(__file__).resolve().parents[2]
 BOARDS = REPO / "hardware" / "boards"

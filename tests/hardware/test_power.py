@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from keilog import power
 from keilog.errors import ConfigError
+from keilog.hardware import power
 
 README = Path(__file__).resolve().parents[2] / "hardware" / "README.md"
 DIVIDER = power.Divider(100_000, 22_000)

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from keilog import boards, wiring
+from keilog.hardware import boards, wiring
 
 WIRING = Path(__file__).resolve().parents[2] / "hardware" / "wiring"
 NAMES = boards.board_names()
@@ -39,7 +39,7 @@ def test_svg_exists_and_names_every_connected_pin(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_svg_is_up_to_date(name):
-    # Regenerate with: python -m keilog.wiring
+    # Regenerate with: python -m keilog.hardware.wiring
     committed = (WIRING / f"{name}.svg").read_text(encoding="utf-8")
     assert committed == wiring.render_svg(boards.load_board(name))
 

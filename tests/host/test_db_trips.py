@@ -6,8 +6,18 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from keilog import dbtrips, store
-from keilog.logfile import CanFrame, ClockAnchor, Event, GpsFix, Record, Segment, SegmentHeader
+from keilog import store
+from keilog.logformat.reader import (
+    CanFrame,
+    ClockAnchor,
+    Event,
+    GpsFix,
+    Record,
+    Segment,
+    SegmentHeader,
+)
+from keilog.store import ingest
+from keilog.store import trips as dbtrips
 
 START = 1_780_322_400.0  # 2026-06-01T14:00:00Z
 M_PER_DEG_LAT = 111_195.08  # IUGG mean sphere: R * pi / 180 (as dbtrips.haversine_m)
@@ -42,7 +52,7 @@ def imported(tmp_path, *segments: Segment) -> list[dict]:
     db = store.open_db(tmp_path / "k.db")
     for seg in segments:
         sha = hashlib.sha256(repr(seg.records).encode()).hexdigest()
-        store._store_segment(db, seg, sha, seg.name, None)
+        ingest._store_segment(db, seg, sha, seg.name, None)
     return list(db.query("select * from trips order by id"))
 
 

@@ -1,12 +1,13 @@
 """Loading DBC files: errors name the file and the line."""
 
 import pytest
-from keilog import dbc, paths
+from keilog import paths
+from keilog.decode import dbc
 from keilog.errors import DbcError
 
 
 def test_keicar_dbc_loads_with_cycle_times():
-    db = dbc.load_files([paths.keicar_dbc()])
+    db = dbc.load_databases([paths.keicar_dbc()])
     cycles = {m.name: m.cycle_time for m in db.messages}
     assert cycles == {
         "ENGINE_STATUS": 10,
@@ -22,16 +23,16 @@ def test_syntax_error_names_file_and_line(tmp_path):
     text = paths.keicar_dbc().read_text().replace("BO_ 464 VEHICLE_SPEED: 8 ABS", "BO_ 464 :: 8")
     bad.write_text(text)
     with pytest.raises(DbcError, match=r"bad\.dbc:\d+: cantools cannot load"):
-        dbc.load_file(bad)
+        dbc.load_database(bad)
 
 
 def test_missing_file_says_so(tmp_path):
     with pytest.raises(DbcError, match=r"nope\.dbc: cannot read the file .*check the path"):
-        dbc.load_file(tmp_path / "nope.dbc")
+        dbc.load_database(tmp_path / "nope.dbc")
 
 
 def test_the_same_id_in_two_files_is_refused(tmp_path):
     copy = tmp_path / "copy.dbc"
     copy.write_text(paths.keicar_dbc().read_text())
     with pytest.raises(DbcError, match=r"copy\.dbc: message ENGINE_STATUS has frame id 0xc8, "):
-        dbc.load_files([paths.keicar_dbc(), copy])
+        dbc.load_databases([paths.keicar_dbc(), copy])

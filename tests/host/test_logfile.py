@@ -8,7 +8,7 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from keilog.logfile import (
+from keilog.logformat.reader import (
     BLOCK_SIZE,
     CanFrame,
     ClockAnchor,

@@ -1,4 +1,4 @@
-"""The demo's fallback: the same firmware under CPython through keilog.mpshim.
+"""The demo's fallback: the same firmware under CPython through keilog.unixport.cpython_shim.
 
 The firmware tests use the real MicroPython binary; this checks only that the shim runs
 the unchanged firmware and gives the same log content as the real interpreter.
@@ -11,8 +11,8 @@ import os
 import subprocess
 import sys
 
-from keilog.firmware import pack_can_frame
-from keilog.logfile import read_segment
+from keilog.logformat.reader import read_segment
+from keilog.unixport.firmware import pack_can_frame
 
 from tests.conftest import FIRMWARE, micropython_path
 
@@ -39,6 +39,6 @@ def run_firmware(argv: list[str], tmp_path, name: str) -> list:
 
 def test_shim_logs_what_the_real_interpreter_logs(tmp_path):
     real = run_firmware([micropython_path()], tmp_path, "real")
-    shim = run_firmware([sys.executable, "-m", "keilog.mpshim"], tmp_path, "shim")
+    shim = run_firmware([sys.executable, "-m", "keilog.unixport.cpython_shim"], tmp_path, "shim")
     assert len(real) == 500
     assert shim == real

@@ -7,7 +7,8 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from keilog.logfile import (
+from keilog.logformat.columns import read_columns, segment_clock, utc_seconds
+from keilog.logformat.reader import (
     BLOCK_SIZE,
     CanFrame,
     ClockAnchor,
@@ -16,7 +17,6 @@ from keilog.logfile import (
     block_crc,
     parse,
 )
-from keilog.segcolumns import read_columns, segment_clock, utc_seconds
 
 from tests.conftest import DATA
 

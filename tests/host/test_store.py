@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from keilog import dbc, paths, store
-from keilog.dbschema import ensure_message_table
-from keilog.decoded_rows import NAN_TEXT, _column
+from keilog import paths, store
+from keilog.decode import dbc
 from keilog.errors import StoreError
+from keilog.store.decoded import NAN_TEXT, _column
+from keilog.store.schema import ensure_message_table
 
 from tests.conftest import DATA
 
@@ -57,7 +58,7 @@ def test_import_is_atomic_per_segment(tmp_path):
 def test_decoded_tables_keep_units_and_comments(tmp_path):
     # A one-frame segment of VEHICLE_SPEED built from the worked example's layout is
     # not needed: the e2e slice covers decoding; here the signals table is checked.
-    keicar = dbc.load_files([paths.keicar_dbc()])
+    keicar = dbc.load_databases([paths.keicar_dbc()])
     db = store.open_db(tmp_path / "k.db")
     msg = keicar.get_message_by_name("VEHICLE_SPEED")
     ensure_message_table(db, msg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from keilog.timebase import build_clock
+from keilog.logformat.clock import build_clock
 
 T0 = 1_780_322_400_000_000  # 2026-06-01T14:00:00Z in microseconds
 

@@ -3,7 +3,7 @@
 The simulator (keilog.sim) drives the scenario; its CAN frames and NMEA sentences become
 the records a logger would have written (NMEA parsed by pynmea2, positions and speeds as
 the receiver reported them, dropouts included) and go through the store's own segment
-import (``keilog.store``), so the tables are exactly those ``keilog import`` writes.
+import (``keilog.store.ingest``), so the tables are exactly those ``keilog import`` writes.
 The firmware's part is covered by the e2e tests; here it would only cost time.
 """
 
@@ -13,11 +13,13 @@ import hashlib
 from pathlib import Path
 
 import pynmea2
-from keilog import dbc, paths, store
-from keilog.logfile import CanFrame, ClockAnchor, GpsFix, Segment, SegmentHeader
+from keilog import paths, store
+from keilog.decode import dbc
+from keilog.logformat.reader import CanFrame, ClockAnchor, GpsFix, Segment, SegmentHeader
 from keilog.sim.run import CanFrame as SimFrame
 from keilog.sim.run import NmeaSentence, Simulation
 from keilog.sim.scenario import Scenario, resolve
+from keilog.store import ingest
 
 KNOT = 1852 / 3600  # m/s per knot (1 international nautical mile = 1852 m)
 MONO0_US = 1_000_000  # the logger's monotonic clock when the scenario starts
@@ -72,8 +74,8 @@ def build(db_path: Path, scenario: str | Path = "florida_rural") -> Simulation:
     recs, sim = records(sc)
     header = SegmentHeader(0, 1, 0, BOOT, 0, DEVICE, (0, 1, 0))
     seg = Segment(header, [header, *recs], name="SIM00000.KLG")
-    can_db = dbc.load_files([paths.keicar_dbc()])
+    can_db = dbc.load_databases([paths.keicar_dbc()])
     db = store.open_db(db_path)
     sha = hashlib.sha256(f"{sc.name}:{len(recs)}".encode()).hexdigest()
-    store._store_segment(db, seg, sha, seg.name, can_db)
+    ingest._store_segment(db, seg, sha, seg.name, can_db)
     return sim

@@ -10,8 +10,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from keilog import dbc, paths, store
-from keilog.logfile import CanFrame, ClockAnchor, GpsFix, Segment, SegmentHeader
+from keilog import paths, store
+from keilog.decode import dbc
+from keilog.logformat.reader import CanFrame, ClockAnchor, GpsFix, Segment, SegmentHeader
+from keilog.store import ingest
 
 START = 1_780_322_400.0  # 2026-06-01T14:00:00Z
 M_PER_DEG_LAT = 111_195.0  # mean-radius sphere, as keilog.report.trips.haversine_m
@@ -29,7 +31,7 @@ class Drive:
 
 
 def records(d: Drive) -> list[CanFrame | GpsFix | ClockAnchor]:
-    msg = dbc.load_files([paths.keicar_dbc()]).get_message_by_name("VEHICLE_SPEED")
+    msg = dbc.load_databases([paths.keicar_dbc()]).get_message_by_name("VEHICLE_SPEED")
     mono0 = 5_000_000 + round((d.start - START) * 1e6)  # one monotonic clock per boot
     out: list[CanFrame | GpsFix | ClockAnchor] = [ClockAnchor(mono0, round(d.start * 1e6), "gps")]
     if d.gps:
@@ -58,10 +60,10 @@ def records(d: Drive) -> list[CanFrame | GpsFix | ClockAnchor]:
 
 def make_db(path: Path, *drives: Drive) -> Path:
     db = store.open_db(path)
-    can_db = dbc.load_files([paths.keicar_dbc()])
+    can_db = dbc.load_databases([paths.keicar_dbc()])
     for i, d in enumerate(drives):
         header = SegmentHeader(0, 1, 0, d.boot, 0, d.device, (0, 1, 0))
         seg = Segment(header, [header, *records(d)], name=f"T{i:07d}.KLG")
         sha = hashlib.sha256(repr(d).encode()).hexdigest()
-        store._store_segment(db, seg, sha, seg.name, can_db)
+        ingest._store_segment(db, seg, sha, seg.name, can_db)
     return path

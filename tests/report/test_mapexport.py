@@ -10,7 +10,7 @@ import gpxpy
 import numpy as np
 import pytest
 from keilog import store
-from keilog.mapexport import GX_NS, KML_NS, TPX_NS, export_map
+from keilog.export.maps import GX_NS, KML_NS, TPX_NS, export_map
 from keilog.report import ReportError, list_trips
 from keilog.report.data import read_fixes
 

@@ -6,7 +6,8 @@ Each expected value is computed by hand from the J1979 formula named beside it
 
 import cantools
 import pytest
-from keilog import dbc, paths
+from keilog import paths
+from keilog.decode import dbc
 
 OBD2 = paths.dbc_dir() / "obd2.dbc"
 
@@ -17,13 +18,13 @@ def db():
 
 
 def test_loads_with_keilog_and_cantools_and_has_every_ecu(db):
-    assert dbc.load_file(OBD2).get_message_by_frame_id(0x7E8).name == "OBD2_RESPONSE_ECU1"
+    assert dbc.load_database(OBD2).get_message_by_frame_id(0x7E8).name == "OBD2_RESPONSE_ECU1"
     ids = sorted(m.frame_id for m in db.messages)
     assert ids == [0x7DF, *range(0x7E0, 0x7E1), *range(0x7E8, 0x7F0)]
 
 
 def test_keicar_and_obd2_can_be_loaded_together():
-    merged = dbc.load_files([paths.keicar_dbc(), OBD2])
+    merged = dbc.load_databases([paths.keicar_dbc(), OBD2])
     assert {0xC8, 0x7DF, 0x7E8, 0x7EF} <= {m.frame_id for m in merged.messages}
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from keilog.errors import LogFormatError
-from keilog.firmware import pack_can_frame
 from keilog.sim.stream import FRAME_SIZE, StreamWriter, pack, unpack, unpack_all
+from keilog.unixport.firmware import pack_can_frame
 
 
 def test_a_standard_frame_byte_by_byte():

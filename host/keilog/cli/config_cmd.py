@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from keilog import boards, devconfig
 from keilog.cli.main import cli, handle_errors, status
+from keilog.hardware import boards, devconfig
 
 
 @cli.command("config")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from keilog import boards, deploy, devconfig
 from keilog.cli.main import cli, handle_errors, status
 from keilog.errors import ConfigError
+from keilog.hardware import boards, deploy, devconfig
 
 
 @cli.command("deploy")

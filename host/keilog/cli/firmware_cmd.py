@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from keilog import firmware
 from keilog.cli.main import cli, handle_errors
+from keilog.unixport import firmware
 
 
 @cli.group("firmware")

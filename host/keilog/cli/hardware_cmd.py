@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from keilog import boards, power, wiring
 from keilog.cli.main import cli, handle_errors, status
+from keilog.hardware import boards, power, wiring
 
 
 @cli.group("hardware")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from keilog import dbc, store
+from keilog import store
 from keilog.cli.main import cli, handle_errors, status
 from keilog.cli.progress import TerminalProgress
+from keilog.decode import dbc
 
 
 @cli.command("import")
@@ -48,7 +49,7 @@ def import_(
 
         keilog import logs/*.KLG --db trips.db --dbc dbc/keicar.dbc
     """
-    can_db = dbc.load_files(dbc_paths) if dbc_paths else None
+    can_db = dbc.load_databases(dbc_paths) if dbc_paths else None
     progress = TerminalProgress(quiet)
     try:
         results = store.import_files(db_path, segments, can_db, frame_progress=progress)

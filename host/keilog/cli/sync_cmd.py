@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from keilog import dbc
 from keilog.cli.main import cli, handle_errors, status
+from keilog.decode import dbc
 from keilog.sync import Progress, SyncResult, candidates, sync_port
 
 
@@ -144,7 +144,7 @@ def sync_(
         if not found:
             status("no MicroPython board found (USB vendor id 0xF055)", quiet)
         return
-    can_db = dbc.load_files(dbc_paths) if dbc_paths else None
+    can_db = dbc.load_databases(dbc_paths) if dbc_paths else None
     bar = _Bar() if not quiet and sys.stderr.isatty() else None
     try:
         result = sync_port(

@@ -1,7 +1,7 @@
 """Read CAN logs of every format owners already have into FrameBatch chunks.
 
 * keilog segments (``*.KLG``, or any file starting with a keilog block) through
-  ``keilog.logfile``: timestamps are UTC where the segment's clock anchors allow, else
+  ``keilog.logformat.reader``: timestamps are UTC where the segment's clock anchors allow, else
   seconds of the logger's monotonic clock;
 * python-can's formats through its readers: candump ``.log``, Vector ``.asc`` and
   ``.blf``, PEAK ``.trc``, python-can ``.csv`` and ``.db``, each also gzip-compressed
@@ -29,9 +29,9 @@ import can
 import can.io.generic
 import can.io.player
 
-from keilog import logfile, segcolumns
 from keilog.decode.frames import FrameBatch, FrameBuilder
 from keilog.errors import LogFormatError
+from keilog.logformat import columns, reader
 from keilog.progress import RateEta
 
 CHUNK_FRAMES = 65_536
@@ -86,8 +86,8 @@ class CanLog:
         if self.format == "keilog":
             yield from self._read_keilog(chunk_frames, counter)
             return
-        with self._open_reader(counter) as reader:
-            messages = iter(reader)
+        with self._open_reader(counter) as log_reader:
+            messages = iter(log_reader)
             while True:
                 builder = FrameBuilder(None)
                 try:
@@ -107,11 +107,11 @@ class CanLog:
             data = self.path.read_bytes()
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot read the segment: {exc.strerror}") from exc
-        cols = segcolumns.read_columns(data)
+        cols = columns.read_columns(data)
         self.problems.extend(f"{self.path}: {damage}" for damage in cols.damage)
         counter.bytes = len(data)
         can = cols.can
-        utc = segcolumns.utc_seconds(can.mono_us, segcolumns.segment_clock(cols))
+        utc = columns.utc_seconds(can.mono_us, columns.segment_clock(cols))
         # Without clock anchors: seconds of the logger's monotonic clock.
         times = can.mono_us / 1e6 if utc is None else utc
         for start in range(0, len(can), chunk_frames):
@@ -165,7 +165,7 @@ def open_log(path: str | Path) -> CanLog:
 
 def _starts_like_keilog(path: Path) -> bool:
     with path.open("rb") as f:
-        return f.read(len(logfile.MAGIC)) == logfile.MAGIC
+        return f.read(len(reader.MAGIC)) == reader.MAGIC
 
 
 def _take(messages: Iterator[can.Message], n: int) -> Iterator[can.Message]:

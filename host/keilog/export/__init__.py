@@ -8,7 +8,7 @@
 By the extension of the output: ``.log`` (candump), ``.asc``, ``.blf``, ``.trc`` and
 ``.csv`` through python-can's writers, ``.mf4`` (ASAM MDF 4 bus logging) through
 asammdf, ``.parquet`` (a folder, one file per table), and ``.gpx``, ``.geojson``,
-``.kml`` maps of the trips (keilog.mapexport). Every frame file reads back with
+``.kml`` maps of the trips (keilog.export.maps). Every frame file reads back with
 ``keilog import`` / ``keilog decode``.
 """
 

@@ -38,7 +38,7 @@ class ExportResult:
     trip: int | None
     frames: int = 0
     tables: dict[str, int] = field(default_factory=dict)  # rows per file (Parquet)
-    map: dict[str, Any] | None = None  # what keilog.mapexport wrote
+    map: dict[str, Any] | None = None  # what keilog.export.maps wrote
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,7 +72,7 @@ def export(
     if not db_path.is_file():
         raise ExportError(f"{db_path}: no such database; create it with keilog import")
     if suffix in MAP_SUFFIXES:
-        from keilog.mapexport import export_map
+        from keilog.export.maps import export_map
 
         written = export_map(db_path, out, trip=trip, all_trips=trip is None, check=check)
         return ExportResult(out, suffix[1:], trip, map=written.to_dict())

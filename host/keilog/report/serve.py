@@ -138,7 +138,7 @@ TABLES: dict[str, dict[str, Any]] = {
     },
 }
 
-# The trips keilog import keeps (keilog.dbtrips), as keilog trips lists them.
+# The trips keilog import keeps (keilog.store.trips), as keilog trips lists them.
 TRIPS_SQL = """
 select id as trip, device_id, boot, datetime(start, 'unixepoch') as start_utc,
   datetime("end", 'unixepoch') as end_utc, round("end" - start, 1) as duration_s,

@@ -1,6 +1,6 @@
 """Trips: which stretch of a database one report, export or check is about.
 
-``keilog import`` keeps a ``trips`` table (keilog.dbtrips: one boot of one device, split
+``keilog import`` keeps a ``trips`` table (keilog.store.trips: one boot of one device, split
 at ignition off or where nothing was logged for more than 5 minutes); :func:`list_trips`
 reads it, so the report, the check and ``keilog trips`` number trips alike. Databases
 without one (written by hand, or by an older keilog) fall back to the same rule without

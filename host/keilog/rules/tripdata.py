@@ -83,7 +83,7 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 def trip_spans(conn: sqlite3.Connection) -> list[TripSpan]:
     """The trips of the database, numbered from 1 in time order.
 
-    The ``trips`` table that keilog import keeps decides (keilog.dbtrips), so the check
+    The ``trips`` table that keilog import keeps decides (keilog.store.trips), so the check
     and the report number trips alike; trips without GPS fixes have nothing to check
     and are left out. A database without one (made by hand, or by an older keilog)
     falls back to: the fixes of one boot (of one device), split where fixes stop for
@@ -139,7 +139,7 @@ def _clock_offset(mono_us: npt.NDArray[np.int64], ts: F64) -> float | None:
 
 
 def _times(mono_us: npt.NDArray[np.int64], ts: F64, offset: float | None) -> F64:
-    """UTC seconds as the import computed them (keilog.timebase: GPS-disciplined);
+    """UTC seconds as the import computed them (keilog.logformat.clock: GPS-disciplined);
     monotonic time plus the median offset where a row has none."""
     fallback = mono_us / 1e6 + (offset or 0.0)
     if offset is None:

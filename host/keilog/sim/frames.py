@@ -16,7 +16,7 @@ import can
 import cantools
 from cantools.database.can import Message
 
-from keilog.dbc import load_file
+from keilog.decode.dbc import load_database
 from keilog.errors import DbcError
 from keilog.paths import keicar_dbc
 from keilog.sim.model import IGNITION_OFF, CarState
@@ -105,7 +105,7 @@ class Periodic:
 
 def load_dbc(path: str | Path | None = None) -> cantools.database.can.Database:
     """The simulated car's DBC (``dbc/keicar.dbc`` unless told otherwise)."""
-    return load_file(path or keicar_dbc())  # refuses anything but a CAN database
+    return load_database(path or keicar_dbc())  # refuses anything but a CAN database
 
 
 def schedule(db: cantools.database.can.Database, source: str = "DBC") -> list[Periodic]:

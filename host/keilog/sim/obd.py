@@ -18,7 +18,7 @@ from pathlib import Path
 
 import can
 
-from keilog.dbc import load_file
+from keilog.decode.dbc import load_database
 from keilog.errors import DbcError
 from keilog.paths import dbc_dir
 from keilog.sim.model import IGNITION_OFF, CarState
@@ -77,7 +77,7 @@ class ObdResponder:
 
     def __init__(self, dbc: str | Path | None = None) -> None:
         path = Path(dbc) if dbc is not None else obd2_dbc()
-        db = load_file(path)  # refuses anything but a CAN database
+        db = load_database(path)  # refuses anything but a CAN database
         try:
             self.message = db.get_message_by_frame_id(RESPONSE_ID)
         except KeyError:

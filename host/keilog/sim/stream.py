@@ -18,7 +18,7 @@ from typing import BinaryIO
 import can
 
 from keilog.errors import LogFormatError
-from keilog.firmware import (
+from keilog.unixport.firmware import (
     CAN_EFF_FLAG,
     CAN_ERR_FLAG,
     CAN_FRAME,

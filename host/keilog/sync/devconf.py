@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from keilog.devconfig import check_config
+from keilog.hardware.devconfig import check_config
 from keilog.sync.client import DeviceClient
 from keilog.sync.errors import VerifyError
 from keilog.sync.ports import open_port, resolve

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from decode_helpers import keicar_drive
 from keilog.cli import cli
 from keilog.decode import open_log
-from keilog.logfile import iter_frames, read_segment
+from keilog.logformat.reader import iter_frames, read_segment
 from keilog.paths import keicar_dbc
 
 KEICAR = str(keicar_dbc())

@@ -12,7 +12,7 @@ from decode_helpers import keicar_drive
 from keilog import store
 from keilog.cli import cli
 from keilog.errors import StoreError
-from keilog.logfile import iter_frames, read_segment
+from keilog.logformat.reader import iter_frames, read_segment
 from keilog.paths import keicar_dbc
 
 DB = cantools.database.load_file(str(keicar_dbc()))

@@ -7,7 +7,7 @@ which supplies the few MicroPython-only names they use: the ``micropython`` modu
 ``select.poll().ipoll``. It is a fallback for the demo only: the tests always run the
 firmware on the real interpreter, and nothing here proves anything about allocation.
 
-Usage: ``python -m keilog.mpshim firmware/main.py``.
+Usage: ``python -m keilog.unixport.cpython_shim firmware/main.py``.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def install() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        raise SystemExit("usage: python -m keilog.mpshim firmware/main.py")
+        raise SystemExit("usage: python -m keilog.unixport.cpython_shim firmware/main.py")
     install()
     sys.argv = args
     runpy.run_path(args[0], run_name="__main__")

@@ -183,7 +183,7 @@ def message_table(name: str) -> str:
     return f"msg_{name}"
 
 
-# Columns every message table has before its signals (keilog.decoded_rows fills them).
+# Columns every message table has before its signals (keilog.store.decoded fills them).
 MESSAGE_LEAD = {
     "frame_id": int,
     "timestamp": float,

@@ -1,14 +1,14 @@
 """The SQLite store: idempotent, atomic, bulk import of log segments and other logs.
 
-Schema (keilog.dbschema, docs/database.md): ``devices``, ``segments`` (one row per
+Schema (keilog.store.schema, docs/database.md): ``devices``, ``segments`` (one row per
 imported segment or log file, keyed by the SHA-256 of its bytes), ``frames`` (raw CAN
 frames, compact), ``gps_fixes``, ``events``, ``clock_anchors``, ``signals`` (units and
 comments from the DBC), one table ``msg_<MESSAGE>`` per decoded DBC message with a
-column per signal, and ``trips`` (kept up to date by keilog.dbtrips).
+column per signal, and ``trips`` (kept up to date by keilog.store.trips).
 
 Importing a segment is one transaction: a crash mid-import leaves the database as it
 was before that segment, and importing the same bytes again changes nothing. Segments
-are read into columns (keilog.segcolumns) and stored in chunks of frames, so memory
+are read into columns (keilog.logformat.columns) and stored in chunks of frames, so memory
 stays bounded whatever the log's size.
 """
 
@@ -29,22 +29,22 @@ import numpy as np
 import sqlite_utils
 from numpy.typing import NDArray
 
-from keilog import dbtrips
-from keilog.dbschema import ensure_message_table, ensure_schema, message_table
 from keilog.decode import Decoder, FrameBatch, open_log
 from keilog.decode.logs import Progress, ProgressCallback
-from keilog.decoded_rows import message_rows
 from keilog.errors import StoreError
-from keilog.logfile import Event, GpsFix, Segment
-from keilog.segcolumns import (
+from keilog.logformat.clock import Clock
+from keilog.logformat.columns import (
     CanColumns,
     SegmentColumns,
     read_columns,
     segment_clock,
     utc_seconds,
 )
-from keilog.sqlbulk import insert_columns
-from keilog.timebase import Clock
+from keilog.logformat.reader import Event, GpsFix, Segment
+from keilog.store import trips as dbtrips
+from keilog.store.bulk import insert_columns
+from keilog.store.decoded import message_rows
+from keilog.store.schema import ensure_message_table, ensure_schema, message_table
 
 __all__ = [
     "SegmentImport",
@@ -276,7 +276,7 @@ def _device(conn: sqlite3.Connection, device_id: str, firmware: tuple[int, ...] 
 
 def _known_points(conn: sqlite3.Connection, device: str, boot: int) -> list[tuple[int, int, str]]:
     """The clock reference points of a boot in segments imported before: clock anchors
-    and GPS fixes with a time (keilog.logfile.clock_points)."""
+    and GPS fixes with a time (keilog.logformat.reader.clock_points)."""
     rows = conn.execute(
         "select mono_us, utc_us, source from clock_anchors where device_id = ? and boot = ?",
         (device, boot),

@@ -64,14 +64,18 @@ def interpreter(allow_shim: bool = False) -> tuple[list[str], str]:
     """The command that runs firmware/main.py, and a name for it.
 
     The real `micropython` binary when there is one; otherwise, with allow_shim, CPython
-    with keilog.mpshim (the demo's fallback), else FirmwareError.
+    with keilog.unixport.cpython_shim (the demo's fallback), else FirmwareError.
     """
     try:
         return [micropython_binary()], "MicroPython unix port"
     except FirmwareError:
         if not allow_shim:
             raise
-    return [sys.executable, "-m", "keilog.mpshim"], "CPython with keilog's MicroPython shim"
+    return [
+        sys.executable,
+        "-m",
+        "keilog.unixport.cpython_shim",
+    ], "CPython with keilog's MicroPython shim"
 
 
 def write_config(path: str | Path, config: Mapping[str, Any]) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from keilog.errors import LogFormatError
-from keilog.timebase import build_clock
+from keilog.logformat.clock import build_clock
 
 FORMAT_VERSION = 1
 BLOCK_SIZE = 512
@@ -315,7 +315,7 @@ def clock_points(records: list[Record], anchors: list[ClockAnchor]) -> list[tupl
 
 
 def apply_clock(records: list[Record], anchors: list[ClockAnchor]) -> list[Record]:
-    """Give every record a UTC ``timestamp`` (see keilog.timebase for how).
+    """Give every record a UTC ``timestamp`` (see keilog.logformat.clock for how).
 
     The reference points are the clock anchors given (those of the record's boot) and
     the GPS fixes among the records. With none, the timestamps stay None.

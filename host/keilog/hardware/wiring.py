@@ -8,7 +8,7 @@ a stub to each terminal, so any board file gives a readable drawing without hand
 placement. Written by hand with ElementTree because the drawing is a few dozen
 rectangles, lines and labels; a schematic library would add a dependency for no gain.
 
-``python -m keilog.wiring`` rewrites ``hardware/wiring/<board>.svg`` for every board;
+``python -m keilog.hardware.wiring`` rewrites ``hardware/wiring/<board>.svg`` for every board;
 a test checks that the committed drawings match.
 """
 
@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keilog.boards import Board, iter_boards
+from keilog.hardware.boards import Board, iter_boards
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -283,7 +283,7 @@ def render_svg(board: Board) -> str:
         svg,
         20,
         48,
-        f"Generated from hardware/boards/{board.name}.json by `python -m keilog.wiring`; "
+        f"Generated from hardware/boards/{board.name}.json by `python -m keilog.hardware.wiring`; "
         "do not edit by hand. Listen-only by default: transceiver S pin high.",
     )
 
@@ -383,7 +383,7 @@ def _f(v: float) -> str:
 
 
 def wiring_dir() -> Path:
-    from keilog.boards import boards_dir
+    from keilog.hardware.boards import boards_dir
 
     return boards_dir().parent / "wiring"
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import cantools
 
-from keilog.boards import Board
 from keilog.errors import ConfigError, DbcError
+from keilog.hardware.boards import Board
 from keilog.paths import firmware_dir
 
 _FULL_SEARCH = 64

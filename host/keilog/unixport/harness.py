@@ -2,8 +2,8 @@
 
 Used by ``keilog demo``, the benchmarks and the end-to-end tests. The firmware is the
 real MicroPython interpreter running ``firmware/main.py`` (or, for the demo only where
-no MicroPython wheel exists, CPython with :mod:`keilog.mpshim`). CAN frames travel on a
-python-can ``virtual`` bus (in-process: no network) and a bridge thread forwards them
+no MicroPython wheel exists, CPython with :mod:`keilog.unixport.cpython_shim`). CAN frames
+travel on a python-can ``virtual`` bus (in-process: no network) and a bridge thread forwards them
 into the firmware's CAN FIFO; NMEA sentences go into its GPS FIFO.
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import can
 
-from keilog import firmware
-from keilog.bridge import BusToStream
 from keilog.errors import FirmwareError
+from keilog.unixport import firmware
+from keilog.unixport.bus_bridge import BusToStream
 
 
 @dataclass

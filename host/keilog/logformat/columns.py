@@ -1,6 +1,6 @@
 """Read a keilog segment (format v1, docs/log-format.md) into numpy columns, fast.
 
-The same reading as :func:`keilog.logfile.parse`: the same CAN frames, the same other
+The same reading as :func:`keilog.logformat.reader.parse`: the same CAN frames, the same other
 records and the same damage, in the same order (tested record for record, and fuzzed),
 built for import speed instead of one Python object per record:
 
@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from keilog import logfile
-from keilog.logfile import (
+from keilog.logformat import reader
+from keilog.logformat.clock import Clock, build_clock
+from keilog.logformat.reader import (
     BLOCK_SIZE,
     HEADER_SIZE,
     MAGIC,
@@ -36,7 +37,6 @@ from keilog.logfile import (
     Record,
     SegmentHeader,
 )
-from keilog.timebase import Clock, build_clock
 
 I64 = NDArray[np.int64]
 
@@ -63,25 +63,25 @@ def _record_sizes() -> I64:
     with a DLC over 8."""
     sizes = np.full(256, -1, np.int64)
     fixed = {
-        logfile.T_GPS: logfile._GPS.size,
-        logfile.T_EVENT: logfile._EVENT.size,
-        logfile.T_ANCHOR: logfile._ANCHOR.size,
-        logfile.T_SEGMENT: logfile._SEGMENT.size,
+        reader.T_GPS: reader._GPS.size,
+        reader.T_EVENT: reader._EVENT.size,
+        reader.T_ANCHOR: reader._ANCHOR.size,
+        reader.T_SEGMENT: reader._SEGMENT.size,
     }
     for tag in range(256):
         kind, low = tag >> 4, tag & 0xF
-        if kind in (logfile.T_CAN_STD, logfile.T_CAN_EXT, logfile.T_CAN_RTR, logfile.T_CAN_ERR):
+        if kind in (reader.T_CAN_STD, reader.T_CAN_EXT, reader.T_CAN_RTR, reader.T_CAN_ERR):
             if low > 8:
                 sizes[tag] = -2
-            elif kind == logfile.T_CAN_STD:
-                sizes[tag] = 1 + logfile._CAN_STD.size + low
-            elif kind == logfile.T_CAN_RTR:
-                sizes[tag] = 1 + logfile._CAN_RTR.size
+            elif kind == reader.T_CAN_STD:
+                sizes[tag] = 1 + reader._CAN_STD.size + low
+            elif kind == reader.T_CAN_RTR:
+                sizes[tag] = 1 + reader._CAN_RTR.size
             else:
-                sizes[tag] = 1 + logfile._CAN_EXT.size + low
+                sizes[tag] = 1 + reader._CAN_EXT.size + low
         elif kind in fixed and low == 0:
             sizes[tag] = 1 + fixed[kind]
-        elif kind == logfile.T_EXTENSION:
+        elif kind == reader.T_EXTENSION:
             sizes[tag] = 0
     return sizes
 
@@ -128,7 +128,7 @@ class CanColumns:
         return cls.from_frames([])
 
     @classmethod
-    def from_frames(cls, frames: Sequence[logfile.CanFrame]) -> CanColumns:
+    def from_frames(cls, frames: Sequence[reader.CanFrame]) -> CanColumns:
         """Columns from CanFrame objects (for records built in memory)."""
         n = len(frames)
         blob = b"".join((b"" if f.is_remote_frame else f.data[:8]).ljust(8, b"\0") for f in frames)
@@ -142,12 +142,12 @@ class CanColumns:
             np.frombuffer(blob, np.uint8).reshape(n, 8).copy(),
         )
 
-    def frames(self) -> list[logfile.CanFrame]:
+    def frames(self) -> list[reader.CanFrame]:
         """The frames as CanFrame objects (without timestamps)."""
         data = self.data.tobytes()
         lengths = self.data_len.tolist()
         return [
-            logfile.CanFrame(m, i, x, r, e, d, data[k * 8 : k * 8 + n])
+            reader.CanFrame(m, i, x, r, e, d, data[k * 8 : k * 8 + n])
             for k, (m, i, x, r, e, d, n) in enumerate(
                 zip(
                     self.mono_us.tolist(),
@@ -183,10 +183,10 @@ class SegmentColumns:
         return [r for r in self.others if isinstance(r, GpsFix)]
 
     @classmethod
-    def from_segment(cls, seg: logfile.Segment) -> SegmentColumns:
+    def from_segment(cls, seg: reader.Segment) -> SegmentColumns:
         """Columns of a Segment whose records were read or built as objects."""
-        frames = [r for r in seg.records if isinstance(r, logfile.CanFrame)]
-        others = [r for r in seg.records if not isinstance(r, logfile.CanFrame)]
+        frames = [r for r in seg.records if isinstance(r, reader.CanFrame)]
+        others = [r for r in seg.records if not isinstance(r, reader.CanFrame)]
         return cls(
             seg.header, CanColumns.from_frames(frames), others, list(seg.damage), seg.blocks,
             seg.name,
@@ -214,7 +214,7 @@ def read_columns(data: bytes | bytearray | memoryview) -> SegmentColumns:
     crcs, used, base_lo, seqs = (hdr[k].tolist() for k in ("crc", "used", "base_lo", "seq"))
     for index in np.flatnonzero(hdr["magic"] == MAGIC).tolist():
         offset = index * BLOCK_SIZE
-        if logfile.block_crc(raw[offset : offset + BLOCK_SIZE]) != crcs[index]:
+        if reader.block_crc(raw[offset : offset + BLOCK_SIZE]) != crcs[index]:
             before[index] = Damage(index, offset, "CRC mismatch (torn write or bit flip)")
         elif used[index] > PAYLOAD_SIZE or base_lo[index] >= PERIOD_US:
             before[index] = Damage(index, offset, "header values out of range")
@@ -240,7 +240,7 @@ def read_columns(data: bytes | bytearray | memoryview) -> SegmentColumns:
             )
     tags = buf[at]
     kinds = tags >> 4
-    is_can = (kinds >= logfile.T_CAN_STD) & (kinds <= logfile.T_CAN_ERR)
+    is_can = (kinds >= reader.T_CAN_STD) & (kinds <= reader.T_CAN_ERR)
     can = _can_columns(buf, at[is_can], tags[is_can], base[block_of[is_can]])
     others = _other_records(raw, at[~is_can], tags[~is_can], base, block_of[~is_can])
     damage = [d for index in sorted({*before, *after}) for d in _block_damage(index, before, after)]
@@ -299,7 +299,7 @@ def _stop_damage(buf: NDArray[np.uint8], index: int, at: int, reason: int) -> Da
     if reason == _STOP_UNKNOWN:
         text = f"unknown record tag 0x{tag:02X}"
     elif reason == _STOP_DLC:
-        what = "RTR" if tag >> 4 == logfile.T_CAN_RTR else "CAN"
+        what = "RTR" if tag >> 4 == reader.T_CAN_RTR else "CAN"
         text = f"{what} record with DLC {tag & 0xF}"
     else:
         text = f"truncated record (tag 0x{tag:02X})"
@@ -330,13 +330,13 @@ _CAN_FIELDS = ("mono_us", "arbitration_id", "is_extended", "is_remote", "is_erro
 def _gather_can(buf: NDArray[np.uint8], at: I64, tags: NDArray[np.uint8], base: I64) -> CanColumns:
     kind = tags >> 4
     dlc = (tags & 0xF).astype(np.uint8)
-    std = kind == logfile.T_CAN_STD
-    remote = kind == logfile.T_CAN_RTR
-    error = kind == logfile.T_CAN_ERR
+    std = kind == reader.T_CAN_STD
+    remote = kind == reader.T_CAN_RTR
+    error = kind == reader.T_CAN_ERR
     raw_id = _u32(buf, at + 5)
     can_id = np.where(std, raw_id & 0x7FF, raw_id).astype(np.uint32)
-    extended = np.where(remote, (buf[at + 9] & 1).astype(np.bool_), kind == logfile.T_CAN_EXT)
-    first = at + np.where(std, 1 + logfile._CAN_STD.size, 1 + logfile._CAN_EXT.size)
+    extended = np.where(remote, (buf[at + 9] & 1).astype(np.bool_), kind == reader.T_CAN_EXT)
+    first = at + np.where(std, 1 + reader._CAN_STD.size, 1 + reader._CAN_EXT.size)
     lanes = np.arange(8)
     data = buf[first[:, None] + lanes]
     data[(lanes >= dlc[:, None]) | remote[:, None]] = 0
@@ -349,15 +349,15 @@ def _other_records(
     out: list[Record] = []
     for a, tag, blk in zip(at.tolist(), tags.tolist(), block_of.tolist(), strict=True):
         record = raw[a : a + int(_SIZES[tag])]
-        logfile._parse_payload(record, int(base[blk]), blk, blk * BLOCK_SIZE, out)
+        reader._parse_payload(record, int(base[blk]), blk, blk * BLOCK_SIZE, out)
     return out
 
 
 def segment_clock(cols: SegmentColumns, known: Sequence[tuple[int, int, str]] = ()) -> Clock:
-    """The clock of a segment's boot (keilog.timebase): its clock anchors and timed GPS
+    """The clock of a segment's boot (keilog.logformat.clock): its clock anchors and timed GPS
     fixes, plus ``known`` reference points (mono_us, utc_us, source) of the same boot
     from elsewhere (segments imported before)."""
-    return build_clock([*logfile.clock_points(list(cols.others), cols.anchors), *known])
+    return build_clock([*reader.clock_points(list(cols.others), cols.anchors), *known])
 
 
 def utc_seconds(mono_us: I64, clock: Clock) -> NDArray[np.float64] | None:

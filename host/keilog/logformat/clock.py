@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-# Anchor sources by trust, best first (the names of keilog.logfile.ANCHOR_SOURCES).
+# Anchor sources by trust, best first (the names of keilog.logformat.reader.ANCHOR_SOURCES).
 TRUST = ("gps", "host", "rtc", "system")
 
 

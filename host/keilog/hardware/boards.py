@@ -23,6 +23,7 @@ from typing import Any
 
 import jsonschema
 
+from keilog import paths
 from keilog.errors import ConfigError
 
 FORMAT = "keilog-board/1"
@@ -33,21 +34,20 @@ SCHEMA_FILE = "board.schema.json"
 # the 12 V supply range). Above full scale the reading saturates.
 SENSE_FULL_SCALE_MIN_V = 16.0
 
-_PACKAGE = Path(__file__).resolve().parent
-_REPO = _PACKAGE.parent.parent
-
 
 def boards_dir() -> Path:
     """The folder of board files: a wheel's ``keilog/data/hardware/boards`` or the
     checkout's ``hardware/boards``."""
-    for candidate in (_PACKAGE / "data" / "hardware" / "boards", _REPO / "hardware" / "boards"):
-        if (candidate / SCHEMA_FILE).is_file():
-            return candidate
-    raise ConfigError(
-        f"keilog cannot find its board files (looked for {SCHEMA_FILE} in "
-        f"{_PACKAGE / 'data' / 'hardware' / 'boards'} and {_REPO / 'hardware' / 'boards'}); "
-        "reinstall keilog from a full checkout"
-    )
+    try:
+        candidate = paths.hardware_dir() / "boards"
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    if not (candidate / SCHEMA_FILE).is_file():
+        raise ConfigError(
+            f"keilog cannot find its board files ({SCHEMA_FILE} is missing in {candidate}); "
+            "reinstall keilog from a full checkout"
+        )
+    return candidate
 
 
 @dataclass(frozen=True)

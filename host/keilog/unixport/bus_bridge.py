@@ -16,7 +16,7 @@ from pathlib import Path
 
 import can
 
-from keilog.firmware import pack_can_frame
+from keilog.unixport.firmware import pack_can_frame
 
 
 class BusToStream(threading.Thread):
