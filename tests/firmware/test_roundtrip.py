@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from keilog.logformat.reader import parse
 
 from tests.conftest import TESTS, run_mp
-from tests.host.test_logfile import expected_records
+from tests.logformat.test_reader import expected_records
 
 can_record = st.builds(
     lambda ext, rtr, err, cid, dlc, data, t: {

@@ -222,7 +222,7 @@ def test_report_command_names_a_missing_database(tmp_path):
 
 
 def test_roads_are_coloured_by_limit_and_their_names_escaped(tmp_path):
-    from tests.host.osm_testdata import GAINESVILLE, write_osm
+    from tests.roads.osm_testdata import GAINESVILLE, write_osm
 
     # The synthetic drive goes 600 m due north from Gainesville at 72 km/h (44.7 mph).
     osm = write_osm(

@@ -13,16 +13,17 @@ import can
 import cantools
 import pytest
 from click.testing import CliRunner
-from decode_helpers import keicar_drive
 from keilog.cli import cli
 from keilog.decode import open_log
 from keilog.logformat.reader import iter_frames, read_segment
 from keilog.paths import keicar_dbc
 
+from tests.decode.decode_helpers import keicar_drive
+
 KEICAR = str(keicar_dbc())
 DB = cantools.database.load_file(KEICAR)
-SHARED = Path(__file__).resolve().parents[3] / ".." / "shared"
-SEGMENT = Path(__file__).resolve().parents[2] / "data" / "logformat" / "worked_example.klg"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+SEGMENT = Path(__file__).resolve().parents[1] / "data" / "logformat" / "worked_example.klg"
 FORMATS = ["asc", "blf", "trc", "csv", "log", "mf4", "db", "asc.gz"]
 
 

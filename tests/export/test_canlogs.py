@@ -136,7 +136,7 @@ def test_keilog_segments_round_trip_with_utc_times(tmp_path):
 
 
 def test_a_trip_exports_only_its_frames(tmp_path):
-    from tests.host.test_db_trips import START, drive, imported, segment
+    from tests.store.test_trips import START, drive, imported, segment
 
     imported(tmp_path, segment([*drive(0, 10), *drive(400, 10)]))  # two trips
     db = tmp_path / "k.db"

@@ -15,7 +15,7 @@ from keilog.cli.main import cli
 from keilog.roads import RoadIndex, RoadsError, build_roads, parse_maxspeed, road_limit
 from keilog.roads.index import road_classes
 
-from tests.host.osm_testdata import GAINESVILLE, NETWORK, to_latlon, write_osm
+from tests.roads.osm_testdata import GAINESVILLE, NETWORK, to_latlon, write_osm
 
 
 @pytest.mark.parametrize(

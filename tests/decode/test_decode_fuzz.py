@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from decode_helpers import cantools_or_error, diff, rows_by_index
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keilog.decode import Decoder, FrameBatch
 from keilog.paths import keicar_dbc
 
-FEATURES = Path(__file__).resolve().parents[2] / "data" / "decode" / "features.dbc"
+from tests.decode.decode_helpers import cantools_or_error, diff, rows_by_index
+
+FEATURES = Path(__file__).resolve().parents[1] / "data" / "decode" / "features.dbc"
 DECODER = Decoder.from_files([keicar_dbc(), FEATURES])
 KNOWN = [(p.message.frame_id, p.message.is_extended_frame) for p in DECODER.plans]
 

@@ -21,7 +21,7 @@ from keilog.decode.result import TRUNCATED, UNDECODABLE, UNDEFINED_MULTIPLEXER
 from keilog.errors import DbcError
 from keilog.paths import keicar_dbc
 
-FEATURES = Path(__file__).resolve().parents[2] / "data" / "decode" / "features.dbc"
+FEATURES = Path(__file__).resolve().parents[1] / "data" / "decode" / "features.dbc"
 T0 = 1717250400.0  # 2024-06-01 14:00:00 UTC
 
 

@@ -8,15 +8,16 @@ import can
 import cantools
 import pytest
 from click.testing import CliRunner
-from decode_helpers import keicar_drive
 from keilog import store
 from keilog.cli import cli
 from keilog.errors import StoreError
 from keilog.logformat.reader import iter_frames, read_segment
 from keilog.paths import keicar_dbc
 
+from tests.decode.decode_helpers import keicar_drive
+
 DB = cantools.database.load_file(str(keicar_dbc()))
-SEGMENT = Path(__file__).resolve().parents[2] / "data" / "logformat" / "worked_example.klg"
+SEGMENT = Path(__file__).resolve().parents[1] / "data" / "logformat" / "worked_example.klg"
 
 
 @pytest.fixture

@@ -20,7 +20,11 @@ import cantools
 import numpy as np
 import pytest
 from cantools.database import UnsupportedDatabaseFormatError
-from decode_helpers import (
+from keilog.decode import Decoder
+from keilog.decode.result import UNDEFINED_MULTIPLEXER
+from keilog.errors import DbcError
+
+from tests.decode.decode_helpers import (
     batch_of,
     cantools_or_error,
     decode_lone,
@@ -29,11 +33,8 @@ from decode_helpers import (
     rows_by_index,
     same_value,
 )
-from keilog.decode import Decoder
-from keilog.decode.result import UNDEFINED_MULTIPLEXER
-from keilog.errors import DbcError
 
-SHARED = Path(__file__).resolve().parents[3] / ".." / "shared"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 PEER = SHARED / "peer"
 FULL_FRAMES = 10  # random full-length frames per message
 MUX_FRAMES = 10  # extra frames with defined selector values, per multiplexed message

@@ -1,6 +1,6 @@
 """keilog check: each rule kind makes exactly the events it should, and no others.
 
-Every scenario drives a hand-made road network (tests/host/osm_testdata.py) placed in a
+Every scenario drives a hand-made road network (tests/roads/osm_testdata.py) placed in a
 real state, so the state comes from the shipped boundaries and the rule from the shipped
 rule data; expected limits cite the statute the rule data cites.
 """
@@ -20,8 +20,8 @@ from keilog.roads import build_roads
 from keilog.rules.check import check_database
 from keilog.rules.vehicle import Vehicle, load_vehicle
 
-from tests.host.check_testdata import drive, make_db, utc
-from tests.host.osm_testdata import GAINESVILLE, NETWORK, write_osm
+from tests.roads.osm_testdata import GAINESVILLE, NETWORK, write_osm
+from tests.rules.check_testdata import drive, make_db, utc
 
 INDIANAPOLIS = (39.7684, -86.1581)
 DENVER = (39.7392, -104.9903)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from tests.host.osm_testdata import to_latlon
+from tests.roads.osm_testdata import to_latlon
 
 MPH = 0.44704  # m/s per mph
 
