@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from keilog.geo.jurisdictions import JURISDICTIONS
 from keilog.roads.osm import FORMAT_VERSION, RoadsError
-from keilog.rules.model import JURISDICTIONS
 
 SNAP_RADIUS_M = 25.0
 HEADING_TOLERANCE_DEG = 50.0

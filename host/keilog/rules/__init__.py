@@ -1,8 +1,8 @@
 """State rules for kei cars and trucks: the data, and the check of a logged trip."""
 
+from keilog.geo.jurisdictions import JURISDICTIONS
 from keilog.rules.model import (
     CLASSES,
-    JURISDICTIONS,
     ROAD_CLASSES,
     ROAD_USES,
     ClassRule,

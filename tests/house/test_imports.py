@@ -1,0 +1,60 @@
+"""The house: units import only upstream along the data path, and never in a cycle.
+
+docs/architecture.md draws the same table; a unit is a subpackage of ``keilog`` or a
+top-level module, and function-level imports count as much as module-level ones.
+"""
+
+from __future__ import annotations
+
+from tests.house.imports import PACKAGE, cycles, host_graph
+
+# What each unit may import (besides itself). Upstream only: a stage never reaches into
+# one downstream of it, and the CLI is the only layer that sees them all.
+MAY_IMPORT: dict[str, set[str]] = {
+    "errors": set(),
+    "paths": set(),
+    "progress": set(),
+    "units": set(),
+    "geo": {"errors", "units"},
+    "logformat": {"errors"},
+    "decode": {"errors", "progress", "logformat"},
+    "store": {"errors", "progress", "units", "geo", "logformat", "decode"},
+    "hardware": {"errors", "paths"},
+    "sync": {"errors", "paths", "hardware", "store"},
+    "unixport": {"errors", "paths", "sync"},
+    "sim": {"errors", "paths", "units", "decode", "unixport"},
+    "roads": {"errors", "units", "geo"},
+    "rules": {"errors", "units", "geo", "roads", "store"},
+    "report": {"errors", "units", "geo", "roads", "rules", "store"},
+    "export": {"errors", "progress", "units", "geo", "store", "rules", "report"},
+    "demo": {
+        "errors", "paths", "units", "logformat", "decode", "store", "sync", "unixport",
+        "sim", "roads", "rules", "report",
+    },
+    "cli": {
+        "errors", "paths", "progress", "units", "geo", "logformat", "decode", "store",
+        "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "demo",
+    },
+}  # fmt: skip
+
+
+def test_the_top_of_the_package_holds_at_most_eight_modules():
+    top = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= 8, top
+
+
+def test_every_unit_is_in_the_table():
+    assert set(host_graph()) <= set(MAY_IMPORT), set(host_graph()) - set(MAY_IMPORT)
+
+
+def test_units_import_only_what_the_table_allows():
+    wrong = {
+        unit: sorted(deps - MAY_IMPORT[unit])
+        for unit, deps in host_graph().items()
+        if deps - MAY_IMPORT.get(unit, set())
+    }
+    assert wrong == {}
+
+
+def test_no_import_cycles_between_host_units():
+    assert cycles(host_graph()) == []
