@@ -23,4 +23,24 @@ from keilog.cli import report_cmd as _report_cmd  # noqa: F401
 from keilog.cli import sync_cmd as _sync_cmd  # noqa: F401
 from keilog.cli import export_cmd as _export_cmd  # noqa: F401
 
-__all__ = ["cli"]
+__all__ = ["cli", "main"]
+
+
+def main() -> None:
+    """The ``keilog`` entry point: the click group, with Ctrl-C as one line and exit 130."""
+    import sys
+
+    import click
+
+    try:
+        cli.main(standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort. Imports and syncs commit whole files and remove
+        # what a failed run made, so an interrupted run loses nothing stored before it.
+        click.echo("Interrupted: nothing stored before this was lost.", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
 from keilog.rules import CLASSES
-from keilog.rules.check import check_database
-from keilog.rules.vehicle import Vehicle, load_vehicle
+
+# Exit status of --fail-on-violation when a trip broke a rule: 1 is an error, 2 a usage
+# error (click), so a script can tell "the check ran and found violations" apart.
+EXIT_VIOLATION = 3
+
+if TYPE_CHECKING:
+    pass
 
 
 def _text(report: dict[str, Any]) -> str:
@@ -69,7 +75,12 @@ def _text(report: dict[str, Any]) -> str:
 )
 @click.option("--trip", type=int, help="Check only this trip number.")
 @click.option("--json", "as_json", is_flag=True, help="Output the JSON report.")
-@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option(
+    "--fail-on-violation",
+    is_flag=True,
+    help=f"Exit {EXIT_VIOLATION} when any checked trip has a violation (for scripts).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @handle_errors
 def check_command(
     db_path: Path,
@@ -79,6 +90,7 @@ def check_command(
     roads_path: Path | None,
     trip: int | None,
     as_json: bool,
+    fail_on_violation: bool,
     quiet: bool,
 ) -> None:
     """Check logged trips against the rules for the vehicle's registration class.
@@ -90,9 +102,14 @@ def check_command(
 
     Example:
 
+        \b
         keilog check --db trips.db --state FL --class mini_truck --roads fl.roads.npz
         keilog check --db trips.db --vehicle my-hijet.json --trip 3 --json
+        keilog check --db trips.db --state TN --class mini_truck --fail-on-violation -q
     """
+    from keilog.rules.check import check_database
+    from keilog.rules.vehicle import Vehicle, load_vehicle
+
     if vehicle_file is not None:
         if state or vehicle_class:
             raise click.UsageError("give either --vehicle or --state/--class, not both")
@@ -109,3 +126,5 @@ def check_command(
         progress=None if quiet else lambda n, total: status(f"checked trip {n}/{total}", quiet),
     )
     click.echo(json.dumps(report, indent=2) if as_json else _text(report))
+    if fail_on_violation and any(t["verdict"] == "violations" for t in report["trips"]):
+        sys.exit(EXIT_VIOLATION)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
-from keilog.hardware import boards, devconfig
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.command("config")
@@ -77,10 +80,14 @@ def config_cmd(
 
     Example:
 
+        \b
         keilog config --board pyboard_v11 --dbc dbc/keicar.dbc -o config.json
 
+        \b
         keilog config --board pyboard_v11 --dbc dbc/keicar.dbc --push auto
     """
+    from keilog.hardware import boards, devconfig
+
     board = boards.load_board(board_name)
     result = devconfig.build_config(
         board,

@@ -8,13 +8,15 @@ import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
 from keilog.cli.progress import TerminalProgress
-from keilog.decode import Decoder, LogDecoding, decode_logs
+
+if TYPE_CHECKING:
+    from keilog.decode import LogDecoding
 
 CSV_COLUMNS = ["timestamp", "arbitration_id", "is_extended_id", "message", "signal", "value"]
 
@@ -56,8 +58,11 @@ def decode(
 
     Example:
 
+        \b
         keilog decode drive.asc --dbc dbc/keicar.dbc --nl
     """
+    from keilog.decode import Decoder, LogDecoding, decode_logs
+
     if nl and as_csv:
         raise click.UsageError("choose one of --nl and --csv")
     decoder = Decoder.from_files(dbc_paths)

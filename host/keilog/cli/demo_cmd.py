@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
-from keilog.demo import run_demo
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.command()
@@ -48,8 +51,11 @@ def demo(
 
     Example:
 
+        \b
         keilog demo --out /tmp/keilog-demo
     """
+    from keilog.demo import run_demo
+
     result = run_demo(
         out_dir,
         scenario=scenario,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
 from keilog.errors import ConfigError
-from keilog.hardware import boards, deploy, devconfig
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.command("deploy")
@@ -30,7 +33,7 @@ from keilog.hardware import boards, deploy, devconfig
     default=None,
     help="Write the exact install set into this directory instead of a board.",
 )
-@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @handle_errors
 def deploy_cmd(
     port: str,
@@ -47,8 +50,11 @@ def deploy_cmd(
 
     Example:
 
+        \b
         keilog deploy --board pyboard_v11 --config config.json --port /dev/ttyACM0
     """
+    from keilog.hardware import boards, deploy, devconfig
+
     config = devconfig.load_config(config_path) if config_path else None
     if board_name is None:
         if config is None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
 from keilog.cli.progress import TerminalProgress
-from keilog.export import export
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.command("export")
@@ -45,8 +48,11 @@ def export_command(
 
     Example:
 
+        \b
         keilog export --db trips.db --to trip3.blf --trip 3
     """
+    from keilog.export import export
+
     progress = TerminalProgress(quiet)
     try:
         result = export(db_path, to, trip=trip, progress=progress, check=check_path)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors
-from keilog.unixport import firmware
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.group("firmware")
 def firmware_group() -> None:
-    """Run the logger firmware on this computer (MicroPython unix port)."""
+    """Run the logger firmware on this computer (MicroPython unix port).
+
+    Example:
+
+        \b
+        keilog config --board pyboard_v11 --dbc dbc/keicar.dbc -o cfg.json
+        keilog firmware run cfg.json --timeout 10
+    """
 
 
 @firmware_group.command("run")
@@ -27,7 +37,10 @@ def run(config: Path, device_id: str, timeout: float | None) -> None:
 
     Example:
 
+        \b
         keilog firmware run cfg.json
     """
+    from keilog.unixport import firmware
+
     proc = firmware.start(config, device_id=device_id, stderr=None)
     firmware.wait(proc, timeout=timeout if timeout else 10**9)

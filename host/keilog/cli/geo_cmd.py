@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors
-from keilog.geo import NEAR_BORDER_M, where
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.command("where", context_settings={"ignore_unknown_options": True})
@@ -25,9 +28,12 @@ def where_command(lat: float, lon: float, as_json: bool) -> None:
 
     Example:
 
+        \b
         keilog where 29.6516 -82.3248
         keilog where 33.4250 -94.0395 --json
     """
+    from keilog.geo import NEAR_BORDER_M, where
+
     w = where(lat, lon)
     if as_json:
         click.echo(json.dumps({"lat": lat, "lon": lon, **w.to_dict()}))

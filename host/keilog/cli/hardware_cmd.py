@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
-from keilog.hardware import boards, power, wiring
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.group("hardware")
 def hardware_group() -> None:
-    """Boards, pin maps and the power arithmetic of hardware/README.md."""
+    """Boards, pin maps and the power arithmetic of hardware/README.md.
+
+    Example:
+
+        \b
+        keilog hardware boards
+        keilog hardware holdup --flush-ms 200
+        keilog hardware wiring
+    """
 
 
 @hardware_group.command("boards")
@@ -24,8 +35,11 @@ def boards_cmd(as_json: bool) -> None:
 
     Example:
 
+        \b
         keilog hardware boards --json
     """
+    from keilog.hardware import boards
+
     all_boards = list(boards.iter_boards())
     if as_json:
         click.echo(json.dumps({b.name: b.data for b in all_boards}, indent=2))
@@ -63,8 +77,11 @@ def holdup_cmd(
 
     Example:
 
+        \b
         keilog hardware holdup --bench bench.json --load-w 1.1
     """
+    from keilog.hardware import power
+
     times = list(flush_ms)
     if bench is not None:
         times.append(power.flush_ms_from_bench(bench))
@@ -87,7 +104,10 @@ def wiring_cmd(directory: Path | None) -> None:
 
     Example:
 
+        \b
         keilog hardware wiring /tmp/wiring
     """
+    from keilog.hardware import wiring
+
     for path in wiring.write_all(directory):
         click.echo(str(path))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from keilog import store
+if TYPE_CHECKING:
+    pass
 from keilog.cli.main import cli, handle_errors, status
 from keilog.cli.progress import TerminalProgress
-from keilog.decode import dbc
 
 
 @cli.command("import")
@@ -47,8 +48,12 @@ def import_(
 
     Example:
 
+        \b
         keilog import logs/*.KLG --db trips.db --dbc dbc/keicar.dbc
     """
+    from keilog import store
+    from keilog.decode import dbc
+
     can_db = dbc.load_databases(dbc_paths) if dbc_paths else None
     progress = TerminalProgress(quiet)
     try:

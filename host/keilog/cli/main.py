@@ -29,6 +29,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     Example:
 
+        \b
         keilog demo
     """
     ctx.ensure_object(dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -249,5 +250,6 @@ def serve_command(
     with tempfile.TemporaryDirectory(prefix="keilog-serve-") as tmp:
         status(f"serving {db_path} on http://{host}:{port}/ (Ctrl-C stops)")
         code = srv.serve(db_path, Path(tmp), check, host, port)
-    if code not in (0, -2, 130):
+    stopped = (0, -signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP, 130, 143)
+    if code not in stopped:  # stopped by Ctrl-C or SIGTERM is a normal end of serving
         sys.exit(code)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
-from keilog.roads import build_roads
+
+if TYPE_CHECKING:
+    pass
 
 
 @cli.group("roads")
@@ -17,6 +20,7 @@ def roads_group() -> None:
 
     Example:
 
+        \b
         keilog roads build florida-latest.osm.pbf --out florida.roads.npz
     """
 
@@ -28,7 +32,7 @@ def roads_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Road file to write (default: EXTRACT with .roads.npz).",
 )
-@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @handle_errors
 def roads_build(extract: Path, out: Path | None, quiet: bool) -> None:
     """Read the car roads of an OSM EXTRACT (.osm.pbf or .osm) into a road file.
@@ -39,9 +43,12 @@ def roads_build(extract: Path, out: Path | None, quiet: bool) -> None:
 
     Example:
 
+        \b
         keilog roads build florida-latest.osm.pbf --out florida.roads.npz
         keilog check --db trips.db --state FL --class mini_truck --roads florida.roads.npz
     """
+    from keilog.roads import build_roads
+
     if out is None:
         name = extract.name
         for suffix in (".osm.pbf", ".osm.bz2", ".osm", ".pbf"):

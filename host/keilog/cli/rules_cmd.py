@@ -99,6 +99,7 @@ def rules_command(
 
     Example:
 
+        \b
         keilog rules FL --class mini_truck
         keilog rules --class lsv
         keilog rules CO --class mini_truck --on 2027-08-01 --json

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
-from keilog.sim.nmea import NmeaOptions
-from keilog.sim.outputs import NmeaOutput
-from keilog.sim.route import route_length_m
-from keilog.sim.run import Simulation, run
-from keilog.sim.scenario import builtin_names, resolve
+
+if TYPE_CHECKING:
+    from keilog.sim.run import Simulation
 
 
 def _pids(text: str | None) -> list[int]:
@@ -123,6 +122,12 @@ def simulate_cmd(
         keilog simulate my_trip.json -i socketcan -c vcan0 --nmea pty
         keilog simulate --list
     """
+    from keilog.sim.nmea import NmeaOptions
+    from keilog.sim.outputs import NmeaOutput
+    from keilog.sim.route import route_length_m
+    from keilog.sim.run import run
+    from keilog.sim.scenario import builtin_names, resolve
+
     if list_builtin:
         click.echo(json.dumps(builtin_names()))
         return

@@ -7,13 +7,14 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
-from keilog.decode import dbc
-from keilog.sync import Progress, SyncResult, candidates, sync_port
+
+if TYPE_CHECKING:
+    from keilog.sync import Progress, SyncResult
 
 
 class _Bar:
@@ -135,8 +136,12 @@ def sync_(
 
     Example:
 
+        \b
         keilog sync --port auto --into logs --db trips.db --dbc dbc/keicar.dbc
     """
+    from keilog.decode import dbc
+    from keilog.sync import candidates, sync_port
+
     if list_only:
         found = candidates()
         for p in found:

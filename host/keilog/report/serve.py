@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -345,4 +346,36 @@ def serve(
     if not datasette_available():
         raise ReportError(INSTALL_HINT)
     files, meta_path = prepare(db_path, workdir, check)
-    return subprocess.call(command(files, meta_path, host, port))
+    return run_child(command(files, meta_path, host, port))
+
+
+def run_child(args: list[str], stop_s: float = 10.0) -> int:
+    """Run the server as a child until it exits or keilog is told to stop.
+
+    SIGTERM and SIGHUP are passed on to the child (Ctrl-C reaches it anyway, through the
+    terminal's process group); keilog then waits for it, so that no server is left
+    listening and the caller's temporary folder can be removed.
+    """
+    proc = subprocess.Popen(args)
+
+    def forward(signum: int, _frame: object) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                forward(signal.SIGINT, None)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(stop_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,6 +1,5 @@
 """State rules for kei cars and trucks: the data, and the check of a logged trip."""
 
-from keilog.geo.jurisdictions import JURISDICTIONS
 from keilog.rules.model import (
     CLASSES,
     ROAD_CLASSES,
@@ -17,7 +16,6 @@ from keilog.rules.model import (
 
 __all__ = [
     "CLASSES",
-    "JURISDICTIONS",
     "ROAD_CLASSES",
     "ROAD_USES",
     "ClassRule",

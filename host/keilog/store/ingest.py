@@ -30,8 +30,8 @@ import sqlite_utils
 from numpy.typing import NDArray
 
 from keilog.decode import Decoder, FrameBatch, open_log
-from keilog.decode.logs import Progress, ProgressCallback
-from keilog.errors import StoreError
+from keilog.decode.logs import CanLog, Progress, ProgressCallback
+from keilog.errors import LogFormatError, StoreError
 from keilog.logformat.clock import Clock
 from keilog.logformat.columns import (
     CanColumns,
@@ -41,6 +41,7 @@ from keilog.logformat.columns import (
     utc_seconds,
 )
 from keilog.logformat.reader import Event, GpsFix, Segment
+from keilog.outputs import check_parent, undo_on_failure
 from keilog.store import trips as dbtrips
 from keilog.store.bulk import insert_columns
 from keilog.store.decoded import message_rows
@@ -87,6 +88,7 @@ class SegmentImport:
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) a keilog database with its schema in place."""
+    check_parent(path, "--db")
     try:
         db = sqlite_utils.Database(str(path))
         db.execute("select count(*) from sqlite_master")
@@ -116,6 +118,12 @@ def import_segment(
         return SegmentImport(name, sha, "already imported")
     cols = read_columns(data)
     cols.name = name
+    if cols.header is None and cols.blocks == 0:
+        first = f" ({cols.damage[0]})" if cols.damage else ""
+        raise LogFormatError(
+            f"{name}: not a keilog log segment: no readable block in {len(data)} bytes{first}; "
+            "nothing was imported from it"
+        )
     return _store_columns(db, cols, sha, name, can_db, on_frames)
 
 
@@ -498,12 +506,38 @@ def import_files(
     called after each file; ``frame_progress`` with a :class:`Progress` over the whole
     import (frames so far, bytes of the files so far, rate and ETA) as chunks are stored.
     """
-    db = open_db(db_path)
-    results = []
     files = _expand(paths)
+    logs = [open_log(path) for path in files]  # every input recognised before the database
+    # A database this run creates is removed if the run fails before storing any file.
+    with undo_on_failure(db_path, keep_if=lambda: _holds_imports(db_path)):
+        db = open_db(db_path)
+        try:
+            return _import_all(db, db_path, logs, can_db, progress, frame_progress)
+        finally:
+            db.close()
+
+
+def _holds_imports(db_path: str | Path) -> bool:
+    try:
+        uri = Path(db_path).resolve().as_uri() + "?mode=ro"
+        with sqlite3.connect(uri, uri=True) as conn:
+            return conn.execute("select count(*) from segments").fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+
+
+def _import_all(
+    db: sqlite_utils.Database,
+    db_path: str | Path,
+    logs: list[CanLog],
+    can_db: cantools.database.Database | None,
+    progress: FilesProgress | None,
+    frame_progress: ProgressCallback | None,
+) -> list[SegmentImport]:
+    results = []
+    files = [log.path for log in logs]
     tracker = _Tracker(files, frame_progress)
-    for i, path in enumerate(files):
-        log = open_log(path)
+    for i, (path, log) in enumerate(zip(files, logs, strict=True)):
         what = "segment" if log.format == "keilog" else "log"
         try:
             if log.format == "keilog":
@@ -575,7 +609,15 @@ def _expand(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(p.glob("*.KLG")))
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() == ".klg" and q.is_file())
+            if not found:
+                raise StoreError(
+                    f"{p}: no log segments (*.KLG) in this folder; give the folder the "
+                    "logger's SD card or keilog sync --into wrote, or the log files themselves"
+                )
+            out.extend(found)
         else:
             out.append(p)
+    if not out:
+        raise StoreError("nothing to import: give log segments, folders of them, or CAN logs")
     return out

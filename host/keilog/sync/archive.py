@@ -77,7 +77,11 @@ class Archive:
         return path.read_bytes() if path.is_file() else b""
 
     def discard_partial(self, device_id: str, name: str) -> None:
-        self.partial_path(device_id, name).unlink(missing_ok=True)
+        path = self.partial_path(device_id, name)
+        path.unlink(missing_ok=True)
+        for folder in (path.parent, path.parent.parent):  # .partial/<device>/, .partial/
+            if folder.is_dir() and folder != self.root and not any(folder.iterdir()):
+                folder.rmdir()
 
     # -- finished segments --------------------------------------------------------------
     def store(self, data: bytes, sha256: str, device_id: str, name: str) -> Path:

@@ -32,6 +32,7 @@ import sqlite_utils
 
 from keilog import store
 from keilog.errors import StoreError
+from keilog.outputs import check_parent, undo_on_failure
 from keilog.sync.archive import Archive
 from keilog.sync.client import ClockSet, DeviceClient, DeviceInfo, Entry, LinkStats
 from keilog.sync.errors import VerifyError
@@ -252,21 +253,30 @@ def sync_port(
     """Open ``port`` ("auto": the one MicroPython board plugged in) and sync it into the
     archive folder ``into`` and the database ``db_path``."""
     path = resolve(port)
-    archive = Archive(into)
-    db = store.open_db(db_path)
-    ser = open_port(path)
+    check_parent(db_path, "--db")
+    check_parent(into, "--into")
+    ser = open_port(path)  # a missing or busy port fails here, before anything is made
+
+    def fetched_something() -> bool:
+        return Path(into).is_dir() and any(p.is_file() for p in Path(into).rglob("*"))
+
     try:
-        client = DeviceClient(ser, path, timeout=timeout, retries=retries)
-        return sync(
-            client,
-            archive,
-            db,
-            can_db=can_db,
-            seal=seal,
-            set_clock=set_clock,
-            progress=progress,
-            port_name=path,
-        )
+        with undo_on_failure(into, db_path, keep_if=fetched_something):
+            archive = Archive(into)
+            db = store.open_db(db_path)
+            try:
+                client = DeviceClient(ser, path, timeout=timeout, retries=retries)
+                return sync(
+                    client,
+                    archive,
+                    db,
+                    can_db=can_db,
+                    seal=seal,
+                    set_clock=set_clock,
+                    progress=progress,
+                    port_name=path,
+                )
+            finally:
+                db.close()
     finally:
         ser.close()
-        db.close()

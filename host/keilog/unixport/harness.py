@@ -122,9 +122,14 @@ def log_events(
     cfg = config or firmware_config(can_fifo, storage, gps_fifo)
     port = None
     master = slave = -1
+    ignition = work / "ignition_mv"
     if sync is not None:
         cfg["can"]["eof"] = "wait"
         cfg["usb"] = {"enabled": True, "path": "stdio"}
+        # The key is on while the car drives; it goes off before the owner syncs, so the
+        # logger seals its last segment and parks (nothing is left half-fetched).
+        ignition.write_text("12500\n")
+        cfg.setdefault("power", {}).update({"ignition_pin": str(ignition), "ignition_mv": 9000})
         master, slave = os.openpty()
         tty.setraw(slave)
         port = os.ttyname(slave)
@@ -185,6 +190,8 @@ def log_events(
         synced = None
         if sync is not None and port is not None:
             _wait_logged(port, sent, timeout)
+            ignition.write_text("0\n")  # key off
+            _wait_parked(port, timeout)
             synced = sync(port)
             proc.terminate()  # a power cut: everything was synced first
             log = _stderr(proc, timeout)
@@ -216,6 +223,28 @@ def _wait_drained(bridge: BusToStream, sent: int, timeout: float) -> None:
         if not bridge.is_alive() or time.monotonic() > deadline:
             return  # the caller's checks report what went wrong
         time.sleep(0.0002)
+
+
+def _wait_parked(port: str, timeout: float) -> None:
+    """Ask the firmware over its link until every segment is sealed (key off: parked)."""
+    from keilog.sync.client import DeviceClient
+    from keilog.sync.ports import open_port
+
+    deadline = time.monotonic() + timeout
+    while True:
+        ser = open_port(port)
+        try:
+            client = DeviceClient(ser, port)
+            client.hello()
+            sealed = all(e.sealed for e in client.list_segments())
+            client.bye()
+        finally:
+            ser.close()
+        if sealed:
+            return
+        if time.monotonic() > deadline:
+            raise FirmwareError("the firmware did not park (seal its segment) after key off")
+        time.sleep(0.1)
 
 
 def _wait_logged(port: str, frames: int, timeout: float) -> None:
