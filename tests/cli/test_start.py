@@ -92,6 +92,8 @@ def test_help_shows_every_example_line_as_written(command):
         group = group.get_command(None, name)
     examples = _example_lines(group.help or "")
     assert examples, f"keilog {' '.join(command)} has no Example: block in its help"
-    rendered = [line.strip() for line in CliRunner().invoke(cli, [*command, "--help"]).output.splitlines()]
+    rendered = [
+        line.strip() for line in CliRunner().invoke(cli, [*command, "--help"]).output.splitlines()
+    ]
     missing = [line for line in examples if line not in rendered]
     assert missing == []
