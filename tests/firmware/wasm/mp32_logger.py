@@ -1,0 +1,80 @@
+# Run on the 32-bit WebAssembly port (tests/firmware/wasm/run.mjs) with the install set
+# in /lib: build the logger through the real build.logger() from the Pyboard's config,
+# measure the heap it holds, then log the fed-in CAN frames (and NMEA) with the whole
+# main loop under micropython.heap_lock(). Prints one JSON line.
+# Usage: mp32_logger.py CONFIG FRAMES NMEA LOCK
+#   CONFIG  the install set's config.json; FRAMES a file of SocketCAN records; NMEA a
+#   file of NMEA text or "-"; LOCK "lock" to run the steady state heap-locked.
+import array  # noqa: F401
+import binascii  # noqa: F401
+import gc
+import hashlib  # noqa: F401
+import json
+import os  # noqa: F401
+import select  # noqa: F401
+import struct  # noqa: F401
+import sys
+import time  # noqa: F401
+
+import micropython
+import vfs  # noqa: F401
+
+# MicroPython's own modules are C in the board's flash; on this port some are partly
+# Python on the heap (binascii: 7 KB). They are imported before the base is read, so
+# that the figure is keilog's alone: this script, the interpreter and its modules are
+# not counted.
+gc.collect()
+base = gc.mem_alloc()
+import hal_wasm  # noqa: E402
+from logger import build, config  # noqa: E402
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        obj = json.load(f)
+    obj.setdefault("can", {})["source"] = sys.argv[2]
+    obj["can"]["eof"] = "exit"
+    obj.setdefault("gps", {})["source"] = None if sys.argv[3] == "-" else sys.argv[3]
+    obj.setdefault("storage", {})["min_free_bytes"] = 0
+    obj["flush_ms"] = 50
+    obj["counters_s"] = 1
+    cfg, errors = config.validate(obj)
+    if errors:
+        raise ValueError("config: " + "; ".join(errors))
+    log = build.logger(cfg, hal_wasm, errors)
+    gc.collect()
+    built = gc.mem_alloc() - base
+    log.start()
+    while log.store.bytes_written < 4 * 512:  # warm-up: blocks written, one flush
+        log.step()
+    gc.collect()
+    logging = gc.mem_alloc() - base
+    warm = log.frames
+    lock = sys.argv[4] == "lock"
+    if lock:
+        micropython.heap_lock()
+    try:
+        while log.stop_reason < 0:
+            log.step()
+    finally:
+        if lock:
+            micropython.heap_unlock()
+    in_lock = log.frames - warm
+    log.shutdown(log.stop_reason)
+    print(
+        json.dumps(
+            {
+                "built": built,
+                "logging": logging,
+                "frames": log.frames,
+                "in_lock": in_lock if lock else 0,
+                "dropped": log.ring.dropped,
+                "segments": log.segments,
+                "services": [type(s).__name__ for s in log.services],
+                "maxsize": sys.maxsize,
+            }
+        )
+    )
+
+
+main()
