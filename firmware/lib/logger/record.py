@@ -58,6 +58,11 @@ EV_RECOVERED = const(17)
 EV_SEGMENT_DELETED = const(18)
 EV_STORAGE_ERROR = const(19)
 
+# Shutdown reasons (value of the shutdown event).
+STOP_CLEAN = const(0)
+STOP_IGNITION = const(1)
+STOP_LOW_VOLTAGE = const(2)
+
 # Clock anchor sources.
 SRC_GPS = const(1)
 SRC_HOST = const(2)

@@ -1,6 +1,7 @@
 # Run on the 32-bit WebAssembly port (tests/firmware/wasm/run.mjs) with the install set
-# in /lib: build the logger through the real build.logger() from the Pyboard's config,
-# measure the heap it holds, then log the fed-in CAN frames (and NMEA) with the whole
+# in /lib: start the logger as firmware/main.py does (startup.start: the config from
+# /config.json, build.logger(), the boot-only modules dropped) from the Pyboard's
+# config, measure the heap it holds, then log the fed-in CAN frames (and NMEA) with the whole
 # main loop under micropython.heap_lock(). Prints one JSON line.
 # Usage: mp32_logger.py CONFIG FRAMES NMEA LOCK
 #   CONFIG  the install set's config.json; FRAMES a file of SocketCAN records; NMEA a
@@ -26,10 +27,10 @@ import vfs  # noqa: F401
 gc.collect()
 base = gc.mem_alloc()
 import hal_wasm  # noqa: E402
-from logger import build, config  # noqa: E402
+from logger import startup  # noqa: E402
 
 
-def main():
+def start():
     with open(sys.argv[1]) as f:
         obj = json.load(f)
     obj.setdefault("can", {})["source"] = sys.argv[2]
@@ -38,10 +39,15 @@ def main():
     obj.setdefault("storage", {})["min_free_bytes"] = 0
     obj["flush_ms"] = 50
     obj["counters_s"] = 1
-    cfg, errors = config.validate(obj)
-    if errors:
-        raise ValueError("config: " + "; ".join(errors))
-    log = build.logger(cfg, hal_wasm, errors)
+    with open(hal_wasm.config_path(), "w") as f:
+        json.dump(obj, f)
+    log = startup.start(hal_wasm)
+    if log.errors:
+        raise ValueError("config: " + "; ".join(log.errors))
+    return log
+
+
+def main(log):
     gc.collect()
     built = gc.mem_alloc() - base
     log.start()
@@ -72,9 +78,17 @@ def main():
                 "segments": log.segments,
                 "services": [type(s).__name__ for s in log.services],
                 "maxsize": sys.maxsize,
+                "modules": sorted(k for k in sys.modules if k.startswith("logger")),
             }
         )
     )
 
 
-main()
+# wasm: next call
+gc.collect()
+base = gc.mem_alloc()
+# wasm: next call
+
+log = start()
+# wasm: next call
+main(log)

@@ -7,6 +7,12 @@
 // a device folder back out after it (the segments, for the host's reader). The
 // script runs as __main__ with sys.argv = [SCRIPT, ARG...] and /lib first on
 // sys.path. Exit status 1 when it raised, with the traceback on stderr.
+//
+// A line "# wasm: next call" splits the script into parts run one after the other
+// (same globals). The port's collector scans the C stack conservatively, so while one
+// call runs, objects that only stale C stack words point at (a module just dropped
+// from sys.modules) stay alive; they are collectable once the call has returned, as
+// on a board once the function that dropped them has.
 import fs from "node:fs";
 import path from "node:path";
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
@@ -72,7 +78,9 @@ try {
     `import sys\nsys.argv.clear()\nsys.argv.extend(${JSON.stringify([script, ...scriptArgs])})\n` +
       `if "/lib" in sys.path:\n    sys.path.remove("/lib")\nsys.path.insert(0, "/lib")\n`,
   );
-  mp.runPython(fs.readFileSync(script, "utf8"));
+  for (const part of fs.readFileSync(script, "utf8").split(/^# wasm: next call$/m)) {
+    mp.runPython(part);
+  }
 } catch (e) {
   process.stderr.write(`${script}: ${e.message}\n`);
   status = 1;
