@@ -8,8 +8,9 @@
 # ports such as mimxrt) it is sys.stdin/sys.stdout, which are the same CDC port.
 # Unix port: usb.path is a serial device or pty path, or "stdio" for stdin/stdout.
 #
-# The HAL opens the link (hal_*.open_link). A link has readinto(buf, wait_ms) -> bytes read (0 if none within wait_ms) and
-# write(frame) -> True when the whole frame went out. Neither blocks the logger for
+# The HAL opens the link (hal_*.open_link). A link has readinto(buf, wait_ms) -> bytes
+# read (0 if none within wait_ms), write(frame) -> True when the whole frame went out, and
+# max_data, the largest READ reply it carries well. Neither blocks the logger for
 # long: write gives up (and the service drops the session) when the host stops reading.
 import select
 
