@@ -27,6 +27,12 @@ own clock.
   Cortex-M4 (the Pyboard's STM32F405) has per frame at 9,009 frames/s: 18,648.
   Instruction counts do not depend on this machine's speed or load; Thumb-2 and
   x86-64 counts differ, so read the ratio as an estimate of the board's headroom.
+- firmware_heap_in_use_bytes: heap keilog holds on a 32-bit MicroPython (the
+  WebAssembly port from npm, tests/firmware/wasm) once it is installed as deploy
+  installs it (.mpy for a Pyboard v1.1, its default config) and started as main.py
+  starts it, with a segment open and written (``gc.mem_alloc()``, MicroPython's own
+  modules not counted), vs the ~101.5 KB a Pyboard v1.1 has free after boot.
+  ``built`` is the figure right after build.logger(); ``goal`` is keilog's (70 KB).
 """
 
 from __future__ import annotations
@@ -115,6 +121,35 @@ def _instructions(work: Path, small: int, large: int) -> float | None:
     return (counts[1] - counts[0]) / (large - small)
 
 
+def _heap(work: Path) -> dict[str, Any] | None:
+    from tests.firmware.wasm32 import HEAP_GOAL, PACKAGE, PYBOARD_FREE_HEAP, WASM, install_set
+
+    node = shutil.which("node")
+    if not node or not (PACKAGE / "micropython.mjs").exists():
+        return None  # npm ci --prefix tests/firmware/wasm installs the port
+    device = install_set(work / "wasm-set")
+    src = work / "wasm-frames.bin"
+    _frames(src, 2000)
+    put = [f"{device / 'lib'}=/lib", f"{device / 'config.json'}=/set/config.json"]
+    put.append(f"{src}=/feed/can")
+    cmd = [node, str(WASM / "run.mjs")]
+    for p in put:
+        cmd += ["--put", p]
+    cmd += [str(WASM / "mp32_logger.py"), "/set/config.json", "/feed/can", "-", "nolock"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    return entry(
+        res["logging"],
+        PYBOARD_FREE_HEAP,
+        "heap a Pyboard v1.1 has free after boot",
+        "bytes",
+        False,
+        interpreter="MicroPython WebAssembly port (32-bit), firmware as .mpy",
+        built=res["built"],
+        goal=HEAP_GOAL,
+    )
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     n = 20_000 if quick else 200_000
     out: dict[str, Any] = {}
@@ -172,6 +207,9 @@ def run(quick: bool = False) -> dict[str, Any]:
             False,
             medium="image file in the host's page cache (an SD card is slower)",
         )
+        heap = _heap(work)
+        if heap is not None:
+            out["firmware_heap_in_use_bytes"] = heap
         ipf = _instructions(work, *((500, 1500) if quick else (2000, 6000)))
         if ipf is not None:
             out["firmware_instructions_per_frame"] = entry(

@@ -11,6 +11,6 @@ except NameError:
 if _here + "/lib" not in sys.path:
     sys.path.insert(0, _here + "/lib")
 
-from logger import app
+from logger import startup
 
-app.main()
+startup.main()

@@ -192,3 +192,11 @@ def test_cli_without_board_or_config_is_an_error():
     result = CliRunner().invoke(cli, ["deploy", "--dry-run", "/tmp/never"])
     assert result.exit_code == 1
     assert "give --board or a --config" in result.output
+
+
+def test_heap_check_refuses_a_board_without_room_and_warns_without_headroom():
+    assert deploy.check_heap("KEILOG-HEAP 101500\n") == 101500  # a Pyboard v1.1 after boot
+    with pytest.raises(FirmwareError, match="60000 bytes of heap free"):
+        deploy.check_heap("KEILOG-HEAP 60000\n")
+    with pytest.raises(FirmwareError, match="did not report its free heap"):
+        deploy.check_heap("Traceback ...\n")

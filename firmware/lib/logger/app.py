@@ -10,12 +10,11 @@
 # wait before it needs polling again. Services run in list order, every iteration;
 # add one with log.services.append(obj) before run(). Services write records through
 # log.event(), log.gps(), log.anchor() and log.frame().
-import sys
 import time
 
 from micropython import const
 
-from logger import VERSION, config
+from logger import VERSION
 from logger.clock import MonoClock
 from logger.record import (
     EV_BOOT,
@@ -29,6 +28,7 @@ from logger.record import (
     EV_SHUTDOWN,
     EV_STORAGE_ERROR,
     EV_STORAGE_FULL,
+    STOP_CLEAN,
     BlockEncoder,
 )
 from logger.ring import FrameRing
@@ -39,11 +39,6 @@ _MASK30 = const(0x3FFFFFFF)
 # still fit with a non-negative offset.
 _BASE_MARGIN_US = const(2000000)
 _RETRY_MS = const(10000)  # storage full or failing: look again this often
-
-# Shutdown reasons (value of the shutdown event).
-STOP_CLEAN = const(0)
-STOP_IGNITION = const(1)
-STOP_LOW_VOLTAGE = const(2)
 
 
 class Logger:
@@ -439,36 +434,3 @@ class Logger:
             self.event(now, EV_SHUTDOWN, reason)
             self.flush()
         self.store.close()
-
-
-def main():
-    from logger import build
-
-    hal = _hal()
-    cfg, errors = config.load(hal.config_path())
-    for e in errors:
-        hal.log("config error: " + e + " (using safe defaults for it)")
-    log = build.logger(cfg, hal, errors)
-    log.run()
-    hal.log(
-        "logged %d frames into %d segment(s), %d bytes, %d dropped, %d not logged, "
-        "flush max %d ms"
-        % (
-            log.frames,
-            log.segments,
-            log.store.bytes_written,
-            log.ring.dropped,
-            log.not_logged,
-            (log.flush_max_all + 999) // 1000,
-        )
-    )
-
-
-def _hal():
-    if sys.platform in ("linux", "darwin", "freebsd"):
-        from logger import hal_unix
-
-        return hal_unix
-    from logger import hal_board
-
-    return hal_board

@@ -8,7 +8,6 @@ import time
 import machine
 from micropython import const
 
-from logger import boards
 from logger.clock import civil_from_days, days_from_civil
 from logger.record import SRC_RTC
 
@@ -22,7 +21,10 @@ streams_end = False
 _RTC_TRUSTED_YEAR = const(2025)  # a battery-backed RTC showing this year or later is set
 
 
+# The board table is read while the logger is built, then dropped (startup.unload).
 def _board(cfg):
+    from logger import boards
+
     return boards.board(cfg["board"], getattr(sys.implementation, "_machine", ""))
 
 
@@ -102,6 +104,19 @@ def mount_storage(cfg):
             dev = pyb.SDCard()
         storage.mount(dev, cfg["storage.fs"], point)
     return path
+
+
+# The sync link: the USB serial port (pyb.USB_VCP on stm32, stdin/stdout elsewhere).
+def open_link(cfg):
+    if not cfg["usb.enabled"]:
+        return None
+    from logger import usblink
+
+    try:
+        import pyb
+    except ImportError:
+        return usblink.StreamLink(sys.stdin.buffer, sys.stdout.buffer)
+    return usblink.VcpLink(pyb.USB_VCP())
 
 
 class AdcSense:

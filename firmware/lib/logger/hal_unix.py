@@ -324,6 +324,24 @@ class FileSense:
             return -1
 
 
+# The sync link: usb.path, a pty or serial device path, or "stdio"; None without one.
+# Its input is registered here, so that wait() ends as soon as the host sends.
+def open_link(cfg):
+    path = cfg["usb.path"]
+    if not cfg["usb.enabled"] or not path:
+        return None
+    from logger import usblink
+
+    if path == "stdio":
+        link = usblink.StreamLink(sys.stdin.buffer, sys.stdout.buffer)
+    else:
+        f = open(path, "r+b")
+        usblink.raw_tty(f)
+        link = usblink.StreamLink(f, f)
+    register(link.rf)
+    return link
+
+
 def ignition(cfg):
     path = cfg["power.ignition_pin"]
     return FileSense(path) if path else None

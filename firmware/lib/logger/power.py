@@ -10,8 +10,7 @@ import time
 
 from micropython import const
 
-from logger.app import STOP_IGNITION
-from logger.record import EV_IGNITION_OFF, EV_IGNITION_ON
+from logger.record import EV_IGNITION_OFF, EV_IGNITION_ON, STOP_IGNITION
 
 _SAMPLE_MS = const(10)
 _HYSTERESIS_MV = const(500)

@@ -5,10 +5,11 @@
 # False when the record does not fit (the caller seals the block and starts another).
 # Every integer they handle stays below 2**30, so it is a small int on 32-bit ports
 # too: times are offsets from the block's base, the base itself is split into a
-# 2**30-microsecond period count and the microseconds within the period.
+# 2**30-microsecond period count and the microseconds within the period. The block's
+# CRC-32 is computed here in 16-bit halves for the same reason (see _crc).
 import struct
 import time
-from binascii import crc32
+from array import array
 
 from micropython import const
 
@@ -57,6 +58,11 @@ EV_RECOVERED = const(17)
 EV_SEGMENT_DELETED = const(18)
 EV_STORAGE_ERROR = const(19)
 
+# Shutdown reasons (value of the shutdown event).
+STOP_CLEAN = const(0)
+STOP_IGNITION = const(1)
+STOP_LOW_VOLTAGE = const(2)
+
 # Clock anchor sources.
 SRC_GPS = const(1)
 SRC_HOST = const(2)
@@ -74,6 +80,56 @@ GPS_TIME = const(16)
 # pack_into formats of CAN records by DLC: "<BIH3s" copies 3 data bytes.
 _FMT_STD = tuple("<BIH%ds" % n for n in range(9))
 _FMT_LONG = tuple("<BII%ds" % n for n in range(9))
+
+
+# The CRC-32 (IEEE 802.3, reflected, as binascii.crc32) table, split into its low and
+# high 16 bits. binascii.crc32 returns its result as an int, which on a 32-bit port is
+# a long (allocated) whenever the CRC does not fit 30 bits, and so fails under
+# micropython.heap_lock(); these halves are always small ints.
+def _tables():
+    lo = array("H", bytes(512))
+    hi = array("H", bytes(512))
+    for n in range(256):
+        c_lo = n
+        c_hi = 0
+        for _ in range(8):
+            odd = c_lo & 1
+            c_lo = (c_lo >> 1) | ((c_hi & 1) << 15)
+            c_hi >>= 1
+            if odd:
+                c_lo ^= 0x8320
+                c_hi ^= 0xEDB8
+        lo[n] = c_lo
+        hi[n] = c_hi
+    return lo, hi
+
+
+_CRC_LO, _CRC_HI = _tables()
+
+
+# The first dlc data bytes of ring slot words data[q:q + 4] into buf at p: a record at
+# the very end of a block, where all 8 would not fit.
+def _copy_data(buf, p, data, q, dlc):
+    for k in range(dlc):
+        buf[p + k] = data[q + (k >> 1)] >> ((k & 1) << 3) & 0xFF
+
+
+# CRC-32 of buf[0:n] followed by 512 - n zero bytes, stored little-endian at
+# buf[at:at + 4]. Non-allocating. Written by hand: binascii.crc32 allocates (above).
+def _crc(buf, n, at):
+    tlo = _CRC_LO
+    thi = _CRC_HI
+    lo = 0xFFFF
+    hi = 0xFFFF
+    for i in range(n):
+        t = (lo ^ buf[i]) & 0xFF
+        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ tlo[t]
+        hi = (hi >> 8) ^ thi[t]
+    for _ in range(BLOCK_SIZE - n):
+        t = lo & 0xFF
+        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ tlo[t]
+        hi = (hi >> 8) ^ thi[t]
+    struct.pack_into("<HH", buf, at, lo ^ 0xFFFF, hi ^ 0xFFFF)
 
 
 class BlockEncoder:
@@ -184,8 +240,11 @@ class BlockEncoder:
     # Move frames from the ring into this block, oldest first, until the block is full,
     # the ring is empty or a frame's time does not fit this block. Returns how many.
     # The per-frame path: one call per block, not per frame (a Python call costs more
-    # than the encoding); non-allocating. ring.tail advances frame by frame, so the
-    # receive interrupt gets each slot back at once.
+    # than the encoding); non-allocating. Each record is one struct.pack_into with the
+    # slot's 8 data bytes as four 16-bit words (small ints everywhere); past a short
+    # frame's data they are zeros, which the next record overwrites or which stay as the
+    # block's zero padding. ring.tail advances frame by frame, so the receive interrupt
+    # gets each slot back at once.
     def take(self, ring):
         buf = self.buf
         base = self.base_ticks
@@ -196,35 +255,69 @@ class BlockEncoder:
         data = ring.data
         size = ring.size
         tail = ring.tail
+        head = ring.head
         p = HEADER_SIZE + self.used
         n = 0
-        while tail != ring.head:
+        while tail != head:
             off = time.ticks_diff(ticks[tail], base)
             if off < 0 or off > MAX_OFFSET_US:
                 break
             f = flags[tail]
             dlc = dlcs[tail]
-            if f & F_RTR:
+            q = tail << 2
+            if not f:
+                if p + 15 <= BLOCK_SIZE:
+                    struct.pack_into(
+                        "<BIHHHHH",
+                        buf,
+                        p,
+                        T_CAN_STD | dlc,
+                        off,
+                        ids[tail],
+                        data[q],
+                        data[q + 1],
+                        data[q + 2],
+                        data[q + 3],
+                    )
+                elif p + 7 + dlc <= BLOCK_SIZE:
+                    struct.pack_into("<BIH", buf, p, T_CAN_STD | dlc, off, ids[tail])
+                    _copy_data(buf, p + 7, data, q, dlc)
+                else:
+                    break
+                p += 7 + dlc
+            elif f & F_RTR:
                 if p + 10 > BLOCK_SIZE:
                     break
                 struct.pack_into("<BIIB", buf, p, T_CAN_RTR | dlc, off, ids[tail], f & F_EXT)
                 p += 10
-            elif f & (F_EXT | F_ERR):
-                if p + 9 + dlc > BLOCK_SIZE:
-                    break
-                tag = T_CAN_ERR if f & F_ERR else T_CAN_EXT
-                struct.pack_into(_FMT_LONG[dlc], buf, p, tag | dlc, off, ids[tail], data[tail])
-                p += 9 + dlc
             else:
-                if p + 7 + dlc > BLOCK_SIZE:
+                tag = (T_CAN_ERR if f & F_ERR else T_CAN_EXT) | dlc
+                if p + 17 <= BLOCK_SIZE:
+                    struct.pack_into(
+                        "<BIIHHHH",
+                        buf,
+                        p,
+                        tag,
+                        off,
+                        ids[tail],
+                        data[q],
+                        data[q + 1],
+                        data[q + 2],
+                        data[q + 3],
+                    )
+                elif p + 9 + dlc <= BLOCK_SIZE:
+                    struct.pack_into("<BII", buf, p, tag, off, ids[tail])
+                    _copy_data(buf, p + 9, data, q, dlc)
+                else:
                     break
-                struct.pack_into(_FMT_STD[dlc], buf, p, T_CAN_STD | dlc, off, ids[tail], data[tail])
-                p += 7 + dlc
+                p += 9 + dlc
             n += 1
             tail += 1
             if tail == size:
                 tail = 0
             ring.tail = tail
+            if tail == head:
+                head = ring.head  # the interrupt may have put more since
         self.used = p - HEADER_SIZE
         self.count += n
         self.frames += n
@@ -270,8 +363,8 @@ class BlockEncoder:
         return True
 
     # Write the header and CRC; the buffer then holds the finished block. Unused
-    # payload bytes are zero (reset() keeps them so). Allocates nothing per frame; the
-    # CRC value may be a long int on 32-bit ports (once per block).
+    # payload bytes are zero (reset() keeps them so). Non-allocating, on 32-bit ports
+    # too.
     def seal(self):
         buf = self.buf
         buf[0] = 0x4B  # K
@@ -281,15 +374,13 @@ class BlockEncoder:
         struct.pack_into(
             "<IIIHHI", buf, 4, self.seq, self.base_hi, self.base_lo, self.used, self.count, 0
         )
-        struct.pack_into("<I", buf, 20, crc32(buf) & 0xFFFFFFFF)
+        _crc(buf, HEADER_SIZE + self.used, 20)
         self.active = False
         return buf
 
-    # Zero the payload written since begin() so the next block starts clean.
+    # Zero the payload so the next block starts clean ("s" pads with zeros).
     def reset(self):
-        buf = self.buf
-        for i in range(HEADER_SIZE, HEADER_SIZE + self.used):
-            buf[i] = 0
+        struct.pack_into("488s", self.buf, HEADER_SIZE, b"")
         self.used = 0
         self.count = 0
         self.frames = 0

@@ -121,7 +121,8 @@ class SyncService:
         self.h_sha = None
         self.h_pos = 0
         self.h_size = 0
-        self.h_buf = bytearray(_HASH_CHUNK)
+        self.h_chunk = min(_HASH_CHUNK, max_data)
+        self.h_buf = bytearray(self.h_chunk)
         self.h_view = memoryview(self.h_buf)
         self.h_scan = True
         self.h_want = None
@@ -701,7 +702,7 @@ class SyncService:
         sha = self.h_sha
         if sha is None:
             return
-        sha.update(self.h_view if n == _HASH_CHUNK else self.h_view[0:n])
+        sha.update(self.h_view if n == self.h_chunk else self.h_view[0:n])
         self.h_pos += n
         if self.h_pos >= self.h_size:
             self._hash_done()
@@ -776,9 +777,9 @@ class SyncService:
 # The sync service for a Logger, or None when its config has no link on this port.
 # The caller adds it to log.services.
 def service(log):
-    from logger import VERSION, usblink
+    from logger import VERSION
 
-    link = usblink.open_link(log.cfg, log.hal)
+    link = log.hal.open_link(log.cfg)
     if link is None:
         return None
     return SyncService(
@@ -787,4 +788,5 @@ def service(log):
         (log.device_id, log.cfg["board"], VERSION, log.boot),
         True,
         log.hal.config_path(),
+        getattr(link, "max_data", P.MAX_DATA),
     )

@@ -8,11 +8,11 @@
 # ports such as mimxrt) it is sys.stdin/sys.stdout, which are the same CDC port.
 # Unix port: usb.path is a serial device or pty path, or "stdio" for stdin/stdout.
 #
-# A link has readinto(buf, wait_ms) -> bytes read (0 if none within wait_ms) and
-# write(frame) -> True when the whole frame went out. Neither blocks the logger for
+# The HAL opens the link (hal_*.open_link). A link has readinto(buf, wait_ms) -> bytes
+# read (0 if none within wait_ms), write(frame) -> True when the whole frame went out, and
+# max_data, the largest READ reply it carries well. Neither blocks the logger for
 # long: write gives up (and the service drops the session) when the host stops reading.
 import select
-import sys
 
 from micropython import const
 
@@ -26,6 +26,8 @@ class StreamLink:
     # readinto() waits until the whole buffer is full, so input is taken one byte at a
     # time, and only while poll says a byte is there: a host that stops mid-frame can
     # never stall the logger. Requests are small (a READ is 32 bytes).
+    max_data = 4096  # a pty or serial device: the protocol's largest frames
+
     def __init__(self, rf, wf):
         self.rf = rf
         self.wf = wf
@@ -73,6 +75,10 @@ class StreamLink:
 class VcpLink:
     # stm32's USB_VCP: reads only what the host sent (not the UART REPL), and knows
     # whether a host has the port open (DTR), so nothing is written into the void.
+    # USB full speed moves 64-byte packets, and pyb's VCP buffers about 1 KB each way:
+    # READ replies of 1 KB keep the host busy with a quarter of the RAM of 4 KB ones.
+    max_data = 1024
+
     def __init__(self, vcp):
         self.vcp = vcp
         self.rpoll = select.poll()
@@ -93,35 +99,10 @@ class VcpLink:
         return self.vcp.write(frame) == len(frame)
 
 
-def _raw_tty(f):
+def raw_tty(f):
     try:
         import termios
 
         termios.setraw(f.fileno())
     except (ImportError, OSError, AttributeError):
         pass  # not a tty (a FIFO or socket needs no line settings)
-
-
-# The link for this port and config, or None when sync is off here. On the unix port
-# the link's input is registered with the hal, so that the main loop's wait ends as
-# soon as the host sends something.
-def open_link(cfg, hal):
-    if not cfg["usb.enabled"]:
-        return None
-    if sys.platform in ("linux", "darwin", "freebsd"):
-        path = cfg["usb.path"]
-        if not path:
-            return None
-        if path == "stdio":
-            link = StreamLink(sys.stdin.buffer, sys.stdout.buffer)
-        else:
-            f = open(path, "r+b")
-            _raw_tty(f)
-            link = StreamLink(f, f)
-        hal.register(link.rf)
-        return link
-    try:
-        import pyb
-    except ImportError:
-        return StreamLink(sys.stdin.buffer, sys.stdout.buffer)
-    return VcpLink(pyb.USB_VCP())

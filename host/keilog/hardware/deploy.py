@@ -117,6 +117,20 @@ for p in PATHS:
 print("KEILOG-VERIFY " + json.dumps(out))
 """
 
+# Runs on the board after the copy: its free heap, which the logger must fit in.
+HEAP = r"""
+import gc
+gc.collect()
+print("KEILOG-HEAP %d" % gc.mem_free())
+"""
+# The heap keilog may take on a board: all of it loaded as .mpy and the logger built
+# (tests/firmware/test_wasm32.py holds it to this on a 32-bit MicroPython; bench entry
+# firmware_heap_in_use_bytes measures it). A board with less free refuses the install;
+# with less than this plus HEAP_HEADROOM (buffers a sync session or a config upload
+# takes, fragmentation) it installs with a warning.
+HEAP_GOAL = 70 * 1024
+HEAP_HEADROOM = 16 * 1024
+
 # Runs on the board before the copy: make the directories the files go into.
 MKDIRS = r"""
 import os
@@ -435,6 +449,13 @@ def deploy(
     version = ".".join(str(v) for v in info.version)
     say(f"board runs MicroPython {version} ({info.machine})")
     kind = copy_and_verify(install, transport, say)
+    free = check_heap(transport.run(HEAP))
+    say(f"board has {free} bytes of heap free (keilog needs up to {HEAP_GOAL})")
+    if free < HEAP_GOAL + HEAP_HEADROOM:
+        warnings.append(
+            f"only {free} bytes of heap free: keilog needs up to {HEAP_GOAL} and wants "
+            f"{HEAP_HEADROOM} more for sync sessions; remove other files from /lib and boot.py"
+        )
     return DeployReport(
         board.name,
         install.version,
@@ -479,6 +500,22 @@ def copy_and_verify(
         kind = expected.split(":")[0]
     say(f"verified {len(install.files)} files ({kind}); firmware {install.version}")
     return kind
+
+
+def check_heap(text: str) -> int:
+    """The free heap the board reported (:data:`HEAP`); FirmwareError below HEAP_GOAL."""
+    for line in text.splitlines():
+        if line.startswith("KEILOG-HEAP "):
+            free = int(line.split()[1])
+            if free < HEAP_GOAL:
+                raise FirmwareError(
+                    f"the board has {free} bytes of heap free after the install, keilog needs "
+                    f"up to {HEAP_GOAL}; the files are copied but the logger would not start. "
+                    "Remove what boot.py imports, or build MicroPython with keilog frozen "
+                    "(docs/firmware.md)"
+                )
+            return free
+    raise FirmwareError(f"the board did not report its free heap: {text.strip()[:200]!r}")
 
 
 def _parse_verify(text: str) -> dict[str, str | None]:
