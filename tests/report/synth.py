@@ -16,7 +16,7 @@ from keilog.logformat.reader import CanFrame, ClockAnchor, GpsFix, Segment, Segm
 from keilog.store import ingest
 
 START = 1_780_322_400.0  # 2026-06-01T14:00:00Z
-M_PER_DEG_LAT = 111_195.0  # mean-radius sphere, as keilog.report.trips.haversine_m
+M_PER_DEG_LAT = 111_195.0  # mean-radius sphere, as keilog.units.haversine_m
 
 
 @dataclass

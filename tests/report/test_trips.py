@@ -10,7 +10,8 @@ from keilog import store
 from keilog.cli import cli
 from keilog.cli.report_cmd import sparkline
 from keilog.report import ReportError, list_trips, select_trips
-from keilog.report.trips import GAP_S, haversine_m
+from keilog.report.trips import GAP_S
+from keilog.units import haversine_m
 
 from tests.report.synth import START, Drive, make_db
 

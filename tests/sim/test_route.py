@@ -4,12 +4,11 @@ import math
 
 import pytest
 from keilog.sim.route import (
-    EARTH_RADIUS_M,
     Route,
-    haversine_m,
     initial_bearing_deg,
     sun_elevation_deg,
 )
+from keilog.units import EARTH_RADIUS_M, haversine_m
 
 
 def test_one_degree_of_latitude_on_the_mean_sphere():

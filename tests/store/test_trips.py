@@ -20,7 +20,7 @@ from keilog.store import ingest
 from keilog.store import trips as dbtrips
 
 START = 1_780_322_400.0  # 2026-06-01T14:00:00Z
-M_PER_DEG_LAT = 111_195.08  # IUGG mean sphere: R * pi / 180 (as dbtrips.haversine_m)
+M_PER_DEG_LAT = 111_195.08  # IUGG mean sphere: R * pi / 180 (as keilog.units.haversine_m)
 IGNITION_OFF = 6  # event codes, docs/log-format.md
 SHUTDOWN = 14
 

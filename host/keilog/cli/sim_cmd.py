@@ -127,6 +127,7 @@ def simulate_cmd(
     from keilog.sim.route import route_length_m
     from keilog.sim.run import run
     from keilog.sim.scenario import builtin_names, resolve
+    from keilog.units import KMH_PER_MPH
 
     if list_builtin:
         click.echo(json.dumps(builtin_names()))
@@ -151,7 +152,7 @@ def simulate_cmd(
         s = sim.state
         if not quiet and int(s.t) % 10 == 0:
             status(
-                f"  t={s.t:6.1f} s  {s.speed_kmh / 1.609344:5.1f} mph  gear {s.gear}  "
+                f"  t={s.t:6.1f} s  {s.speed_kmh / KMH_PER_MPH:5.1f} mph  gear {s.gear}  "
                 f"{s.engine_rpm:5.0f} rpm  {sim.summary.frames.total()} frames"
             )
 

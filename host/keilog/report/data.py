@@ -21,13 +21,13 @@ import sqlite_utils
 
 from keilog.geo import StateIndex
 from keilog.report.checkresult import CheckResult, CheckTrip
-from keilog.report.trips import MPH, Trip, haversine_m
+from keilog.report.trips import Trip
 from keilog.roads import RoadIndex
 from keilog.rules import RuleBook
+from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m
 
 F64 = npt.NDArray[np.float64]
 
-KMH_PER_MPH = 1.609344  # exact: 1 mile = 1.609344 km
 MOVING_MPH = 3.0
 """Below this the car counts as stopped (GPS speed noise at rest is about 1 mph)."""
 MIN_COMPARE_MPH = 12.0
@@ -139,11 +139,11 @@ class Summary:
     @property
     def average_mph(self) -> float | None:
         d = self.duration_s
-        return self.distance_m / d / MPH if d > 0 else None
+        return self.distance_m / d / MPS_PER_MPH if d > 0 else None
 
     @property
     def moving_average_mph(self) -> float | None:
-        return self.distance_m / self.moving_s / MPH if self.moving_s > 0 else None
+        return self.distance_m / self.moving_s / MPS_PER_MPH if self.moving_s > 0 else None
 
 
 @dataclass
@@ -181,7 +181,12 @@ def gather(
         speed = _to_mph(speed)
     engine = [s for q in ENGINE if (s := find_series(db, trip, q)) is not None]
     gps = Series(
-        "gps_speed", "GPS speed", "mph", "gps_fixes.speed_mps", fixes.t, fixes.speed_mps / MPH
+        "gps_speed",
+        "GPS speed",
+        "mph",
+        "gps_fixes.speed_mps",
+        fixes.t,
+        fixes.speed_mps / MPS_PER_MPH,
     )
     where = (states or load_states()).lookup(
         np.where(fixes.valid, fixes.lat, np.nan), np.where(fixes.valid, fixes.lon, np.nan)
@@ -274,7 +279,7 @@ def _to_mph(s: Series) -> Series:
     if unit in ("mph", "mi/h"):
         factor = 1.0
     elif unit in ("m/s", "mps"):
-        factor = 1 / MPH
+        factor = 1 / MPS_PER_MPH
     else:  # km/h, as Japanese-market cars and OBD-II PID 0x0D report speed
         factor = 1 / KMH_PER_MPH
     return Series(s.key, s.label, "mph", s.source, s.t, s.v * factor)
@@ -361,7 +366,7 @@ def trip_rows(db: sqlite_utils.Database, trips: list[Trip]) -> list[dict[str, An
         fixes = read_fixes(db, trip)
         speed = find_series(db, trip, SPEED)
         row = trip.to_dict()
-        gps = fixes.speed_mps[fixes.valid] / MPH
+        gps = fixes.speed_mps[fixes.valid] / MPS_PER_MPH
         row["distance_mi"] = round(gps_distance_m(fixes) / 1609.344, 3)
         row["max_gps_mph"] = round(float(np.nanmax(gps)), 1) if np.isfinite(gps).any() else None
         row["max_speed_mph"] = None
@@ -424,7 +429,7 @@ def _summary(
     moving = float(hold[v >= MOVING_MPH].sum())
     valid = fixes.valid
     # Distance along the GPS track, or from the car's speed when there is no track.
-    distance = gps_distance_m(fixes) if valid.sum() >= 2 else float((v * MPH * hold).sum())
+    distance = gps_distance_m(fixes) if valid.sum() >= 2 else float((v * MPS_PER_MPH * hold).sum())
     gps_ok = np.isfinite(gps.v) & valid if len(gps.v) else np.zeros(0, bool)
     s = Summary(
         start=trip.start,
@@ -455,7 +460,7 @@ def speedometer(speed: Series | None, fixes: Fixes) -> Speedometer:
     """How far the car's own speed reads from GPS speed (median ratio over the trip)."""
     if speed is None or not len(speed.t) or not len(fixes):
         return Speedometer(0, note="needs both the car's own speed signal and GPS speed")
-    gps_mph = fixes.speed_mps / MPH
+    gps_mph = fixes.speed_mps / MPS_PER_MPH
     j = np.clip(np.searchsorted(speed.t, fixes.t), 1, max(len(speed.t) - 1, 1))
     if len(speed.t) == 1:
         j = np.zeros(len(fixes), dtype=np.int64)

@@ -17,6 +17,7 @@ from keilog.report.checkresult import Violation
 from keilog.report.data import Fixes, NearbyRoad, TripReport
 from keilog.report.svg import F64, el, num, path_d, title, txt
 from keilog.report.trips import iso
+from keilog.units import KMH_PER_MPH
 
 WIDTH, HEIGHT, PAD = 960, 560, 36
 MIN_SPAN_M = 400.0  # a map never zooms closer than this across
@@ -226,7 +227,7 @@ def _road_labels(frame: Frame, roads: list[NearbyRoad]) -> str:
 
 
 def _mph(mph: float) -> str:
-    return f"{mph:g} mph ({mph * 1.609344:.0f} km/h)"
+    return f"{mph:g} mph ({mph * KMH_PER_MPH:.0f} km/h)"
 
 
 def _track(frame: Frame, report: TripReport, violations: list[Violation]) -> str:
@@ -301,7 +302,7 @@ def _scale_bar(frame: Frame, lat: float) -> str:
     miles = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200]
     mi = max((x for x in miles if x * 1609.344 <= target_m), default=miles[0])
     length = mi * 1609.344 / m_per_px
-    km = mi * 1.609344
+    km = mi * KMH_PER_MPH
     x0, y0 = frame.width - 16.0 - length, frame.height - 12.0
     bar = el(
         "path",

@@ -15,8 +15,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import sqlite_utils
 
 from keilog.errors import KeilogError
@@ -24,8 +22,6 @@ from keilog.errors import KeilogError
 GAP_S = 300.0
 """A silence longer than this (5 minutes) ends a trip."""
 
-EARTH_RADIUS_M = 6_371_008.8  # IUGG mean Earth radius
-MPH = 0.44704  # m/s per mph, exact (1 mile = 1609.344 m)
 KMH = 1 / 3.6  # m/s per km/h
 
 
@@ -191,23 +187,3 @@ def select_trips(trips: list[Trip], trip: int | None = None, all_trips: bool = F
         f"no trip {trip}; the database has trips {trips[0].id}..{trips[-1].id} "
         "(list them with keilog trips --db FILE)"
     )
-
-
-def haversine_m(
-    lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike
-) -> npt.NDArray[np.float64]:
-    """Great-circle distance in metres on the mean-radius sphere (about 0.3 % accurate)."""
-    p1, p2 = np.radians(np.asarray(lat1, float)), np.radians(np.asarray(lat2, float))
-    dl = np.radians(np.asarray(lon2, float) - np.asarray(lon1, float))
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
-
-
-def track_distance_m(lat: npt.ArrayLike, lon: npt.ArrayLike) -> float:
-    """Length of a track along its fixes (NaN positions are skipped)."""
-    y, x = np.asarray(lat, float), np.asarray(lon, float)
-    ok = np.isfinite(y) & np.isfinite(x)
-    y, x = y[ok], x[ok]
-    if len(y) < 2:
-        return 0.0
-    return float(haversine_m(y[:-1], x[:-1], y[1:], x[1:]).sum())

@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from keilog.units import MPS_PER_MPH, haversine_m
+
 # IUGG mean Earth radius (R1 = 6,371,008.8 m). A sphere is within 0.5 % of the WGS 84
 # ellipsoid for distances, far inside GPS noise over the few kilometres of a scenario.
-EARTH_RADIUS_M = 6_371_008.8
 
-MPH = 0.44704  # m/s per mph, exact (1 mile = 1609.344 m, NIST SP 811)
+MPH = MPS_PER_MPH  # m/s per mph (keilog.units)
 
 # A calm driver plans to slow down at 1.5 m/s^2 (about 0.15 g): well below the
 # 3.4 m/s^2 that AASHTO's Green Book takes for stopping sight distance (a rate most
@@ -43,18 +44,9 @@ class Position:
     heading_deg: float  # true course over ground, 0-360
 
 
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres between two points given in degrees."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 def route_length_m(points: Sequence[tuple[float, float]]) -> float:
     """Length of a polyline of great-circle legs, in metres."""
-    return sum(haversine_m(*a, *b) for a, b in itertools.pairwise(points))
+    return sum(float(haversine_m(*a, *b)) for a, b in itertools.pairwise(points))
 
 
 def initial_bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -78,7 +70,7 @@ class _Leg:
 
     def __init__(self, lat1: float, lon1: float, lat2: float, lon2: float) -> None:
         self.lat1, self.lon1, self.lat2, self.lon2 = lat1, lon1, lat2, lon2
-        self.length_m = haversine_m(lat1, lon1, lat2, lon2)
+        self.length_m = float(haversine_m(lat1, lon1, lat2, lon2))
         self.a = _unit(lat1, lon1)
         self.b = _unit(lat2, lon2)
         dot = sum(x * y for x, y in zip(self.a, self.b, strict=True))

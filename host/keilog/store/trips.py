@@ -22,23 +22,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from keilog.units import haversine_m
+
 GAP_S = 300.0
 """A silence longer than this (5 minutes) ends a trip."""
 
 ENDING_EVENTS = ("ignition_off", "shutdown")
 STANDING_MPS = 0.5  # steps between two fixes slower than this are GPS jitter, not travel
-EARTH_RADIUS_M = 6_371_008.8  # IUGG mean Earth radius
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
-
-
-def haversine_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
-    """Great-circle distance in metres on the mean-radius sphere (about 0.3 % accurate)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dl = np.radians(lon2 - lon1)
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
 @dataclass
