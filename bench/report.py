@@ -22,8 +22,8 @@ from keilog.decode import dbc
 from keilog.logformat.columns import CanColumns, SegmentColumns
 from keilog.logformat.reader import ClockAnchor, GpsFix, Record, SegmentHeader
 from keilog.report import list_trips, write_report
-from keilog.report.trips import GAP_S
 from keilog.store import ingest
+from keilog.store.trips import GAP_S
 
 from bench import best_of, entry
 

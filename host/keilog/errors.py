@@ -27,3 +27,7 @@ class FirmwareError(KeilogError):
 
 class StoreError(KeilogError):
     """The SQLite database cannot be used."""
+
+
+class ReportError(KeilogError):
+    """A report, export or trip selection cannot be made from what was given."""

@@ -7,6 +7,9 @@ US speed limits are posted. Both factors are exact: 1 international mile = 1,609
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -41,3 +44,12 @@ def track_distance_m(lat: npt.ArrayLike, lon: npt.ArrayLike) -> float:
     if len(y) < 2:
         return 0.0
     return float(haversine_m(y[:-1], x[:-1], y[1:], x[1:]).sum())
+
+
+def iso(ts: float | None) -> str | None:
+    """UTC seconds as ISO 8601 with a Z, to the second (None stays None)."""
+    if ts is None or not math.isfinite(ts):
+        return None
+    return (
+        dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )

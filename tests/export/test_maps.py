@@ -12,7 +12,7 @@ import pytest
 from keilog import store
 from keilog.export.maps import GX_NS, KML_NS, TPX_NS, export_map
 from keilog.report import ReportError, list_trips
-from keilog.report.data import read_fixes
+from keilog.store.fixes import read_fixes
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from keilog.cli import cli
-from keilog.report import ReportError, write_report
-from keilog.report.data import Fixes, Series, speedometer
+from keilog.errors import StoreError
+from keilog.report import write_report
+from keilog.report.data import Series, speedometer
 from keilog.report.svg import decimate
 from keilog.report.svgmap import limit_colour
+from keilog.store.fixes import Fixes
 
 from tests.report.htmlquery import Page
 from tests.report.synth import Drive, make_db
@@ -142,7 +144,7 @@ def test_trips_are_chosen_by_number_latest_or_all(tmp_path):
     assert write_report(db, out, all_trips=True).trips == [1, 2]
     sections = Page(out.read_text(encoding="utf-8")).find("section", "trip")
     assert [s.attrs["data-trip"] for s in sections] == ["1", "2"]
-    with pytest.raises(ReportError, match=r"no trip 3; the database has trips 1\.\.2"):
+    with pytest.raises(StoreError, match=r"no trip 3; the database has trips 1\.\.2"):
         write_report(db, out, trip=3)
 
 

@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 
 from keilog import __version__
+from keilog.errors import ReportError
 from keilog.report.checkresult import CheckInput, Violation, as_check
-from keilog.report.data import Fixes, read_fixes
-from keilog.report.trips import ReportError, Trip, iso, list_trips, select_trips
+from keilog.store.fixes import Fixes, read_fixes
+from keilog.store.trips import Trip, list_trips, select_trips
+from keilog.units import iso
 
 DROPOUT_S = 5.0  # fixes further apart than this start a new GPX track segment
 GPX_NS = "http://www.topografix.com/GPX/1/1"

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keilog.errors import ReportError
 from keilog.report.checkresult import (
     CheckInput,
     CheckResult,
@@ -20,9 +21,9 @@ from keilog.report.checkresult import (
     check_from_dict,
     load_check,
 )
-from keilog.report.trips import ReportError, Trip, db_file, list_trips, select_trips
 from keilog.roads import RoadIndex
 from keilog.rules.vehicle import Vehicle
+from keilog.store.trips import Trip, db_file, list_trips, select_trips
 
 __all__ = [
     "CheckInput",

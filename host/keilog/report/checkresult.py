@@ -21,9 +21,10 @@ from typing import Any
 
 import jsonschema
 
-from keilog.report.trips import ReportError, Trip
+from keilog.errors import ReportError
 from keilog.rules import RuleBook, load_rules
 from keilog.rules.model import FIELDS
+from keilog.store.trips import Trip
 
 _TIME = {"type": ["string", "null"]}
 _NUM = {"type": ["number", "null"]}

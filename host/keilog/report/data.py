@@ -21,9 +21,10 @@ import sqlite_utils
 
 from keilog.geo import StateIndex
 from keilog.report.checkresult import CheckResult, CheckTrip
-from keilog.report.trips import Trip
 from keilog.roads import RoadIndex
 from keilog.rules import RuleBook
+from keilog.store.fixes import Fixes, read_fixes, trip_window
+from keilog.store.trips import Trip
 from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m
 
 F64 = npt.NDArray[np.float64]
@@ -73,24 +74,6 @@ class Series:
     source: str  # "table.column"
     t: F64
     v: F64
-
-
-@dataclass
-class Fixes:
-    t: F64
-    lat: F64
-    lon: F64
-    alt_m: F64
-    speed_mps: F64
-    course_deg: F64
-    quality: F64
-
-    @property
-    def valid(self) -> npt.NDArray[np.bool_]:
-        return (self.quality > 0) & np.isfinite(self.lat) & np.isfinite(self.lon)
-
-    def __len__(self) -> int:
-        return len(self.t)
 
 
 @dataclass
@@ -224,24 +207,6 @@ def gather(
     )
 
 
-def _window(trip: Trip) -> tuple[str, list[Any]]:
-    return (
-        "device_id = ? and boot = ? and timestamp between ? and ?",
-        [trip.device_id, trip.boot, trip.start, trip.end],
-    )
-
-
-def read_fixes(db: sqlite_utils.Database, trip: Trip) -> Fixes:
-    where, args = _window(trip)
-    rows = db.execute(
-        "select timestamp, lat, lon, alt_m, speed_mps, course_deg, quality from gps_fixes "
-        f"where {where} order by timestamp, id",
-        args,
-    ).fetchall()
-    a = np.array(rows, dtype=np.float64).reshape(-1, 7)  # None -> nan
-    return Fixes(a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5], np.nan_to_num(a[:, 6]))
-
-
 def _candidates(db: sqlite_utils.Database, q: Quantity) -> list[tuple[str, str, str]]:
     """(table, column, unit) to try for a quantity, in order of preference."""
     found: dict[tuple[str, str], str] = {}
@@ -259,7 +224,7 @@ def _candidates(db: sqlite_utils.Database, q: Quantity) -> list[tuple[str, str, 
 
 def find_series(db: sqlite_utils.Database, trip: Trip, q: Quantity) -> Series | None:
     """The first candidate signal for ``q`` with samples in the trip."""
-    where, args = _window(trip)
+    where, args = trip_window(trip)
     for table, column, unit in _candidates(db, q):
         if not db.table(table).exists() or column not in db.table(table).columns_dict:
             continue

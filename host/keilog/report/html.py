@@ -17,7 +17,7 @@ from keilog.report.data import KMH_PER_MPH, TripReport
 from keilog.report.plots import engine_plot, speed_plot
 from keilog.report.svgmap import draw_map as _draw_map
 from keilog.report.svgmap import frame_for, legend
-from keilog.report.trips import iso
+from keilog.units import iso
 
 DISCLAIMER = (
     "<b>Not legal advice.</b> Rule data is a best-effort summary of statutes and agency "

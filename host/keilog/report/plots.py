@@ -28,7 +28,7 @@ from keilog.report.svg import (
     txt,
 )
 from keilog.report.svgmap import DROPOUT_S, _track_parts
-from keilog.report.trips import iso
+from keilog.units import iso
 
 WIDTH = 960
 LEFT, RIGHT, TOP, BOTTOM = 58, 62, 24, 30

@@ -20,8 +20,10 @@ from typing import Any
 
 import sqlite_utils
 
+from keilog.errors import ReportError
 from keilog.report.checkresult import CheckResult
-from keilog.report.trips import GAP_S, ReportError, iso
+from keilog.store.trips import GAP_S
+from keilog.units import iso
 
 INSTALL_HINT = "Datasette is not installed; install it with: pip install 'keilog[serve]'"
 

@@ -14,10 +14,10 @@ import numpy as np
 import shapely
 
 from keilog.report.checkresult import Violation
-from keilog.report.data import Fixes, NearbyRoad, TripReport
+from keilog.report.data import NearbyRoad, TripReport
 from keilog.report.svg import F64, el, num, path_d, title, txt
-from keilog.report.trips import iso
-from keilog.units import KMH_PER_MPH
+from keilog.store.fixes import Fixes
+from keilog.units import KMH_PER_MPH, iso
 
 WIDTH, HEIGHT, PAD = 960, 560, 36
 MIN_SPAN_M = 400.0  # a map never zooms closer than this across

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sqlite_utils
 from numpy.typing import NDArray
 
-from keilog.units import haversine_m
+from keilog.errors import StoreError
+from keilog.units import haversine_m, iso
 
 GAP_S = 300.0
 """A silence longer than this (5 minutes) ends a trip."""
@@ -252,4 +254,119 @@ def _renumber(conn: sqlite3.Connection) -> None:
     conn.executemany(
         f"insert into trips values ({marks})",
         [(i, *r[1:]) for i, r in enumerate(rows, start=1)],
+    )
+
+
+# -- reading trips back ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Trip:
+    """One trip: a device, a boot, and the UTC span [start, end] in seconds."""
+
+    id: int
+    device_id: str
+    boot: int
+    start: float
+    end: float
+    gps_fixes: int = 0
+    frames: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "device_id": self.device_id,
+            "boot": self.boot,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "duration_s": round(self.duration_s, 3),
+            "gps_fixes": self.gps_fixes,
+            "frames": self.frames,
+        }
+
+
+def list_trips(db: sqlite_utils.Database) -> list[Trip]:
+    """Every trip in the database, numbered from 1 in order of start time, as import
+    keeps them: the one definition the check, the report, the exports and
+    ``keilog trips`` all read."""
+    table = db.table("trips")
+    if not (table.exists() and {"id", "start", "end"} <= set(table.columns_dict)):
+        raise StoreError(
+            f"{db_file(db)}: no trips table; is this a keilog database? Import logs into a "
+            "new database with keilog import (older databases: import them again)"
+        )
+    return _stored_trips(db)
+
+
+def db_file(db: sqlite_utils.Database) -> str:
+    """The file a database was opened from (for messages)."""
+    for _, name, path in db.execute("pragma database_list").fetchall():
+        if name == "main":
+            return str(path) or ":memory:"
+    return ":memory:"
+
+
+def _stored_trips(db: sqlite_utils.Database) -> list[Trip]:
+    """The trips table as keilog import keeps it (trips without a UTC clock left out);
+    counts are read from it when it has them, else counted."""
+    cols = set(db.table("trips").columns_dict)
+    dev = "device_id" if "device_id" in cols else "''"
+    boot = "boot" if "boot" in cols else "0"
+    counts = "gps_fixes, frames" if {"gps_fixes", "frames"} <= cols else "NULL, NULL"
+    out = []
+    for tid, device, b, start, end, fixes, frames in db.execute(
+        f"select id, {dev}, {boot}, [start], [end], {counts} from trips "
+        "where [start] is not null and [end] is not null order by [start], id"
+    ).fetchall():
+        if fixes is None or frames is None:
+            fixes, frames = _count(db, start, end, device if dev != "''" else None)
+        out.append(
+            Trip(int(tid), str(device), int(b or 0), float(start), float(end), fixes, frames)
+        )
+    return out
+
+
+def _count(
+    db: sqlite_utils.Database, start: float, end: float, device: str | None
+) -> tuple[int, int]:
+    """GPS fixes and frames between two times (of one device, when given)."""
+    where, args = "timestamp between ? and ?", [start, end]
+    fixes_where, frames_where = where, where
+    if device is not None:
+        fixes_where += " and device_id = ?"
+        frames_where += (
+            " and segment in (select s.id from segments s join devices d on d.id = s.device "
+            "where d.device_id = ?)"
+        )
+    fixes = db.execute(
+        f"select count(*) from gps_fixes where {fixes_where}",
+        [*args, *([device] if device else [])],
+    ).fetchone()[0]
+    frames = db.execute(
+        f"select count(*) from frames where {frames_where}", [*args, *([device] if device else [])]
+    ).fetchone()[0]
+    return int(fixes), int(frames)
+
+
+def select_trips(trips: list[Trip], trip: int | None = None, all_trips: bool = False) -> list[Trip]:
+    """The trips asked for: ``trip`` by id, all of them, or else the latest one."""
+    if not trips:
+        raise StoreError(
+            "the database has no trips (no timestamped frames or GPS fixes); import logs "
+            "with keilog import first"
+        )
+    if trip is not None and all_trips:
+        raise StoreError("give either --trip N or --all, not both")
+    if all_trips:
+        return list(trips)
+    if trip is None:
+        return [trips[-1]]
+    for t in trips:
+        if t.id == trip:
+            return [t]
+    raise StoreError(
+        f"no trip {trip}; the database has trips {trips[0].id}..{trips[-1].id} "
+        "(list them with keilog trips --db FILE)"
     )

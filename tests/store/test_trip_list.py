@@ -1,4 +1,5 @@
-"""What a trip is (keilog trips): one boot of one device, split at silences over 5 min."""
+"""What a trip is (keilog trips): one boot of one device, split at silences over 5 min,
+as the store keeps them; everything that reads trips reads them here."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from click.testing import CliRunner
 from keilog import store
 from keilog.cli import cli
 from keilog.cli.report_cmd import sparkline
-from keilog.report import ReportError, list_trips, select_trips
-from keilog.report.trips import GAP_S
+from keilog.errors import StoreError
+from keilog.store.trips import GAP_S, list_trips, select_trips
 from keilog.units import haversine_m
 
 from tests.report.synth import START, Drive, make_db
@@ -56,7 +57,7 @@ def test_select_trips(tmp_path, trip, all_trips, chosen):
 
 def test_selecting_from_an_empty_database_says_to_import(tmp_path):
     db = store.open_db(tmp_path / "empty.db")
-    with pytest.raises(ReportError, match=r"no trips .* import logs with keilog import"):
+    with pytest.raises(StoreError, match=r"no trips .* import logs with keilog import"):
         select_trips(list_trips(db))
 
 
