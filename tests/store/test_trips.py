@@ -89,14 +89,28 @@ def test_a_trip_spans_segments_and_their_import_order_does_not_matter(tmp_path):
     assert trip["distance_m"] == pytest.approx(601.0, abs=0.01)
 
 
-def test_trips_are_numbered_by_start_across_devices_and_boots(tmp_path):
+def test_a_trip_keeps_its_id_when_earlier_or_later_logs_are_imported(tmp_path):
     late = segment(drive(3600, 10), boot=2, device="KEI-1")
     early = segment(drive(0, 10), boot=9, device="KEI-2")
     rows = imported(tmp_path, late, early)
-    assert [(r["id"], r["device_id"], r["boot"]) for r in rows] == [
-        (1, "KEI-2", 9),
-        (2, "KEI-1", 2),
+    # Ids are given once, in the order trips appear; they are not renumbered by time.
+    assert sorted((r["id"], r["device_id"], r["boot"]) for r in rows) == [
+        (1, "KEI-1", 2),
+        (2, "KEI-2", 9),
     ]
+
+
+def test_a_trip_that_grows_by_a_later_segment_keeps_its_id(tmp_path):
+    a = segment(drive(0, 30), seq=0)
+    b = segment(drive(30.1, 30), seq=1)
+    other = segment(drive(-7200, 10), boot=7)  # an earlier drive, imported in between
+    (tmp_path / "1").mkdir()
+    (tmp_path / "2").mkdir()
+    [first] = imported(tmp_path / "1", a)
+    rows = imported(tmp_path / "2", a, other, b)
+    ids = {(r["boot"], r["segments"]): r["id"] for r in rows}
+    assert first["id"] == 1
+    assert ids == {(1, 2): 1, (7, 1): 2}
 
 
 def test_standing_still_adds_no_distance(tmp_path):

@@ -178,7 +178,13 @@ def store_spans(
 def rebuild_trips(
     conn: sqlite3.Connection, device_id: str, boot: int, gap_s: float = GAP_S
 ) -> None:
-    """Recompute the trips of one device and boot from their spans; renumber all trips."""
+    """Recompute the trips of one device and boot from their spans.
+
+    A trip keeps its id across later imports: a recomputed trip takes the id of the
+    earlier trip of the same device and boot that it overlaps (the lowest, where a new
+    segment joins two), and a trip that overlaps none gets the next unused id. So
+    ``--trip N`` means the same drive however many segments come after it.
+    """
     rows = conn.execute(
         'select segment, clock, t_start_us, t_end_us, start, "end", frames, gps_fixes, '
         "distance_m, first_fix, last_fix, ends_trip from trip_spans "
@@ -208,13 +214,16 @@ def rebuild_trips(
         if last_fix is not None:
             current["last_fix"] = last_fix
         current["ended_by"] = ends
+    kept = [t for t in trips if t["frames"] or t["gps_fixes"]]  # an event alone is no trip
+    ids = _stable_ids(conn, device_id, boot, kept)
     conn.execute("delete from trips where device_id = ? and boot = ?", (device_id, boot))
     conn.executemany(
-        'insert into trips (device_id, boot, start, "end", mono_start_us, mono_end_us, '
+        'insert into trips (id, device_id, boot, start, "end", mono_start_us, mono_end_us, '
         "duration_s, distance_m, gps_fixes, frames, segments, ended_by) "
-        "values (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [
             (
+                ids[i],
                 device_id,
                 boot,
                 t["start"],
@@ -226,13 +235,11 @@ def rebuild_trips(
                 t["gps_fixes"],
                 t["frames"],
                 len(t["segments"]),
-                t["ended_by"] or ("log_end" if i == len(trips) - 1 else "gap"),
+                t["ended_by"] or ("log_end" if t is trips[-1] else "gap"),
             )
-            for i, t in enumerate(trips)
-            if t["frames"] or t["gps_fixes"]  # an event alone is not a trip
+            for i, t in enumerate(kept)
         ],
     )
-    _renumber(conn)
 
 
 def _step_m(a: list[float], b: list[float]) -> float:
@@ -242,19 +249,42 @@ def _step_m(a: list[float], b: list[float]) -> float:
     return float(haversine_m(arr([a[0]]), arr([a[1]]), arr([b[0]]), arr([b[1]]))[0])
 
 
-def _renumber(conn: sqlite3.Connection) -> None:
-    """Number the trips 1, 2, ... by start time (trips without a clock last)."""
-    rows = conn.execute(
-        "select * from trips order by start is null, start, device_id, boot, mono_start_us, id"
+def _stable_ids(
+    conn: sqlite3.Connection, device_id: str, boot: int, trips: list[dict[str, Any]]
+) -> list[int]:
+    """Ids for recomputed trips: each keeps the lowest id of the old trips it overlaps."""
+    old = conn.execute(
+        'select id, mono_start_us, mono_end_us, start, "end" from trips '
+        "where device_id = ? and boot = ? order by id",
+        (device_id, boot),
     ).fetchall()
-    if [r[0] for r in rows] == list(range(1, len(rows) + 1)):
-        return
-    conn.execute("delete from trips")
-    marks = ",".join("?" * len(rows[0]))
-    conn.executemany(
-        f"insert into trips values ({marks})",
-        [(i, *r[1:]) for i, r in enumerate(rows, start=1)],
-    )
+    (top,) = conn.execute("select coalesce(max(id), 0) from trips").fetchone()
+    used: set[int] = set()
+    ids = []
+    for t in trips:
+        if t["clock"] == "mono":
+            span, col = (t["t0"], t["t1"]), (1, 2)
+        else:
+            span, col = (t["start"], t["end"]), (3, 4)
+        match = next(
+            (
+                row[0]
+                for row in old
+                if row[0] not in used
+                and None not in span
+                and row[col[0]] is not None
+                and row[col[1]] is not None
+                and row[col[0]] <= span[1]
+                and span[0] <= row[col[1]]
+            ),
+            None,
+        )
+        if match is None:
+            top += 1
+            match = top
+        used.add(match)
+        ids.append(match)
+    return ids
 
 
 # -- reading trips back ----------------------------------------------------------------
