@@ -31,7 +31,7 @@ CHECK = click.option(
 
 @cli.command("report")
 @DB
-@click.option("--trip", type=int, help="Trip id (see keilog trips; stable across imports); default: the latest.")
+@click.option("--trip", type=int, help="Trip id (keilog trips); default: the latest.")
 @click.option("--all", "all_trips", is_flag=True, help="Every trip of the database.")
 @CHECK
 @click.option(
