@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import serial
 import serial.tools.list_ports
@@ -67,6 +68,16 @@ def open_port(path: str, read_timeout: float = 0.05) -> serial.Serial:
     try:
         port = serial.Serial(path, baudrate=115200, timeout=read_timeout, write_timeout=5)
     except (serial.SerialException, OSError) as exc:
-        raise LinkLostError(f"{path}: cannot open the port: {exc}") from exc
+        errno = getattr(exc, "errno", None)
+        if errno == 2 or not Path(path).exists():
+            why = "no such port; plug the logger in, or list ports with keilog sync --list"
+        elif errno in (13, 16):  # EACCES, EBUSY
+            why = (
+                "the port is busy or not yours; close other programs using it, or add "
+                "yourself to the port's group (e.g. dialout)"
+            )
+        else:
+            why = f"{exc}; check the cable, or list ports with keilog sync --list"
+        raise LinkLostError(f"{path}: cannot open the port: {why}") from exc
     port.reset_input_buffer()
     return port
