@@ -269,3 +269,18 @@ def test_report_command_refuses_a_check_and_a_vehicle_together(florida, tmp_path
     r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r.html")])
     assert r.exit_code == 2
     assert "give either --check or a vehicle to check, not both" in r.stderr
+
+
+def test_the_speed_chart_draws_the_class_limit_the_demo_breaks(florida, demo_page):
+    """The demo's Florida mini truck drives County Road 234, posted 45 mph, where the
+    class may use only roads posted 35 mph or less (Fla. Stat. 316.2122): the chart draws
+    that 35 mph line and colours the truck's speed where it is on the faster road."""
+    _, page, html = demo_page
+    plot = page.one("svg", "speed-plot")
+    paths = {cls for e in page.find("path") for cls in e.classes}
+    assert {"posted", "class-max", "breaks-class-max"} <= paths
+    assert "breaks-cap" not in paths  # mini trucks have no top-speed cap in Florida's rule
+    legend = " ".join(e.all_text() for e in page.find("div", "legend"))
+    assert "highest posted limit the class may use (35 mph)" in legend
+    assert "driving on a road posted above the class's highest limit" in legend
+    assert plot.attrs["data-trip"] == "1"

@@ -58,6 +58,9 @@ svg text { fill: var(--ink); }
 .axis-unit { fill: var(--muted); font-weight: 600; }
 .posted { fill: none; stroke: #111; stroke-width: 2; }
 .cap { fill: none; stroke: var(--bad); stroke-width: 2; stroke-dasharray: 7 4; }
+.class-max { fill: none; stroke: #7b1fa2; stroke-width: 2; stroke-dasharray: 3 3; }
+.breaks-cap { fill: none; stroke: var(--bad); stroke-width: 3.2; }
+.breaks-class-max { fill: none; stroke: #7b1fa2; stroke-width: 3.2; }
 .can-speed { fill: none; stroke: var(--can); stroke-width: 1.8; }
 .gps-speed { fill: none; stroke: var(--gps); stroke-width: 1.3; }
 .engine { fill: none; stroke-width: 1.5; }
@@ -81,6 +84,8 @@ svg text { fill: var(--ink); }
   border-radius: 50% !important; }
 .k-can { background: var(--can); } .k-gps { background: var(--gps); }
 .k-posted { background: #111; } .k-cap { border-top: 3px dashed var(--bad); height: 0 !important; }
+.k-class-max { border-top: 3px dotted #7b1fa2; height: 0 !important; }
+.k-breaks-cap { background: var(--bad); } .k-breaks-class-max { background: #7b1fa2; }
 .k-band { background: rgba(216,27,96,.25); height: 12px !important; }
 .k-dropband { background: rgba(158,158,158,.35); height: 12px !important; }
 .readout { font-size: 13px; color: var(--muted); min-height: 1.45em; }

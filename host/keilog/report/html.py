@@ -9,12 +9,13 @@ from html import escape
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from keilog import __version__
 from keilog.report.assets import CSS, JS
 from keilog.report.checkresult import Violation
 from keilog.report.data import KMH_PER_MPH, TripReport
-from keilog.report.plots import engine_plot, speed_plot
+from keilog.report.plots import broken_limits, engine_plot, speed_plot
 from keilog.report.svgmap import draw_map as _draw_map
 from keilog.report.svgmap import frame_for, legend
 from keilog.units import iso
@@ -257,18 +258,40 @@ def _cursor_data(report: TripReport) -> str:
 
 
 def _speed_legend(report: TripReport) -> str:
+    lim = report.limits
     items = []
     if report.speed is not None:
         items.append(f'<span><i class="k-can"></i>car speed ({escape(report.speed.source)})</span>')
     items.append('<span><i class="k-gps"></i>GPS speed</span>')
-    if np.isfinite(report.limits.posted_mph).any():
+    if np.isfinite(lim.posted_mph).any():
         items.append('<span><i class="k-posted"></i>posted limit of the road</span>')
-    if np.isfinite(report.limits.vehicle_cap_mph).any():
-        items.append('<span><i class="k-cap"></i>class top-speed cap</span>')
+    if np.isfinite(lim.class_max_posted_mph).any():
+        top = _range_mph(lim.class_max_posted_mph)
+        items.append(
+            f'<span><i class="k-class-max"></i>highest posted limit the class may use ({top})'
+            "</span>"
+        )
+    if np.isfinite(lim.vehicle_cap_mph).any():
+        cap = _range_mph(lim.vehicle_cap_mph)
+        items.append(f'<span><i class="k-cap"></i>class top-speed cap ({cap})</span>')
+    line = report.speed if report.speed is not None else report.gps_speed
+    over_cap, road_too_fast = broken_limits(report, line.t, line.v)
+    if road_too_fast.any():
+        items.append(
+            '<span><i class="k-breaks-class-max"></i>driving on a road posted above the '
+            "class's highest limit</span>"
+        )
+    if over_cap.any():
+        items.append('<span><i class="k-breaks-cap"></i>faster than the top-speed cap</span>')
     if report.check and report.check.violations:
         items.append('<span><i class="k-band"></i>violation</span>')
     items.append('<span><i class="k-dropband"></i>GPS dropout</span>')
     return '<div class="legend">' + "".join(items) + "</div>"
+
+
+def _range_mph(values: npt.NDArray[np.float64]) -> str:
+    finite = np.unique(values[np.isfinite(values)])
+    return " / ".join(f"{v:g} mph" for v in finite)
 
 
 def render_trip(report: TripReport) -> str:

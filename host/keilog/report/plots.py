@@ -13,8 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from keilog.report.data import KMH_PER_MPH, Series, TripReport
+from keilog.report.data import (
+    KMH_PER_MPH,
+    MOVING_MPH,
+    SPEED_TOLERANCE_MPH,
+    Series,
+    TripReport,
+)
 from keilog.report.svg import (
     F64,
     decimate,
@@ -34,6 +41,9 @@ WIDTH = 960
 LEFT, RIGHT, TOP, BOTTOM = 58, 62, 24, 30
 SPEED_H = 320
 PANEL_H = 130
+
+
+BOOL = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -201,12 +211,39 @@ def _bands(report: TripReport, tx: TimeAxis, top: float, bottom: float, numbers:
     return "".join(out)
 
 
+def _held(t_fix: F64, values: F64, t: F64) -> F64:
+    """``values`` (one per GPS fix) at times ``t``: the latest fix's value at or before."""
+    if len(t_fix) == 0:
+        return np.full(len(t), np.nan)
+    i = np.searchsorted(t_fix, t, side="right") - 1
+    out = values[np.clip(i, 0, None)].astype(float)
+    out[i < 0] = np.nan
+    return out
+
+
+def broken_limits(report: TripReport, t: F64, v: F64) -> tuple[BOOL, BOOL]:
+    """Where a speed series (times ``t``, mph ``v``) breaks a limit of the class:
+    above the vehicle's top-speed cap (beyond the check's tolerance), or on a road posted
+    above the highest posted limit the class may drive on (whatever the speed)."""
+    f, lim = report.fixes, report.limits
+    cap = _held(f.t, lim.vehicle_cap_mph, t)
+    posted = _held(f.t, lim.posted_mph, t)
+    class_max = _held(f.t, lim.class_max_posted_mph, t)
+    with np.errstate(invalid="ignore"):
+        over_cap = np.isfinite(cap) & np.isfinite(v) & (v > cap + SPEED_TOLERANCE_MPH)
+        road_too_fast = np.isfinite(posted) & np.isfinite(class_max) & (posted > class_max)
+    moving = np.isfinite(v) & (v >= MOVING_MPH)
+    return over_cap & moving, road_too_fast & moving & ~over_cap
+
+
 def speed_plot(report: TripReport, plot_id: str) -> str:
-    """Speed (the car's own and GPS) against the road's posted limit and the class cap."""
+    """Speed (the car's own and GPS) against every limit that applies: the road's posted
+    limit, the highest posted limit the class may use, and the vehicle's top-speed cap.
+    Where the car breaks one, its line is drawn in that limit's colour."""
     f, lim = report.fixes, report.limits
     tx = TimeAxis(report.trip.start, max(report.trip.end, report.trip.start + 1))
     top, bottom = TOP + 6.0, SPEED_H - BOTTOM
-    values = [report.gps_speed.v, lim.posted_mph, lim.vehicle_cap_mph]
+    values = [report.gps_speed.v, lim.posted_mph, lim.vehicle_cap_mph, lim.class_max_posted_mph]
     if report.speed is not None:
         values.append(report.speed.v)
     finite = np.concatenate([x[np.isfinite(x)] for x in values] + [np.array([30.0])])
@@ -223,19 +260,28 @@ def speed_plot(report: TripReport, plot_id: str) -> str:
             ("km/h", lambda m: m * KMH_PER_MPH, lambda k: k / KMH_PER_MPH),
         ),
     ]
-    if np.isfinite(lim.posted_mph).any():
-        body.append(
-            el("path", "", d=_step_path(tx, vy, f.t, lim.posted_mph, DROPOUT_S), class_="posted")
-        )
-    if np.isfinite(lim.vehicle_cap_mph).any():
-        body.append(
-            el("path", "", d=_step_path(tx, vy, f.t, lim.vehicle_cap_mph, DROPOUT_S), class_="cap")
-        )
+    for values_mph, cls in (
+        (lim.posted_mph, "posted"),
+        (lim.class_max_posted_mph, "class-max"),
+        (lim.vehicle_cap_mph, "cap"),
+    ):
+        if np.isfinite(values_mph).any():
+            body.append(
+                el("path", "", d=_step_path(tx, vy, f.t, values_mph, DROPOUT_S), class_=cls)
+            )
     gps_v = np.where(f.valid, report.gps_speed.v, np.nan)
-    body.append(el("path", "", d=_series_path(tx, vy, f.t, gps_v, DROPOUT_S), class_="gps-speed"))
+    lines = [(f.t, gps_v, DROPOUT_S, "gps-speed")]
     if report.speed is not None:
-        s = report.speed
-        body.append(el("path", "", d=_series_path(tx, vy, s.t, s.v, 2.0), class_="can-speed"))
+        lines.append((report.speed.t, report.speed.v, 2.0, "can-speed"))
+    for t, v, gap, cls in lines:
+        body.append(el("path", "", d=_series_path(tx, vy, t, v, gap), class_=cls))
+    # The car's own speed where there is one, else GPS: coloured where a limit is broken.
+    t, v, gap, _ = lines[-1]
+    over_cap, road_too_fast = broken_limits(report, t, v)
+    for mask, cls in ((over_cap, "breaks-cap"), (road_too_fast, "breaks-class-max")):
+        if mask.any():
+            shown = np.where(mask, v, np.nan)
+            body.append(el("path", "", d=_series_path(tx, vy, t, shown, gap), class_=cls))
     body.append(el("path", "", d=f"M{num(tx.left)},{num(bottom)}H{num(tx.right)}", class_="axis"))
     body.append(el("path", "", d=f"M-10,{num(top)}V{num(bottom)}", class_="cursor-line"))
     return _svg(report, plot_id, "speed-plot", SPEED_H, tx, "Speed over time", "".join(body))
