@@ -131,6 +131,7 @@ def run_demo(
     from keilog.roads import build_roads
     from keilog.rules.check import check_database
     from keilog.rules.vehicle import Vehicle
+    from keilog.store.checks import save_check
     from keilog.sync.run import sync_port
 
     say = status or (lambda _msg: None)
@@ -183,6 +184,7 @@ def run_demo(
     check = check_database(db_path, vehicle, roads_path)
     check_path = out / "check.json"
     check_path.write_text(json.dumps(check, indent=2) + "\n")
+    save_check(db_path, check)  # keilog report --db keilog-demo/keilog.db shows it too
     say("writing the report ...")
     report_path = out / "report.html"
     write_report(db_path, report_path, all_trips=True, check=check, roads=roads_path)

@@ -284,3 +284,31 @@ def test_the_speed_chart_draws_the_class_limit_the_demo_breaks(florida, demo_pag
     assert "highest posted limit the class may use (35 mph)" in legend
     assert "driving on a road posted above the class's highest limit" in legend
     assert plot.attrs["data-trip"] == "1"
+
+
+def test_report_without_check_shows_the_check_stored_by_keilog_check(florida, tmp_path):
+    db = florida.copy_db(tmp_path / "k.db")
+    checked = CliRunner().invoke(
+        cli,
+        ["check", "--db", str(db), "--state", "FL", "--class", "mini_truck"]
+        + ["--roads", str(florida.roads), "-q"],
+    )
+    assert checked.exit_code == 0, checked.output
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    expected = len(florida.check["trips"][0]["violations"])
+    assert json.loads(result.stdout)["violations"] == expected >= 1
+    page = Page(out.read_text(encoding="utf-8"))
+    # The stored check names its road file, so posted limits are drawn as well.
+    assert any("posted" in e.classes for e in page.find("path"))
+
+
+def test_check_no_store_leaves_the_database_unchanged(florida, tmp_path):
+    db = florida.copy_db(tmp_path / "k.db")
+    before = db.read_bytes()
+    result = CliRunner().invoke(
+        cli, ["check", "--db", str(db), "--state", "FL", "--class", "mini_truck", "--no-store"]
+    )
+    assert result.exit_code == 0, result.output
+    assert db.read_bytes() == before

@@ -76,6 +76,13 @@ def _text(report: dict[str, Any]) -> str:
 @click.option("--trip", type=int, help="Check only this trip number.")
 @click.option("--json", "as_json", is_flag=True, help="Output the JSON report.")
 @click.option(
+    "--store/--no-store",
+    "keep",
+    default=True,
+    show_default=True,
+    help="Keep the result in the database (keilog report and serve show the latest).",
+)
+@click.option(
     "--fail-on-violation",
     is_flag=True,
     help=f"Exit {EXIT_VIOLATION} when any checked trip has a violation (for scripts).",
@@ -90,6 +97,7 @@ def check_command(
     roads_path: Path | None,
     trip: int | None,
     as_json: bool,
+    keep: bool,
     fail_on_violation: bool,
     quiet: bool,
 ) -> None:
@@ -125,6 +133,11 @@ def check_command(
         trip=trip,
         progress=None if quiet else lambda n, total: status(f"checked trip {n}/{total}", quiet),
     )
+    if keep:
+        from keilog.store.checks import save_check
+
+        n = save_check(db_path, report)
+        status(f"stored as check {n} in {db_path}", quiet)
     click.echo(json.dumps(report, indent=2) if as_json else _text(report))
     if fail_on_violation and any(t["verdict"] == "violations" for t in report["trips"]):
         sys.exit(EXIT_VIOLATION)

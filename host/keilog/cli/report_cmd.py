@@ -238,7 +238,7 @@ def serve_command(
     from keilog.report import ReportError, load_check
     from keilog.report import serve as srv
 
-    check = load_check(check_path) if check_path else None
+    check = load_check(check_path) if check_path else _stored_check(db_path)
     if metadata_out is not None:
         with tempfile.TemporaryDirectory(prefix="keilog-serve-") as tmp:
             _, meta = srv.prepare(db_path, Path(tmp), check)
@@ -253,3 +253,15 @@ def serve_command(
     stopped = (0, -signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP, 130, 143)
     if code not in stopped:  # stopped by Ctrl-C or SIGTERM is a normal end of serving
         sys.exit(code)
+
+
+def _stored_check(db_path: Path) -> Any:
+    """The latest check kept in the database (keilog check stores it), or None."""
+    import sqlite_utils
+
+    from keilog.report import as_check
+    from keilog.store.checks import last_check
+
+    if not db_path.is_file():
+        return None
+    return as_check(last_check(sqlite_utils.Database(str(db_path))))

@@ -92,6 +92,7 @@ def write_report(
     from keilog.report.data import gather
     from keilog.report.html import render_page
     from keilog.rules import load_rules
+    from keilog.store.checks import last_check
 
     db_path = Path(db_path)
     if not db_path.is_file():
@@ -101,8 +102,12 @@ def write_report(
     db = store.open_db(db_path)
     chosen = select_trips(list_trips(db), trip, all_trips)
     book = load_rules()
-    result = as_check(check, book)
     notes: list[str] = []
+    if check is None and vehicle is None:
+        check = last_check(db)  # the latest keilog check of this database, if any
+        if check is not None:
+            notes.append("showing the latest check stored in the database (keilog check)")
+    result = as_check(check, book)
     road_path = Path(roads) if roads else None
     if road_path is None and result is not None and result.roads:
         candidate = Path(result.roads)

@@ -594,5 +594,6 @@ def check_database(
         "vehicle": vehicle.to_dict(),
         "disclaimer": "Not legal advice: see docs/rules.md.",
         "thresholds": THRESHOLDS,
+        "roads": str(roads_path) if roads_path else None,
         "trips": out,
     }
