@@ -7,7 +7,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import FIRMWARE_LIB, ROOT
+from tests.conftest import ROOT
 
 PACKAGE = ROOT / "host" / "keilog"
 
@@ -46,21 +46,6 @@ def host_graph() -> dict[str, set[str]]:
             other = host_unit(module)
             if other and other != unit:
                 deps.add(other)
-    return graph
-
-
-def firmware_graph() -> dict[str, set[str]]:
-    """Firmware modules of ``logger`` (each module is its own unit on the board)."""
-    lib = FIRMWARE_LIB / "logger"
-    names = {p.stem for p in lib.glob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for path in sorted(lib.glob("*.py")):
-        deps = graph.setdefault(path.stem, set())
-        for module in _imported_modules(path):
-            parts = module.split(".")
-            in_lib = parts[0] == "logger" and len(parts) > 1 and parts[1] in names
-            if in_lib and parts[1] != path.stem:
-                deps.add(parts[1])
     return graph
 
 

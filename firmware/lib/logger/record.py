@@ -6,7 +6,7 @@
 # Every integer they handle stays below 2**30, so it is a small int on 32-bit ports
 # too: times are offsets from the block's base, the base itself is split into a
 # 2**30-microsecond period count and the microseconds within the period. The block's
-# CRC-32 is computed here in 16-bit halves for the same reason (see _crc).
+# CRC-32 is computed here in 8- and 24-bit parts for the same reason (see _crc).
 import struct
 import time
 from array import array
@@ -82,15 +82,16 @@ _FMT_STD = tuple("<BIH%ds" % n for n in range(9))
 _FMT_LONG = tuple("<BII%ds" % n for n in range(9))
 
 
-# The CRC-32 (IEEE 802.3, reflected, as binascii.crc32) table, split into its low and
-# high 16 bits. binascii.crc32 returns its result as an int, which on a 32-bit port is
-# a long (allocated) whenever the CRC does not fit 30 bits, and so fails under
-# micropython.heap_lock(); these halves are always small ints.
+# The CRC-32 (IEEE 802.3, reflected, as binascii.crc32) table, as its low 8 bits and
+# its high 24 bits. binascii.crc32 returns its result as an int, which on a 32-bit port
+# is a long (allocated) whenever the CRC does not fit 30 bits, and so fails under
+# micropython.heap_lock(); these parts are always small ints. 8 + 24 rather than
+# 16 + 16: a byte step is then one table lookup per part and no shifts across parts.
 def _tables():
-    lo = array("H", bytes(512))
-    hi = array("H", bytes(512))
+    lo = bytearray(256)
+    hi = array("I", bytes(1024))
     for n in range(256):
-        c_lo = n
+        c_lo = n  # the entry in 16-bit halves while it is built
         c_hi = 0
         for _ in range(8):
             odd = c_lo & 1
@@ -99,12 +100,13 @@ def _tables():
             if odd:
                 c_lo ^= 0x8320
                 c_hi ^= 0xEDB8
-        lo[n] = c_lo
-        hi[n] = c_hi
+        lo[n] = c_lo & 0xFF
+        hi[n] = (c_hi << 8) | (c_lo >> 8)
     return lo, hi
 
 
 _CRC_LO, _CRC_HI = _tables()
+del _tables  # its code leaves the heap
 
 
 # The first dlc data bytes of ring slot words data[q:q + 4] into buf at p: a record at
@@ -114,22 +116,20 @@ def _copy_data(buf, p, data, q, dlc):
         buf[p + k] = data[q + (k >> 1)] >> ((k & 1) << 3) & 0xFF
 
 
-# CRC-32 of buf[0:n] followed by 512 - n zero bytes, stored little-endian at
-# buf[at:at + 4]. Non-allocating. Written by hand: binascii.crc32 allocates (above).
-def _crc(buf, n, at):
+# CRC-32 of the whole block buf (its CRC field zero, unused payload bytes zero),
+# stored little-endian at buf[at:at + 4]. Non-allocating (a for loop over a bytearray
+# keeps its iterator on the VM stack). Written by hand: binascii.crc32 allocates (above).
+# The CRC is kept as its low byte lo and its high 24 bits hi.
+def _crc(buf, at):
     tlo = _CRC_LO
     thi = _CRC_HI
-    lo = 0xFFFF
-    hi = 0xFFFF
-    for i in range(n):
-        t = (lo ^ buf[i]) & 0xFF
-        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ tlo[t]
+    lo = 0xFF
+    hi = 0xFFFFFF
+    for b in buf:
+        t = lo ^ b
+        lo = (hi & 0xFF) ^ tlo[t]
         hi = (hi >> 8) ^ thi[t]
-    for _ in range(BLOCK_SIZE - n):
-        t = lo & 0xFF
-        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ tlo[t]
-        hi = (hi >> 8) ^ thi[t]
-    struct.pack_into("<HH", buf, at, lo ^ 0xFFFF, hi ^ 0xFFFF)
+    struct.pack_into("<BHB", buf, at, lo ^ 0xFF, (hi & 0xFFFF) ^ 0xFFFF, (hi >> 16) ^ 0xFF)
 
 
 class BlockEncoder:
@@ -374,7 +374,7 @@ class BlockEncoder:
         struct.pack_into(
             "<IIIHHI", buf, 4, self.seq, self.base_hi, self.base_lo, self.used, self.count, 0
         )
-        _crc(buf, HEADER_SIZE + self.used, 20)
+        _crc(buf, 20)
         self.active = False
         return buf
 
