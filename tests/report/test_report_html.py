@@ -275,7 +275,7 @@ def test_the_speed_chart_draws_the_class_limit_the_demo_breaks(florida, demo_pag
     """The demo's Florida mini truck drives County Road 234, posted 45 mph, where the
     class may use only roads posted 35 mph or less (Fla. Stat. 316.2122): the chart draws
     that 35 mph line and colours the truck's speed where it is on the faster road."""
-    _, page, html = demo_page
+    _, page, _ = demo_page
     plot = page.one("svg", "speed-plot")
     paths = {cls for e in page.find("path") for cls in e.classes}
     assert {"posted", "class-max", "breaks-class-max"} <= paths
@@ -288,11 +288,8 @@ def test_the_speed_chart_draws_the_class_limit_the_demo_breaks(florida, demo_pag
 
 def test_report_without_check_shows_the_check_stored_by_keilog_check(florida, tmp_path):
     db = florida.copy_db(tmp_path / "k.db")
-    checked = CliRunner().invoke(
-        cli,
-        ["check", "--db", str(db), "--state", "FL", "--class", "mini_truck"]
-        + ["--roads", str(florida.roads), "-q"],
-    )
+    args = ["--state", "FL", "--class", "mini_truck", "--roads", str(florida.roads), "-q"]
+    checked = CliRunner().invoke(cli, ["check", "--db", str(db), *args])
     assert checked.exit_code == 0, checked.output
     out = tmp_path / "r.html"
     result = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out), "--json"])
