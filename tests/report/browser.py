@@ -38,7 +38,13 @@ class Rendered:
     screenshot: Path | None
 
 
-def render(url: str, tmp: Path, screenshot: Path | None = None) -> Rendered:
+def render(
+    url: str,
+    tmp: Path,
+    screenshot: Path | None = None,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> Rendered:
     """Load url in headless chromium; the DOM after the page's script ran, its console."""
     assert CHROMIUM is not None
     args = [
@@ -50,11 +56,12 @@ def render(url: str, tmp: Path, screenshot: Path | None = None) -> Rendered:
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
+        "--allow-file-access-from-files",  # a test page may measure a report in a frame
         f"--user-data-dir={tmp / 'chromium-profile'}",
         "--enable-logging=stderr",
         "--v=0",
         "--virtual-time-budget=5000",
-        f"--window-size={WIDTH},{HEIGHT}",
+        f"--window-size={width},{height}",
         "--hide-scrollbars",
         "--dump-dom",
     ]

@@ -124,3 +124,33 @@ def test_without_a_tile_server_the_map_falls_back_to_the_offline_drawing(florida
     assert "with-tiles" not in svg.classes
     assert out.dom.one("text", "attribution").all_text() == "Map tiles unavailable: offline drawing"
     assert out.dom.find("path", "track") and out.dom.find("path", "road")
+
+
+PHONE_WIDTH = 390  # CSS pixels of a common phone in portrait
+
+
+def test_on_a_phone_the_page_does_not_scroll_sideways(florida, tmp_path):
+    """Headless chromium will not make a window narrower than 500 px, so the report is
+    opened in a 390 px frame, as a phone shows it, and measured from the page around."""
+    report = tmp_path / "report.html"
+    write_report(florida.db, report, check=florida.check, roads=florida.roads)
+    host = tmp_path / "phone.html"
+    host.write_text(
+        f'<!DOCTYPE html><html><body style="margin:0">'
+        f'<iframe id="phone" src="{report.name}" style="width:{PHONE_WIDTH}px;height:1500px;'
+        'border:0"></iframe><script>'
+        'document.getElementById("phone").addEventListener("load", function () {'
+        "  var d = this.contentDocument.documentElement;"
+        "  document.body.dataset.overflow = String(d.scrollWidth - d.clientWidth);"
+        "  document.body.dataset.width = String(d.clientWidth);"
+        "});</script></body></html>",
+        encoding="utf-8",
+    )
+    shot = tmp_path / "phone.png"
+    out = render(host.as_uri(), tmp_path, shot, width=PHONE_WIDTH + 200, height=1500)
+    assert out.console == []
+    width = re.search(r'data-width="(\d+)"', out.html)
+    overflow = re.search(r'data-overflow="(-?\d+)"', out.html)
+    assert width is not None and int(width.group(1)) == PHONE_WIDTH
+    assert overflow is not None and int(overflow.group(1)) <= 0
+    assert png_size(shot) == (PHONE_WIDTH + 200, 1500)

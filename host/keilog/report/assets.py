@@ -31,6 +31,8 @@ h3 { margin: 22px 0 8px; font-size: 16px; }
   text-transform: uppercase; letter-spacing: .03em; }
 .card span { font-size: 16px; }
 svg { display: block; width: 100%; height: auto; font-size: 12px; }
+.scroll-x { overflow-x: auto; max-width: 100%; }
+td, th { overflow-wrap: anywhere; }
 svg text { fill: var(--ink); }
 .map { border: 1px solid var(--line); border-radius: 6px; background: #eef0e8; }
 .map-bg { fill: #eef0e8; }
@@ -101,6 +103,13 @@ ul.notes { color: var(--muted); padding-left: 20px; }
 details summary { cursor: pointer; color: var(--muted); }
 footer { color: var(--muted); font-size: 13px; max-width: 1040px; margin: 0 auto;
   padding: 0 20px 30px; }
+@media (max-width: 640px) {
+  header.page { padding: 14px 16px; } header.page h1 { font-size: 19px; }
+  main { padding: 4px 8px 24px; } section.trip { padding: 12px 12px; }
+  .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .scroll-x .plot { min-width: 600px; }
+  table { font-size: 13px; } th, td { padding: 5px 4px; }
+}
 @media print { body { background: #fff; } section.trip { border: none; padding: 0; }
   .readout { display: none; } }
 """

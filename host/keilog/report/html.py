@@ -315,14 +315,14 @@ def render_trip(report: TripReport) -> str:
         legend(report),
         "<h3>Speed</h3>",
         _speed_legend(report),
-        speed_plot(report, f"speed-{tid}"),
+        f'<div class="scroll-x">{speed_plot(report, f"speed-{tid}")}</div>',
         f'<div class="readout" id="readout-{tid}"></div>',
         "<h3>Violations</h3>",
-        _violations(report),
-        _unverified(report),
+        f'<div class="scroll-x">{_violations(report)}</div>',
+        f'<div class="scroll-x">{_unverified(report)}</div>',
     ]
     if engine:
-        parts += ["<h3>Engine</h3>", engine]
+        parts += ["<h3>Engine</h3>", f'<div class="scroll-x">{engine}</div>']
     parts += [
         "<h3>Speedometer</h3>",
         _speedometer(report),
