@@ -3,7 +3,9 @@
 import itertools
 import json
 import os
+import select
 import threading
+import time
 from collections import Counter
 
 import can
@@ -97,7 +99,11 @@ def test_nmea_to_a_file_and_to_a_pty(tmp_path):
         reader = os.open(port.path, os.O_RDONLY | os.O_NONBLOCK)
         try:
             run(builtin(), interface=None, nmea_out=port, speedup=None, duration=2.0)
-            got = os.read(reader, 4096)
+            got = b""
+            deadline = time.monotonic() + 10  # the pty hands the bytes on in its own time
+            while got.count(b"\r\n") < 4 and time.monotonic() < deadline:
+                if select.select([reader], [], [], 0.1)[0]:
+                    got += os.read(reader, 4096)
         finally:
             os.close(reader)
     assert got.count(b"\r\n") == 4 and got.startswith(b"$GPRMC")
