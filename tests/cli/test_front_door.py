@@ -201,3 +201,24 @@ def test_serve_stops_its_server_and_removes_its_folder_on_sigterm(tmp_path):
 
 def test_keilog_is_on_path_after_install():
     assert shutil.which("keilog"), "pip install -e . puts the keilog command on PATH"
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["report", "--db", "{db}", "--out", "{missing}/r.html"], "--out"),
+        (["export", "--db", "{db}", "--to", "{missing}/x.csv"], "--to"),
+        (["config", "--board", "pyboard_v11", "-o", "{missing}/c.json"], "--output"),
+    ],
+    ids=["report", "export", "config"],
+)
+def test_an_output_in_a_missing_folder_is_one_line_and_makes_nothing(tmp_path, args, option):
+    db = tmp_path / "k.db"
+    CliRunner().invoke(cli, ["import", str(MIXED), "--db", str(db)])
+    missing = tmp_path / "nowhere"
+    argv = [a.format(db=db, missing=missing) for a in args]
+    result, left = run(tmp_path, *argv)
+    assert result.exit_code == 1
+    line = one_line_error(result)
+    assert f"the folder {missing} does not exist; create it or give another {option} path" in line
+    assert left == []

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from keilog.cli.main import cli, handle_errors, status
+from keilog.outputs import check_parent
 
 if TYPE_CHECKING:
     pass
@@ -87,6 +88,9 @@ def config_cmd(
         keilog config --board pyboard_v11 --dbc dbc/keicar.dbc --push auto
     """
     from keilog.hardware import boards, devconfig
+
+    if output is not None:
+        check_parent(output, "--output")
 
     board = boards.load_board(board_name)
     result = devconfig.build_config(

@@ -238,6 +238,8 @@ def serve_command(
     from keilog.report import ReportError, load_check
     from keilog.report import serve as srv
 
+    if not db_path.is_file():
+        raise ReportError(f"{db_path}: no such database; create it with keilog import")
     check = load_check(check_path) if check_path else _stored_check(db_path)
     if metadata_out is not None:
         with tempfile.TemporaryDirectory(prefix="keilog-serve-") as tmp:

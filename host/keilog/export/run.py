@@ -11,6 +11,7 @@ from typing import Any
 from keilog.export.canlogs import CAN_LOG_SUFFIXES, MF4_SUFFIX, write_can_log, write_mf4
 from keilog.export.source import ExportError, frame_chunks, select
 from keilog.export.tables import PARQUET_SUFFIX, write_parquet
+from keilog.outputs import check_parent
 from keilog.progress import RateEta
 
 MAP_SUFFIXES = (".gpx", ".geojson", ".kml")
@@ -62,7 +63,7 @@ def export(
     extension names. ``check`` (a keilog check result) adds violations to maps."""
     from keilog import store
 
-    db_path, out = Path(db_path), Path(to)
+    db_path, out = Path(db_path), check_parent(to, "--to")
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
         raise ExportError(

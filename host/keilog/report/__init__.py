@@ -89,6 +89,7 @@ def write_report(
     """
     from keilog import store
     from keilog.geo import load_states
+    from keilog.outputs import check_parent
     from keilog.report.data import gather
     from keilog.report.html import render_page
     from keilog.rules import load_rules
@@ -97,6 +98,7 @@ def write_report(
     db_path = Path(db_path)
     if not db_path.is_file():
         raise ReportError(f"{db_path}: no such database; create it with keilog import")
+    check_parent(out, "--out")
     if check is not None and vehicle is not None:
         raise ReportError("give either a check result or a vehicle to check, not both")
     db = store.open_db(db_path)
