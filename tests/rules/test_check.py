@@ -330,3 +330,18 @@ def test_cli_check_needs_a_class(tmp_path):
     result = CliRunner().invoke(cli, ["check", "--db", str(tmp_path / "x.db")])
     assert result.exit_code == 2
     assert "give --vehicle FILE" in result.output
+
+
+TIJUANA = (32.5250, -117.0300)  # Zona Centro, 2 km south of the San Ysidro crossing
+
+
+def test_a_trip_abroad_is_outside_the_us_never_a_us_violation(tmp_path):
+    # The same 30 mph LSV drive that breaks 49 CFR 571.3 in Florida, driven in Tijuana:
+    # California's rules do not apply there.
+    trip = run(tmp_path, TIJUANA, [((-1400, 3), (1400, 3), 30)], NOON_FL, Vehicle("t", "CA", "lsv"))
+    assert trip["violations"] == []
+    assert rules(trip["unverified"]) == ["outside_us"]
+    ev = trip["unverified"][0]
+    assert (ev["state"], ev["country"]) == (None, "MX")
+    assert "outside the US (Mexico)" in ev["reason"]
+    assert trip["states"] == [] and trip["countries"] == ["MX"]

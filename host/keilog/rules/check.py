@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keilog.errors import ConfigError
-from keilog.geo import StateIndex, WhereArrays, load_states
+from keilog.geo import COUNTRY_NAMES, TERRITORY_NAMES, StateIndex, WhereArrays, load_states
 from keilog.roads import RoadIndex
 from keilog.rules.daylight import is_daylight
 from keilog.rules.events import Run, runs
@@ -191,12 +191,7 @@ class _Trip:
         use = self._per_fix(self._field("road_use"), default="")
         no_rule = self._per_fix([r is None for r in self._rules], default=True).astype(bool)
         m = self.moving
-        self._emit(
-            m & (self.state == ""),
-            "location",
-            None,
-            unverified_reason="position not in any US state (or outside the boundary file)",
-        )
+        self._outside_states(m)
         self._emit(
             m & (self.state != "") & no_rule,
             "class_not_allowed",
@@ -228,6 +223,55 @@ class _Trip:
         self._roads()
         self._daylight()
         self._distance()
+
+    def _outside_states(self, m: BOOL) -> None:
+        """Stretches where no state's rules apply: abroad, in a US territory, or unknown.
+        None of them is ever a US violation."""
+        w = self.where
+        abroad = m & w.abroad
+        country_key = np.unique(w.country, return_inverse=True)[1].astype(np.int64)
+        for run in runs(self.d.t, abroad, country_key):
+            code = str(w.country[run.first])
+            name = COUNTRY_NAMES.get(code, code)
+            self.unverified.append(
+                self._event(
+                    run,
+                    self.d.t,
+                    np.arange(len(self.d.t)),
+                    "outside_us",
+                    {
+                        "_field": None,
+                        "country": code,
+                        "reason": f"outside the US ({name}): keilog checks US state rules only",
+                    },
+                )
+            )
+        territory = m & (w.territory != "")
+        territory_key = np.unique(w.territory, return_inverse=True)[1].astype(np.int64)
+        for run in runs(self.d.t, territory, territory_key):
+            code = str(w.territory[run.first])
+            self.unverified.append(
+                self._event(
+                    run,
+                    self.d.t,
+                    np.arange(len(self.d.t)),
+                    "location",
+                    {
+                        "_field": None,
+                        "country": "US",
+                        "territory": code,
+                        "reason": f"in {TERRITORY_NAMES[code]}, a US territory keilog has no "
+                        "rules for (not covered)",
+                    },
+                )
+            )
+        self._emit(
+            m & (self.state == "") & (w.country == ""),
+            "location",
+            None,
+            unverified_reason="position not in the US and not in a neighbouring country "
+            "keilog knows (open sea, or far from the US)",
+        )
 
     def _dropouts(self) -> None:
         t = self.d.t[self.valid]
@@ -527,6 +571,7 @@ class _Trip:
             "duration_s": round(float(d.t[-1] - d.t[0]), 1) if len(d.t) else 0.0,
             "utc_known": utc,
             "states": seen,
+            "countries": sorted({str(c) for c in self.where.country if c}),
             "verdict": verdict,
             "distance_mi": round(self.distance_mi, 2),
             "speed_source": {"source": "can" if len(d.can_t) else "gps", "signal": d.can_label},
