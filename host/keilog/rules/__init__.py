@@ -3,6 +3,7 @@
 from keilog.geo.jurisdictions import JURISDICTIONS
 from keilog.rules.model import (
     CLASSES,
+    DISCLAIMER,
     ROAD_CLASSES,
     ROAD_USES,
     ClassRule,
@@ -17,6 +18,7 @@ from keilog.rules.model import (
 
 __all__ = [
     "CLASSES",
+    "DISCLAIMER",
     "JURISDICTIONS",
     "ROAD_CLASSES",
     "ROAD_USES",

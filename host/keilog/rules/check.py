@@ -22,7 +22,7 @@ from keilog.geo import COUNTRY_NAMES, TERRITORY_NAMES, StateIndex, WhereArrays, 
 from keilog.roads import RoadIndex
 from keilog.rules.daylight import is_daylight
 from keilog.rules.events import Run, runs
-from keilog.rules.model import ClassRule, RuleBook, load_rules
+from keilog.rules.model import DISCLAIMER, ClassRule, RuleBook, load_rules
 from keilog.rules.speed import speedometer
 from keilog.rules.tripdata import MPS_PER_MPH, TripData, connect, load_trip, trip_spans
 from keilog.rules.vehicle import Vehicle
@@ -149,6 +149,8 @@ class _Trip:
         if rule_obj is not None:
             value = rule_obj[src_field] if src_field else rule_obj["road_use"]
             ev["source"] = value.source_label
+            ev["source_date"] = value.source_date
+            ev["source_urls"] = [s.url for s in value.sources if s.url]
             ev["rule_confidence"] = value.confidence
         else:
             ev["source"] = None
@@ -547,7 +549,16 @@ class _Trip:
             if s and s not in seen:
                 seen.append(str(s))
         key = lambda e: (e.get("start") or "", e.get("t_start_s", 0.0), e["rule"])  # noqa: E731
-        verdict = "violations" if self.violations else "unverified" if self.unverified else "clean"
+        conditions = self._conditions()
+        verdict = (
+            "violations"
+            if self.violations
+            else "unverified"
+            if self.unverified
+            else "conditional"
+            if conditions
+            else "clean"
+        )
         rules: list[dict[str, Any]] = []
         for r in self._rules:
             if r is not None and not any(
@@ -579,8 +590,29 @@ class _Trip:
             "violations": sorted(self.violations, key=key),
             "unverified": sorted(self.unverified, key=key),
             "crossings": sorted(self.crossings, key=key),
+            "conditions": conditions,
             "rules": rules,
         }
+
+    def _conditions(self) -> list[dict[str, Any]]:
+        """Use limits of the rules this trip drove under that a log cannot check."""
+        out: list[dict[str, Any]] = []
+        used = set(self.rule_idx[self.active].tolist()) if hasattr(self, "active") else set()
+        for i in sorted(used):
+            r = self._rules[i]
+            if r is None or not r["use_conditions"].known:
+                continue
+            v = r["use_conditions"]
+            out.append(
+                {
+                    "state": r.jurisdiction,
+                    "class": r.vehicle_class,
+                    "condition": v.value,
+                    "source": v.source_label,
+                    "source_date": v.source_date,
+                }
+            )
+        return out
 
 
 THRESHOLDS = {
@@ -613,9 +645,11 @@ def check_database(
     roads_path: Path | None = None,
     trip: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    book: RuleBook | None = None,
 ) -> dict[str, Any]:
-    """Check every trip (or trip number ``trip``) of a keilog database."""
-    book = load_rules()
+    """Check every trip (or trip number ``trip``) of a keilog database against ``book``
+    (default: the rules keilog ships)."""
+    book = book or load_rules()
     if vehicle.registration_state:
         book[vehicle.registration_state].code  # noqa: B018  (raises for an unknown state)
     roads = RoadIndex.load(roads_path) if roads_path else None
@@ -637,7 +671,8 @@ def check_database(
         conn.close()
     return {
         "vehicle": vehicle.to_dict(),
-        "disclaimer": "Not legal advice: see docs/rules.md.",
+        "disclaimer": DISCLAIMER,
+        "rules_version": book.version,
         "thresholds": THRESHOLDS,
         "trips": out,
     }
