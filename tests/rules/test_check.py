@@ -393,3 +393,32 @@ def test_a_trip_abroad_is_outside_the_us_never_a_us_violation(tmp_path):
     assert (ev["state"], ev["country"]) == (None, "MX")
     assert "outside the US (Mexico)" in ev["reason"]
     assert trip["states"] == [] and trip["countries"] == ["MX"]
+
+
+UNTAGGED = [
+    {
+        "points": [(-1500, 0), (1500, 0)],
+        "tags": {"highway": "tertiary", "name": "County Road 1"},  # no maxspeed, as is usual
+    }
+]
+
+
+def test_each_trip_reports_how_much_of_it_was_judged(tmp_path):
+    # An LSV (road cap 35 mph, Fla. Stat. 316.2122) on a road OpenStreetMap gives no limit:
+    # nothing of the drive can be judged on a posted limit, and the trip says so.
+    trip = run(
+        tmp_path,
+        GAINESVILLE,
+        [((-1400, 3), (1400, 3), 20)],
+        NOON_FL,
+        Vehicle("t", "FL", "lsv"),
+        network=UNTAGGED,
+    )
+    judged = trip["road_judged"]
+    assert judged["distance_mi"] > 1.5  # 2.8 km driven
+    assert (judged["posted_limit_share"], judged["unjudged_share"]) == (0.0, 1.0)
+    assert judged["statutory_default_share"] == 0.0
+    tagged = run(
+        tmp_path, GAINESVILLE, [((-1400, 3), (1400, 3), 20)], NOON_FL, Vehicle("t", "FL", "lsv")
+    )
+    assert tagged["road_judged"]["posted_limit_share"] == 1.0

@@ -352,6 +352,8 @@ class _Trip:
             for m, b in zip(road_max, banned, strict=True)
         ]
         need = self.active & self._per_fix(matters, default=False).astype(bool)
+        self.road_need: BOOL = need
+        self.road_posted: BOOL = np.zeros(len(self.d.t), dtype=bool)
         if self.roads is None:
             self._emit(
                 need,
@@ -403,6 +405,7 @@ class _Trip:
             "road_max_posted_mph",
             unverified_reason="road has no usable maxspeed in OpenStreetMap",
         )
+        self.road_posted = clean & ~np.isnan(lim)
         over = clean & ~np.isnan(lim) & (lim > cap_num)
         self._candidates(over, "road_max_posted", "road_max_posted_mph", road, lim, cap_num)
         ban = self._per_fix(banned)
@@ -511,6 +514,7 @@ class _Trip:
         ok = self.valid[1:] & self.valid[:-1] & (np.diff(d.t) <= DROPOUT_S)
         ok &= self.state[1:] == self.state[:-1]
         step = np.concatenate([[0.0], np.where(ok, np.nan_to_num(step_mi), 0.0)])
+        self.step_mi = step
         self.distance_mi = float(step.sum())
         limits = self._per_fix(self._field("distance_limit_mi"))
         notes = [r["distance_limit_mi"].note if r is not None else None for r in self._rules]
@@ -591,7 +595,28 @@ class _Trip:
             "unverified": sorted(self.unverified, key=key),
             "crossings": sorted(self.crossings, key=key),
             "conditions": conditions,
+            "road_judged": self._road_judged(),
             "rules": rules,
+        }
+
+    def _road_judged(self) -> dict[str, Any]:
+        """How much of the distance where a road rule applies was judged: on posted limits
+        from OpenStreetMap, on a state's statutory default for the road type (none is
+        encoded yet: no source in the research states one), or not at all."""
+        step = getattr(self, "step_mi", np.zeros(len(self.d.t)))
+        need = getattr(self, "road_need", np.zeros(len(self.d.t), dtype=bool))
+        posted = getattr(self, "road_posted", np.zeros(len(self.d.t), dtype=bool))
+        total = float(step[need].sum())
+        on_posted = float(step[need & posted].sum())
+
+        def share(x: float) -> float | None:
+            return round(x / total, 3) if total > 0 else None
+
+        return {
+            "distance_mi": round(total, 2),
+            "posted_limit_share": share(on_posted),
+            "statutory_default_share": share(0.0),
+            "unjudged_share": share(total - on_posted),
         }
 
     def _conditions(self) -> list[dict[str, Any]]:
