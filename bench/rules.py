@@ -3,6 +3,9 @@
 - where_points_per_s: ``keilog.geo`` vectorised lookup of points inside US states vs the
   per-point Python loop a straightforward implementation writes (STRtree bbox query of
   the same prepared polygons, then ``contains`` per candidate).
+- where_file_points_per_s: ``keilog where --file`` end to end in the process (CSV bytes of
+  1 M points in, CSV bytes out) vs ``numpy.loadtxt`` of the same bytes alone (parsing
+  only, no lookup, no output): the floor a straightforward reader starts from.
 - roads_snap_points_per_s: ``RoadIndex.snap`` (one STRtree dwithin query, vectorised
   distances and headings) on a synthetic 80 x 80 street grid vs a per-point loop of
   ``STRtree.query_nearest`` (nearest road only, no heading).
@@ -67,6 +70,30 @@ def _where(quick: bool) -> dict[str, Any]:
         "per-point loop: STRtree bbox query + prepared contains",
         "points/s",
         True,
+    )
+
+
+def _where_file(quick: bool) -> dict[str, Any]:
+    import io
+
+    from keilog.geo.batch import where_file
+
+    index = load_states()
+    lat, lon = _land_points(100_000 if quick else 1_000_000)
+    text = "lat,lon\n" + "".join(f"{a:.6f},{o:.6f}\n" for a, o in zip(lat, lon, strict=True))
+    data = text.encode()
+    t, out = best_of(lambda: where_file(data, "bench.csv", index), 1 if quick else 3)
+    tr, _ = best_of(
+        lambda: np.loadtxt(io.BytesIO(data), delimiter=",", skiprows=1), 1 if quick else 2
+    )
+    return entry(
+        len(lat) / t,
+        len(lat) / tr,
+        "numpy.loadtxt of the same CSV (parse only)",
+        "points/s",
+        True,
+        points=len(lat),
+        output_bytes=len(out),
     )
 
 
@@ -189,6 +216,7 @@ def run(quick: bool) -> dict[str, dict[str, Any]]:
     roads = _grid_roads()
     return {
         "where_points_per_s": _where(quick),
+        "where_file_points_per_s": _where_file(quick),
         "roads_snap_points_per_s": _snap(quick, roads),
         "check_trip_10h_s": _check(quick, roads),
     }

@@ -73,7 +73,7 @@ def test_geojson_has_the_track_as_a_linestring_and_violations_as_points(
         assert f["geometry"]["coordinates"] == [v["lon"], v["lat"]]
         props = f["properties"]
         assert (props["rule"], props["state"], props["source"]) == (v["rule"], "FL", v["source"])
-        assert props["source_date"] == "2026-11-25"  # FL.json as_of
+        assert props["source_date"] == "2009"  # Fla. Stat. 316.2122: the 2009 text (FL.json)
 
 
 def test_kml_has_a_timed_track_and_violation_placemarks(florida, valid_fixes, tmp_path):

@@ -19,9 +19,10 @@ from keilog.store.fixes import Fixes
 from tests.report.htmlquery import Page
 from tests.report.synth import Drive, make_db
 
-# Florida's rule for mini trucks (host/keilog/rules/data/FL.json, compiled 2026-11-25):
-# streets posted 35 mph or less, Fla. Stat. 316.2122.
-FL_SOURCE, FL_AS_OF = "Fla. Stat. 316.2122", "2026-11-25"
+# Florida's rule for mini trucks (host/keilog/rules/data/FL.json): streets posted 35 mph
+# or less, Fla. Stat. 316.2122; the source's own date is its 2009 text (the check gives it
+# as the violation's source_date), not the day the data was compiled.
+FL_SOURCE, FL_AS_OF = "Fla. Stat. 316.2122", "2009"
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,18 @@ rule data; expected limits cite the statute the rule data cites.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
-import keilog.cli.check_cmd  # noqa: F401  (registers the command)
+import keilog.cli.check_cmd
+import keilog.rules.model
 import pytest
 from click.testing import CliRunner
 from keilog.cli.main import cli
 from keilog.errors import ConfigError
 from keilog.roads import build_roads
+from keilog.rules import load_rules
 from keilog.rules.check import check_database
 from keilog.rules.vehicle import Vehicle, load_vehicle
 
@@ -217,10 +220,36 @@ MPLS_ROAD = [
 ]
 
 
+def _mn_with_daylight_rule(tmp_path):
+    """The shipped rules, with Minnesota's mini-truck daylight rule set as the research
+    summary states it (Minn. Stat. 169.045: sunrise to sunset unless lighted). The shipped
+    data leaves it unknown: the research could not confirm the text in force."""
+    data = tmp_path / "rules"
+    shutil.copytree(Path(keilog.rules.model.DATA_DIR), data)
+    doc = json.loads((data / "MN.json").read_text())
+    period = doc["classes"]["mini_truck"][0]
+    period["daylight_only"] = {
+        "value": "unless_lighted",
+        "sources": [next(iter(doc["sources"]))],
+        "confidence": "high",
+    }
+    (data / "MN.json").write_text(json.dumps(doc))
+    return load_rules(data)
+
+
+def run_with_book(tmp_path, book, origin, legs, start, vehicle, network):
+    tmp_path = Path(tempfile.mkdtemp(dir=tmp_path))
+    roads = tmp_path / "net.roads.npz"
+    build_roads(write_osm(tmp_path / "net.osm", origin, network), roads)
+    db = make_db(tmp_path / "trip.db", drive(origin, legs, utc(start)))
+    (trip,) = check_database(db, vehicle, roads_path=roads, book=book)["trips"]
+    return trip
+
+
 @pytest.mark.parametrize(
     ("when", "lights", "expected"),
     [
-        # 21:00 CST on 15 Jan: dark. Minn. Stat. 169.045: sunrise to sunset unless lighted.
+        # 21:00 CST on 15 Jan: dark. Sunrise to sunset unless lighted.
         ("2026-01-16T03:00:00", False, ["daylight_only"]),
         ("2026-01-16T03:00:00", True, []),
         # 12:00 CST: daylight.
@@ -232,17 +261,34 @@ MPLS_ROAD = [
     ],
 )
 def test_daylight_only_at_night(tmp_path, when, lights, expected):
-    trip = run(
+    trip = run_with_book(
         tmp_path,
+        _mn_with_daylight_rule(tmp_path),
         MINNEAPOLIS,
         [((-1400, 3), (1400, 3), 25)],
         when,
         Vehicle("t", "MN", "mini_truck", lights=lights),
-        network=MPLS_ROAD,
+        MPLS_ROAD,
     )
     assert rules(trip["violations"]) == expected
     # Minnesota mini trucks need a local ordinance: never "clean" from state law alone.
     assert "class_not_allowed" in rules(trip["unverified"])
+
+
+def test_unknown_daylight_rule_at_night_is_unverified(tmp_path):
+    # The shipped data: Minnesota's mini-truck daylight rule is unknown, so a night drive
+    # is unverified, never a violation and never allowed.
+    trip = run(
+        tmp_path,
+        MINNEAPOLIS,
+        [((-1400, 3), (1400, 3), 25)],
+        "2026-01-16T03:00:00",
+        Vehicle("t", "MN", "mini_truck"),
+        network=MPLS_ROAD,
+    )
+    assert trip["violations"] == []
+    night = [e for e in trip["unverified"] if e["rule"] == "daylight_only"]
+    assert [e["reason"] for e in night] == ["daylight-only rule unknown; driven at night"]
 
 
 def test_gps_dropout_is_unverified_not_a_violation(tmp_path):
@@ -320,7 +366,12 @@ def test_cli_check_json(tmp_path):
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert set(report) == {"vehicle", "disclaimer", "thresholds", "trips"}
+    assert set(report) == {
+        "vehicle", "disclaimer", "rules_version", "thresholds", "roads", "trips",
+    }  # fmt: skip
+    assert report["roads"] == str(roads)  # so a report made later finds the road file
+    assert report["disclaimer"].startswith("Not legal advice")
+    assert report["rules_version"] == load_rules().version
     trip = report["trips"][0]
     assert {"id", "start", "end", "states", "verdict", "violations", "unverified"} <= set(trip)
     assert trip["violations"][0]["rule"] == "vehicle_max_speed"
@@ -330,3 +381,47 @@ def test_cli_check_needs_a_class(tmp_path):
     result = CliRunner().invoke(cli, ["check", "--db", str(tmp_path / "x.db")])
     assert result.exit_code == 2
     assert "give --vehicle FILE" in result.output
+
+
+TIJUANA = (32.5250, -117.0300)  # Zona Centro, 2 km south of the San Ysidro crossing
+
+
+def test_a_trip_abroad_is_outside_the_us_never_a_us_violation(tmp_path):
+    # The same 30 mph LSV drive that breaks 49 CFR 571.3 in Florida, driven in Tijuana:
+    # California's rules do not apply there.
+    trip = run(tmp_path, TIJUANA, [((-1400, 3), (1400, 3), 30)], NOON_FL, Vehicle("t", "CA", "lsv"))
+    assert trip["violations"] == []
+    assert rules(trip["unverified"]) == ["outside_us"]
+    ev = trip["unverified"][0]
+    assert (ev["state"], ev["country"]) == (None, "MX")
+    assert "outside the US (Mexico)" in ev["reason"]
+    assert trip["states"] == [] and trip["countries"] == ["MX"]
+
+
+UNTAGGED = [
+    {
+        "points": [(-1500, 0), (1500, 0)],
+        "tags": {"highway": "tertiary", "name": "County Road 1"},  # no maxspeed, as is usual
+    }
+]
+
+
+def test_each_trip_reports_how_much_of_it_was_judged(tmp_path):
+    # An LSV (road cap 35 mph, Fla. Stat. 316.2122) on a road OpenStreetMap gives no limit:
+    # nothing of the drive can be judged on a posted limit, and the trip says so.
+    trip = run(
+        tmp_path,
+        GAINESVILLE,
+        [((-1400, 3), (1400, 3), 20)],
+        NOON_FL,
+        Vehicle("t", "FL", "lsv"),
+        network=UNTAGGED,
+    )
+    judged = trip["road_judged"]
+    assert judged["distance_mi"] > 1.5  # 2.8 km driven
+    assert (judged["posted_limit_share"], judged["unjudged_share"]) == (0.0, 1.0)
+    assert judged["statutory_default_share"] == 0.0
+    tagged = run(
+        tmp_path, GAINESVILLE, [((-1400, 3), (1400, 3), 20)], NOON_FL, Vehicle("t", "FL", "lsv")
+    )
+    assert tagged["road_judged"]["posted_limit_share"] == 1.0

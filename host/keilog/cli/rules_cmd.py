@@ -8,7 +8,7 @@ import json
 import click
 
 from keilog.cli.main import cli, handle_errors
-from keilog.rules import CLASSES, ClassRule, Value, load_rules, select_rules
+from keilog.rules import CLASSES, DISCLAIMER, ClassRule, Value, load_rules, select_rules
 
 _LABELS = {
     "effective_from": "in force from",
@@ -20,6 +20,7 @@ _LABELS = {
     "daylight_only": "daylight only",
     "distance_limit_mi": "distance limit (miles)",
     "local_restrictions": "local governments may restrict",
+    "use_conditions": "use limits a log cannot check",
 }
 
 
@@ -33,9 +34,16 @@ def _show(value: Value) -> str:
     else:
         text = str(value.value)
     if value.known:
-        text += f"  [{value.confidence}; {value.source_label}; as of {value.as_of}]"
+        extra = "; secondary sources only" if value.secondary_only else ""
+        text += f"  [{value.confidence} confidence{extra}]"
     if value.note:
         text += f"\n      note: {value.note}"
+    for src in value.sources:
+        text += f"\n      source: {src.label} ({src.kind}, {src.date or 'undated'})"
+        if src.url and src.url != src.label:
+            text += f"\n        {src.url}"
+        if src.note:
+            text += f"\n        {src.note}"
     return text
 
 
@@ -63,6 +71,7 @@ def _text(rules: list[ClassRule]) -> str:
             if name == "effective_from" and not rule.start:
                 continue
             lines.append(f"    {label}: {_show(rule[name])}")
+    lines.append(f"rule data {book.version}. {DISCLAIMER}")
     return "\n".join(lines)
 
 
@@ -94,8 +103,9 @@ def rules_command(
     """Show what STATE allows each registration class, with the source of every value.
 
     Without STATE, shows a one-line summary per state. Values nobody could verify are
-    shown as "unknown"; keilog never treats them as allowed. Not legal advice: see
-    docs/rules.md.
+    shown as "unknown"; keilog never treats them as allowed. Each value shows its sources
+    with their kind, their own date ("undated" where the research recorded none), URL
+    and note. Not legal advice: see docs/rules.md.
 
     Example:
 
@@ -112,9 +122,11 @@ def rules_command(
             raise click.BadParameter(
                 f"{on!r} is not a YYYY-MM-DD date", param_hint="--on"
             ) from None
-    rules = select_rules(load_rules(), state, vehicle_class, day)
+    book = load_rules()
+    rules = select_rules(book, state, vehicle_class, day)
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in rules], indent=2))
+        extra = {"disclaimer": DISCLAIMER, "rules_version": book.version}
+        click.echo(json.dumps([{**r.to_dict(), **extra} for r in rules], indent=2))
     elif state:
         click.echo(_text(rules))
     else:

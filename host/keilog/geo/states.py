@@ -1,4 +1,4 @@
-"""Which US state (or DC) a point is in, offline.
+"""Which US state (or DC) a point is in, offline, after deciding whether it is in the US.
 
 The boundaries are the US Census 1:500,000 cartographic boundary polygons simplified with
 ``shapely.coverage_simplify`` at 0.002 degrees (at most about 94 m from the Census
@@ -6,7 +6,13 @@ lines), built by ``scripts/build_states.py`` into ``geo/data/states.npz``. Looku
 vectorised: per state, a bounding-box mask and ``shapely.contains_xy`` on the prepared
 polygon.
 
-Two things the polygons cannot do alone:
+Country first: the Census polygons stop at the US border but say nothing about what lies
+beyond it, so a point in Tijuana 50 m from the line could fall in a simplified California,
+and a point in Canadian water would take the nearest state. ``keilog.geo.countries``
+holds the land and water of the neighbouring countries and of the US territories; a
+point in them never gets a state.
+
+Two more things the state polygons cannot do alone:
 
 - They are clipped to the shoreline, so points on bridges or with GPS drift over water
   fall in no polygon. Those fall back to the nearest state within 25 km, marked low
@@ -19,7 +25,6 @@ Two things the polygons cannot do alone:
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +34,11 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from keilog.errors import KeilogError
+from keilog.geo.countries import COUNTRY_NAMES, TERRITORY_NAMES, CountryIndex, read_multipolygons
+from keilog.geo.errors import GeoError
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "states.npz"
+COUNTRIES_FILE = Path(__file__).resolve().parent / "data" / "countries.npz"
 
 NEAR_BORDER_M = 150.0
 """Error budget near a state line: simplification (<= 94 m) + Census vintage differences
@@ -46,23 +53,40 @@ _CORE_MIN_POINTS = 2000  # build a state's shrunk core only for lookups this lar
 _BAND_DEG = 0.5  # latitude bands for the metric distances of the water fallback
 
 
-class GeoError(KeilogError):
-    """A position or the boundary file cannot be used."""
-
-
 @dataclass(frozen=True)
 class Where:
     """Where one point is."""
 
     state: str | None
     confidence: str | None  # "high" inside a polygon, "low" by the water fallback
-    method: str  # "polygon", "nearest" (water fallback) or "none"
-    near_border: bool
+    method: str  # "polygon", "nearest" (water fallback), "country", "territory" or "none"
+    near_border: bool  # another state or a foreign country within the error budget
     distance_m: float | None  # 0 inside a polygon; to the nearest state for "nearest"
+    country: str | None = None  # "US", a neighbour's ISO 3166 code, or None: not known
+    territory: str | None = None  # PR, VI, GU, MP, AS or UM: in the US, not covered
+
+    @property
+    def covered(self) -> bool:
+        """Whether keilog has rules for this place (a state or DC)."""
+        return self.state is not None
+
+    @property
+    def place(self) -> str:
+        """A short human description of where the point is."""
+        if self.state:
+            return self.state
+        if self.territory:
+            return f"{TERRITORY_NAMES[self.territory]} (US territory, not covered)"
+        if self.country:
+            return f"outside the US: {COUNTRY_NAMES.get(self.country, self.country)}"
+        return "outside the US"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
+            "country": self.country,
+            "territory": self.territory,
+            "covered": self.covered,
             "confidence": self.confidence,
             "method": self.method,
             "near_border": self.near_border,
@@ -78,29 +102,49 @@ class WhereArrays:
     fallback: npt.NDArray[np.bool_]
     near_border: npt.NDArray[np.bool_]
     distance_m: npt.NDArray[np.float64]  # NaN where no state
+    country: npt.NDArray[np.str_]  # "US", a neighbour's code, or "" where not known
+    territory: npt.NDArray[np.str_]  # "" unless in a US territory
 
     def __len__(self) -> int:
         return len(self.state)
 
+    @property
+    def abroad(self) -> npt.NDArray[np.bool_]:
+        """Points known to be outside the US (in a neighbouring country)."""
+        return (self.country != "") & (self.country != "US")
+
     def __getitem__(self, i: int) -> Where:
         code = str(self.state[i])
+        country = str(self.country[i]) or None
+        territory = str(self.territory[i]) or None
+        near = bool(self.near_border[i])
         if not code:
-            return Where(None, None, "none", bool(self.near_border[i]), None)
+            method = "territory" if territory else "country" if country else "none"
+            return Where(None, None, method, near, None, country, territory)
         fb = bool(self.fallback[i])
         return Where(
             code,
             "low" if fb else "high",
             "nearest" if fb else "polygon",
-            bool(self.near_border[i]),
+            near,
             float(self.distance_m[i]),
+            "US",
+            None,
         )
 
 
 class StateIndex:
     """The state polygons, prepared for fast point lookups."""
 
-    def __init__(self, codes: list[str], polygons: npt.NDArray[Any], meta: dict[str, Any]):
+    def __init__(
+        self,
+        codes: list[str],
+        polygons: npt.NDArray[Any],
+        meta: dict[str, Any],
+        countries: CountryIndex | None = None,
+    ):
         self.codes = list(codes)
+        self.countries = countries
         self.polygons = polygons
         self.meta = meta
         self.boundaries = shapely.boundary(polygons)
@@ -110,25 +154,11 @@ class StateIndex:
         self._cores: dict[int, Any] = {}
 
     @classmethod
-    def load(cls, path: Path = DATA_FILE) -> StateIndex:
-        """Read a boundary file written by ``scripts/build_states.py``."""
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                coords = np.cumsum(z["delta"].astype(np.int64), axis=0) * float(
-                    json.loads(str(z["meta"]))["quantum_deg"]
-                )
-                offsets = (z["ring_offsets"], z["polygon_offsets"], z["part_offsets"])
-                polygons = shapely.from_ragged_array(
-                    shapely.GeometryType.MULTIPOLYGON, coords, offsets
-                )
-                codes = [str(c) for c in z["codes"]]
-                meta = json.loads(str(z["meta"]))
-        except (OSError, KeyError, ValueError) as exc:
-            raise GeoError(
-                f"{path}: cannot read the state boundary file ({exc}); "
-                "rebuild it with scripts/build_states.py"
-            ) from None
-        return cls(codes, polygons, meta)
+    def load(cls, path: Path = DATA_FILE, countries: Path | None = COUNTRIES_FILE) -> StateIndex:
+        """Read a boundary file written by ``scripts/build_states.py`` and the file of the
+        neighbouring countries written by ``scripts/build_countries.py`` (None: without)."""
+        country_index = CountryIndex.load(countries) if countries is not None else None
+        return cls(*read_multipolygons(path, "states"), country_index)
 
     def lookup(self, lat: npt.ArrayLike, lon: npt.ArrayLike) -> WhereArrays:
         """Look up many points at once (non-finite coordinates give no state)."""
@@ -144,14 +174,52 @@ class StateIndex:
                 hit = shapely.contains_xy(self.polygons[k], x[m], y[m])
                 idx[m[hit]] = k
         near = np.zeros(len(x), dtype=bool)
+        edge = np.zeros(len(x), dtype=bool)
         distance = np.where(idx >= 0, 0.0, np.nan)
         fallback = np.zeros(len(x), dtype=bool)
-        self._flag_near_border(x, y, idx, near)
-        todo = np.flatnonzero(finite & (idx < 0))
+        self._flag_near_border(x, y, idx, near, edge)
+        cidx = self._country_first(x, y, finite, idx, near, edge)
+        todo = np.flatnonzero(finite & (idx < 0) & (cidx < 0))
         if len(todo):
             self._water_fallback(x, y, todo, idx, near, distance, fallback)
+        distance[idx < 0] = np.nan
         codes = np.array([*self.codes, ""])[idx]  # idx -1 picks ""
-        return WhereArrays(codes, fallback, near, distance)
+        ccodes = self.countries.codes if self.countries is not None else []
+        country_of = np.array([*ccodes, ""])[cidx]
+        is_territory = np.array([c in TERRITORY_NAMES for c in ccodes] + [False])[cidx]
+        country = np.where(idx >= 0, "US", np.where(is_territory, "US", country_of))
+        territory = np.where(is_territory, country_of, "")
+        return WhereArrays(codes, fallback, near, distance, country, territory)
+
+    def _country_first(
+        self,
+        x: npt.NDArray[np.float64],
+        y: npt.NDArray[np.float64],
+        finite: npt.NDArray[np.bool_],
+        idx: npt.NDArray[np.int64],
+        near: npt.NDArray[np.bool_],
+        edge: npt.NDArray[np.bool_],
+    ) -> npt.NDArray[np.int64]:
+        """Which foreign country or US territory each point is in (-1: none); a point in
+        one loses its state. Points deep inside a state cannot be abroad (the simplified
+        state lines are within the error budget of the real ones), so only points near
+        their state's boundary, or in no state, are tested."""
+        cidx = np.full(len(x), -1, dtype=np.int64)
+        if self.countries is None:
+            return cidx
+        test = np.flatnonzero(finite & ((idx < 0) | edge))
+        if not len(test):
+            return cidx
+        cidx[test] = self.countries.lookup(x[test], y[test])
+        abroad = (idx >= 0) & (cidx >= 0)
+        idx[abroad] = -1
+        near[abroad] = True
+        home = test[(idx[test] >= 0)]
+        if len(home):
+            near[home] |= self.countries.near(
+                x[home], y[home], self._degrees(NEAR_BORDER_M, y[home])
+            )
+        return cidx
 
     def where(self, lat: float, lon: float) -> Where:
         """Look up one point; raises GeoError for impossible coordinates."""
@@ -174,7 +242,9 @@ class StateIndex:
         y: npt.NDArray[np.float64],
         idx: npt.NDArray[np.int64],
         near: npt.NDArray[np.bool_],
+        edge: npt.NDArray[np.bool_],
     ) -> None:
+        # ``edge`` gets the points within the budget of their own state's boundary.
         # A point far from its own state's boundary is far from every other state (the
         # polygons are a coverage), so only points near their own boundary are tested
         # against the neighbours; that keeps coastlines from being flagged.
@@ -189,6 +259,7 @@ class StateIndex:
             close = own[shapely.dwithin(self.boundaries[k], shapely.points(x[own], y[own]), d[own])]
             if not len(close):
                 continue
+            edge[close] = True
             pts = shapely.points(x[close], y[close])
             for j, (x0, y0, x1, y1) in enumerate(self.bounds):
                 if j == k:

@@ -2,6 +2,7 @@
 
 from keilog.rules.model import (
     CLASSES,
+    DISCLAIMER,
     ROAD_CLASSES,
     ROAD_USES,
     ClassRule,
@@ -16,6 +17,7 @@ from keilog.rules.model import (
 
 __all__ = [
     "CLASSES",
+    "DISCLAIMER",
     "ROAD_CLASSES",
     "ROAD_USES",
     "ClassRule",

@@ -18,11 +18,11 @@ import numpy as np
 import numpy.typing as npt
 
 from keilog.errors import ConfigError
-from keilog.geo import StateIndex, WhereArrays, load_states
+from keilog.geo import COUNTRY_NAMES, TERRITORY_NAMES, StateIndex, WhereArrays, load_states
 from keilog.roads import RoadIndex
 from keilog.rules.daylight import is_daylight
 from keilog.rules.events import Run, runs
-from keilog.rules.model import ClassRule, RuleBook, load_rules
+from keilog.rules.model import DISCLAIMER, ClassRule, RuleBook, load_rules
 from keilog.rules.speed import speedometer
 from keilog.rules.tripdata import MPS_PER_MPH, TripData, connect, load_trip, trip_spans
 from keilog.rules.vehicle import Vehicle
@@ -149,6 +149,8 @@ class _Trip:
         if rule_obj is not None:
             value = rule_obj[src_field] if src_field else rule_obj["road_use"]
             ev["source"] = value.source_label
+            ev["source_date"] = value.source_date
+            ev["source_urls"] = [s.url for s in value.sources if s.url]
             ev["rule_confidence"] = value.confidence
         else:
             ev["source"] = None
@@ -191,12 +193,7 @@ class _Trip:
         use = self._per_fix(self._field("road_use"), default="")
         no_rule = self._per_fix([r is None for r in self._rules], default=True).astype(bool)
         m = self.moving
-        self._emit(
-            m & (self.state == ""),
-            "location",
-            None,
-            unverified_reason="position not in any US state (or outside the boundary file)",
-        )
+        self._outside_states(m)
         self._emit(
             m & (self.state != "") & no_rule,
             "class_not_allowed",
@@ -228,6 +225,55 @@ class _Trip:
         self._roads()
         self._daylight()
         self._distance()
+
+    def _outside_states(self, m: BOOL) -> None:
+        """Stretches where no state's rules apply: abroad, in a US territory, or unknown.
+        None of them is ever a US violation."""
+        w = self.where
+        abroad = m & w.abroad
+        country_key = np.unique(w.country, return_inverse=True)[1].astype(np.int64)
+        for run in runs(self.d.t, abroad, country_key):
+            code = str(w.country[run.first])
+            name = COUNTRY_NAMES.get(code, code)
+            self.unverified.append(
+                self._event(
+                    run,
+                    self.d.t,
+                    np.arange(len(self.d.t)),
+                    "outside_us",
+                    {
+                        "_field": None,
+                        "country": code,
+                        "reason": f"outside the US ({name}): keilog checks US state rules only",
+                    },
+                )
+            )
+        territory = m & (w.territory != "")
+        territory_key = np.unique(w.territory, return_inverse=True)[1].astype(np.int64)
+        for run in runs(self.d.t, territory, territory_key):
+            code = str(w.territory[run.first])
+            self.unverified.append(
+                self._event(
+                    run,
+                    self.d.t,
+                    np.arange(len(self.d.t)),
+                    "location",
+                    {
+                        "_field": None,
+                        "country": "US",
+                        "territory": code,
+                        "reason": f"in {TERRITORY_NAMES[code]}, a US territory keilog has no "
+                        "rules for (not covered)",
+                    },
+                )
+            )
+        self._emit(
+            m & (self.state == "") & (w.country == ""),
+            "location",
+            None,
+            unverified_reason="position not in the US and not in a neighbouring country "
+            "keilog knows (open sea, or far from the US)",
+        )
 
     def _dropouts(self) -> None:
         t = self.d.t[self.valid]
@@ -306,6 +352,8 @@ class _Trip:
             for m, b in zip(road_max, banned, strict=True)
         ]
         need = self.active & self._per_fix(matters, default=False).astype(bool)
+        self.road_need: BOOL = need
+        self.road_posted: BOOL = np.zeros(len(self.d.t), dtype=bool)
         if self.roads is None:
             self._emit(
                 need,
@@ -357,6 +405,7 @@ class _Trip:
             "road_max_posted_mph",
             unverified_reason="road has no usable maxspeed in OpenStreetMap",
         )
+        self.road_posted = clean & ~np.isnan(lim)
         over = clean & ~np.isnan(lim) & (lim > cap_num)
         self._candidates(over, "road_max_posted", "road_max_posted_mph", road, lim, cap_num)
         ban = self._per_fix(banned)
@@ -465,6 +514,7 @@ class _Trip:
         ok = self.valid[1:] & self.valid[:-1] & (np.diff(d.t) <= DROPOUT_S)
         ok &= self.state[1:] == self.state[:-1]
         step = np.concatenate([[0.0], np.where(ok, np.nan_to_num(step_mi), 0.0)])
+        self.step_mi = step
         self.distance_mi = float(step.sum())
         limits = self._per_fix(self._field("distance_limit_mi"))
         notes = [r["distance_limit_mi"].note if r is not None else None for r in self._rules]
@@ -503,7 +553,16 @@ class _Trip:
             if s and s not in seen:
                 seen.append(str(s))
         key = lambda e: (e.get("start") or "", e.get("t_start_s", 0.0), e["rule"])  # noqa: E731
-        verdict = "violations" if self.violations else "unverified" if self.unverified else "clean"
+        conditions = self._conditions()
+        verdict = (
+            "violations"
+            if self.violations
+            else "unverified"
+            if self.unverified
+            else "conditional"
+            if conditions
+            else "clean"
+        )
         rules: list[dict[str, Any]] = []
         for r in self._rules:
             if r is not None and not any(
@@ -527,6 +586,7 @@ class _Trip:
             "duration_s": round(float(d.t[-1] - d.t[0]), 1) if len(d.t) else 0.0,
             "utc_known": utc,
             "states": seen,
+            "countries": sorted({str(c) for c in self.where.country if c}),
             "verdict": verdict,
             "distance_mi": round(self.distance_mi, 2),
             "speed_source": {"source": "can" if len(d.can_t) else "gps", "signal": d.can_label},
@@ -534,8 +594,50 @@ class _Trip:
             "violations": sorted(self.violations, key=key),
             "unverified": sorted(self.unverified, key=key),
             "crossings": sorted(self.crossings, key=key),
+            "conditions": conditions,
+            "road_judged": self._road_judged(),
             "rules": rules,
         }
+
+    def _road_judged(self) -> dict[str, Any]:
+        """How much of the distance where a road rule applies was judged: on posted limits
+        from OpenStreetMap, on a state's statutory default for the road type (none is
+        encoded yet: no source in the research states one), or not at all."""
+        step = getattr(self, "step_mi", np.zeros(len(self.d.t)))
+        need = getattr(self, "road_need", np.zeros(len(self.d.t), dtype=bool))
+        posted = getattr(self, "road_posted", np.zeros(len(self.d.t), dtype=bool))
+        total = float(step[need].sum())
+        on_posted = float(step[need & posted].sum())
+
+        def share(x: float) -> float | None:
+            return round(x / total, 3) if total > 0 else None
+
+        return {
+            "distance_mi": round(total, 2),
+            "posted_limit_share": share(on_posted),
+            "statutory_default_share": share(0.0),
+            "unjudged_share": share(total - on_posted),
+        }
+
+    def _conditions(self) -> list[dict[str, Any]]:
+        """Use limits of the rules this trip drove under that a log cannot check."""
+        out: list[dict[str, Any]] = []
+        used = set(self.rule_idx[self.active].tolist()) if hasattr(self, "active") else set()
+        for i in sorted(used):
+            r = self._rules[i]
+            if r is None or not r["use_conditions"].known:
+                continue
+            v = r["use_conditions"]
+            out.append(
+                {
+                    "state": r.jurisdiction,
+                    "class": r.vehicle_class,
+                    "condition": v.value,
+                    "source": v.source_label,
+                    "source_date": v.source_date,
+                }
+            )
+        return out
 
 
 THRESHOLDS = {
@@ -568,9 +670,11 @@ def check_database(
     roads_path: Path | None = None,
     trip: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    book: RuleBook | None = None,
 ) -> dict[str, Any]:
-    """Check every trip (or trip number ``trip``) of a keilog database."""
-    book = load_rules()
+    """Check every trip (or trip number ``trip``) of a keilog database against ``book``
+    (default: the rules keilog ships)."""
+    book = book or load_rules()
     if vehicle.registration_state:
         book[vehicle.registration_state].code  # noqa: B018  (raises for an unknown state)
     roads = RoadIndex.load(roads_path) if roads_path else None
@@ -592,7 +696,8 @@ def check_database(
         conn.close()
     return {
         "vehicle": vehicle.to_dict(),
-        "disclaimer": "Not legal advice: see docs/rules.md.",
+        "disclaimer": DISCLAIMER,
+        "rules_version": book.version,
         "thresholds": THRESHOLDS,
         "roads": str(roads_path) if roads_path else None,
         "trips": out,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +54,18 @@ FIELDS = (
     "daylight_only",
     "distance_limit_mi",
     "local_restrictions",
+    "use_conditions",
 )
+"""``use_conditions``: a limit on how the vehicle may be used (antique plates: no general
+transportation; farm use only) that a log cannot check. The check states it in the verdict
+instead of passing it silently."""
+
+DISCLAIMER = (
+    "Not legal advice: keilog's rule data is a research summary that can be incomplete or "
+    "out of date; check each value's source. See docs/rules.md."
+)
+SECONDARY_KINDS = ("secondary", "survey", "aggregator")
+"""Source kinds that report the law rather than state it."""
 
 
 class RuleDataError(ConfigError):
@@ -68,11 +81,17 @@ class Source:
     url: str | None
     kind: str
     note: str | None = None
+    date: str | None = None  # the source's own date: YYYY, YYYY-MM or YYYY-MM-DD
+    date_basis: str | None = None  # where the date was read: "note", "cite" or "url"
 
     @property
     def label(self) -> str:
         """The citation if there is one, else the URL."""
         return self.cite or self.url or self.id
+
+    @property
+    def dated_label(self) -> str:
+        return f"{self.label} ({self.date or 'undated'})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +100,8 @@ class Source:
             "url": self.url,
             "kind": self.kind,
             "note": self.note,
+            "date": self.date,
+            "date_basis": self.date_basis,
         }
 
 
@@ -104,12 +125,25 @@ class Value:
         labels = list(dict.fromkeys(s.label for s in self.sources))
         return "; ".join(labels) if labels else None
 
+    @property
+    def source_date(self) -> str | None:
+        """The newest own date among the value's sources (None: none of them is dated)."""
+        dates = [s.date for s in self.sources if s.date]
+        return max(dates) if dates else None
+
+    @property
+    def secondary_only(self) -> bool:
+        """Whether every source only reports the law (news, surveys, aggregators)."""
+        return bool(self.sources) and all(s.kind in SECONDARY_KINDS for s in self.sources)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "value": self.value,
             "status": "known" if self.known else "unknown",
             "confidence": self.confidence,
-            "as_of": self.as_of,
+            "as_of": self.source_date,
+            "compiled": self.as_of,
+            "secondary_only": self.secondary_only,
             "sources": [s.to_dict() for s in self.sources],
             "note": self.note,
         }
@@ -170,8 +204,10 @@ class Jurisdiction:
 class RuleBook(Mapping[str, Jurisdiction]):
     """All jurisdictions, by two-letter code."""
 
-    def __init__(self, jurisdictions: Mapping[str, Jurisdiction]) -> None:
+    def __init__(self, jurisdictions: Mapping[str, Jurisdiction], version: str = "") -> None:
         self._j = dict(jurisdictions)
+        self.version = version
+        """The data's version: its newest compile date and a digest of its files."""
 
     def __getitem__(self, code: str) -> Jurisdiction:
         try:
@@ -199,6 +235,9 @@ def check_class(vehicle_class: str) -> str:
     return vehicle_class
 
 
+_SOURCE_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+
+
 def _date(text: Any, where: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(text))
@@ -223,6 +262,8 @@ def _check_value(name: str, value: Any, where: str) -> Any:
         value = tuple(value) if ok else value
     elif name == "daylight_only":
         ok = value in (True, False, "unless_lighted")
+    elif name == "use_conditions":
+        ok = isinstance(value, str) and bool(value.strip())
     else:  # crossing_allowed, local_restrictions
         ok = isinstance(value, bool)
     if not ok:
@@ -268,12 +309,25 @@ def parse_jurisdiction(doc: Any, where: str) -> Jurisdiction:
         as_of = doc["as_of"]
         _date(as_of, f"{where}: as_of")
         sources = {
-            sid: Source(sid, s.get("cite"), s.get("url"), s["kind"], s.get("note"))
+            sid: Source(
+                sid,
+                s.get("cite"),
+                s.get("url"),
+                s["kind"],
+                s.get("note"),
+                s.get("date"),
+                s.get("date_basis"),
+            )
             for sid, s in doc["sources"].items()
         }
         for src in sources.values():
             if not (src.cite or src.url):
                 raise RuleDataError(f"{where}: source {src.id!r} has neither a cite nor a URL")
+            if src.date is not None and not _SOURCE_DATE.fullmatch(src.date):
+                raise RuleDataError(
+                    f"{where}: source {src.id!r} date {src.date!r} is not YYYY, YYYY-MM or "
+                    "YYYY-MM-DD"
+                )
         classes: dict[str, tuple[ClassRule, ...]] = {}
         for cls, periods in doc["classes"].items():
             check_class(cls)
@@ -334,18 +388,24 @@ def _default_rules() -> RuleBook:
 
 def _load(data_dir: Path) -> RuleBook:
     jurisdictions = {}
+    digest = hashlib.sha256()
     for path in sorted(data_dir.glob("*.json")):
+        raw = path.read_bytes()
+        digest.update(path.name.encode() + b"\0" + raw)
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(raw.decode("utf-8"))
         except json.JSONDecodeError as exc:
             raise RuleDataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        except UnicodeDecodeError:
+            raise RuleDataError(f"{path}: not UTF-8 text; save it as UTF-8") from None
         j = parse_jurisdiction(doc, str(path))
         if j.code != path.stem:
             raise RuleDataError(f"{path}: jurisdiction {j.code!r} does not match the file name")
         jurisdictions[j.code] = j
     if not jurisdictions:
         raise RuleDataError(f"no rule files (XX.json) found in {data_dir}")
-    return RuleBook(jurisdictions)
+    compiled = max(j.as_of for j in jurisdictions.values())
+    return RuleBook(jurisdictions, f"{compiled}+{digest.hexdigest()[:12]}")
 
 
 def select_rules(
