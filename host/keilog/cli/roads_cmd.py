@@ -41,6 +41,11 @@ def roads_build(extract: Path, out: Path | None, quiet: bool) -> None:
     stricter way), oneway flag and geometry. Prints a JSON summary on stdout. Big state
     extracts take a while and need RAM for every node location.
 
+    Where to get an extract: a per-state OpenStreetMap extract from a public mirror such
+    as Geofabrik's download server (download.geofabrik.de, North America, United States:
+    e.g. florida-latest.osm.pbf), which lists each file's size before you download it.
+    Build the road file once per extract; rebuild when you download a newer one.
+
     Example:
 
         \b
