@@ -61,12 +61,19 @@ def sample_frames() -> list[can.Message]:
             )
         )
     frames.append(
-        can.Message(timestamp=1_700_000_000.1, arbitration_id=0x7DF, is_remote_frame=True, dlc=3)
+        can.Message(
+            timestamp=1_700_000_000.1,
+            arbitration_id=0x7DF,
+            is_extended_id=False,
+            is_remote_frame=True,
+            dlc=3,
+        )
     )
     frames.append(
         can.Message(
             timestamp=1_700_000_000.2,
             arbitration_id=speed.frame_id,
+            is_extended_id=False,
             data=speed.encode(SPEED_VALUES),
         )
     )
