@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import can
@@ -45,7 +46,7 @@ def test_frames_are_paced_by_their_timestamps_divided_by_the_speedup(tmp_path, c
         result = play(bus, iter(frames), speedup=2.0)
     got = received(listener)
     assert [m.arbitration_id for m in got] == [0x10, 0x11, 0x12, 0x13, 0x14]
-    gaps = [b.timestamp - a.timestamp for a, b in zip(got, got[1:], strict=False)]
+    gaps = [b.timestamp - a.timestamp for a, b in itertools.pairwise(got)]
     assert all(g >= 0.045 for g in gaps), gaps
     assert got[-1].timestamp - got[0].timestamp >= 0.195
     assert result.log_seconds == pytest.approx(0.4)
