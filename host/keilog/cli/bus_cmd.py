@@ -32,7 +32,8 @@ def bus_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                          "kvaser, vector, slcan, gs_usb, virtual, ..."),
             click.option("-c", "--channel", help="Channel: can0, PCAN_USBBUS1, COM4, ..."),
             click.option("-b", "--bitrate", type=int, help="Bitrate in bit/s, e.g. 500000."),
-            click.option("--bus-arg", "--bus-kwargs", "bus_args", multiple=True, metavar="KEY=VALUE",
+            click.option("--bus-arg", "--bus-kwargs", "bus_args", multiple=True,
+                         metavar="KEY=VALUE",
                          help="Another python-can bus argument; repeat for several."),
         ]
     ):  # fmt: skip
