@@ -92,3 +92,49 @@ def test_keilog_monitor_nl(channel):
     assert (got["message"], got["signals"], got["units"]) == (
         "TRANSMISSION", {"GEAR": 3, "SHIFT_LEVER": 3, "ATF_TEMP": 80}, {"ATF_TEMP": "degC"},
     )  # fmt: skip
+
+
+_ON_A_TERMINAL = """
+import sys, threading
+from tests.bus.conftest import send_when_listening
+from tests.bus.test_monitor import GEAR, _frame
+from keilog.cli import main
+send_when_listening(sys.argv[1], [_frame("TRANSMISSION", GEAR)])
+sys.argv = ["keilog", "monitor", "-i", "virtual", "-c", sys.argv[1], "--dbc", sys.argv[2],
+            "--duration", "1"]
+main()
+"""
+
+
+def test_keilog_monitor_draws_a_table_on_a_terminal(channel):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _ON_A_TERMINAL, channel, str(KEICAR)],
+        stdout=child_fd, stderr=subprocess.DEVNULL, cwd=ROOT,
+    )  # fmt: skip
+    os.close(child_fd)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=60) == 0
+    os.close(main_fd)
+    screen = out.decode().split("\x1b[H\x1b[2J")[-1].splitlines()  # the last redraw
+    assert [line.split() for line in screen[:4]] == [
+        ["MESSAGE", "SIGNAL", "VALUE", "UNIT", "FRAMES"],
+        ["TRANSMISSION", "ATF_TEMP", "80", "degC", "1"],
+        ["TRANSMISSION", "GEAR", "3", "1"],
+        ["TRANSMISSION", "SHIFT_LEVER", "D", "1"],
+    ]

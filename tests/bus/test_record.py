@@ -152,3 +152,12 @@ def test_keilog_log_names_a_bus_it_cannot_open(tmp_path):
     assert out.exit_code == 1
     assert out.output.startswith("Error: cannot open the CAN bus (interface=no-such-interface")
     assert len(out.output.splitlines()) == 1
+
+
+def test_bus_arguments_are_python_cans_key_value_pairs(tmp_path, channel):
+    from keilog.bus import BusError, open_bus
+
+    with open_bus("virtual", channel, args=["preserve_timestamps=true", "rx_queue_size=5"]) as bus:
+        assert (bus.preserve_timestamps, bus.queue.maxsize) == (True, 5)
+    with pytest.raises(BusError, match="bus argument 'fd' is not key=value"):
+        open_bus("virtual", channel, args=["fd"])
