@@ -120,3 +120,14 @@ def test_keilog_play_needs_logs_or_a_database():
     out = CliRunner().invoke(cli, ["play", "-i", "virtual"])
     assert out.exit_code == 2
     assert "give LOG files or --db" in out.output
+
+
+def test_an_unknown_trip_fails_before_the_bus_is_opened(tmp_path):
+    frames_db = tmp_path / "t.db"
+    log = _write(tmp_path / "d.log", sample_frames())
+    store.import_files(frames_db, [log])
+    out = CliRunner().invoke(
+        cli, ["play", "--db", str(frames_db), "--trip", "9", "-i", "no-such-interface"]
+    )
+    assert out.exit_code == 1
+    assert out.output.startswith("Error: no trip 9; the database has trips 1..1")

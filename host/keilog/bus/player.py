@@ -52,11 +52,10 @@ class PlayResult:
 
 
 def log_messages(paths: Iterable[str | Path]) -> Iterator[can.Message]:
-    """The frames of log files, in file order, as python-can messages."""
-    logs = [open_log(p) for p in paths]  # every path checked before any is played
-    for log in logs:
-        for batch in log.batches():
-            yield from batch_messages(batch)
+    """The frames of log files, in file order, as python-can messages. Every path is
+    checked here, before a bus is opened or a frame sent."""
+    logs = [open_log(p) for p in paths]
+    return (msg for log in logs for batch in log.batches() for msg in batch_messages(batch))
 
 
 def batch_messages(batch: FrameBatch) -> Iterator[can.Message]:
@@ -100,9 +99,8 @@ def db_messages(db_path: str | Path, trip: int | None = None) -> Iterator[can.Me
     if not path.is_file():
         raise KeilogError(f"{path}: no such database; create it with keilog import")
     db = store.open_db(path)
-    sel = select(db, trip)
-    for chunk in frame_chunks(db, sel):
-        yield from messages(chunk)
+    sel = select(db, trip)  # an unknown trip fails here, before a bus is opened
+    return (msg for chunk in frame_chunks(db, sel) for msg in messages(chunk))
 
 
 def play(
