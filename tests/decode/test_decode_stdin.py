@@ -109,3 +109,26 @@ def test_any_input_gives_frames_or_one_error_naming_the_line(data):
     if parser.error is not None:
         assert isinstance(parser.error, LogFormatError)
         assert str(parser.error).startswith("stdin line ")
+
+
+def test_a_live_pipe_gets_each_frame_before_stdin_ends():
+    import select
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from keilog.cli import main; main()", "decode", "-", "--dbc",
+         KEICAR, "--nl", "-q"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        for value in (40, 41):
+            proc.stdin.write(f"  can0  3E0   [3]  33 {value + 40:02X} 00\n".encode())
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, "no frame printed while stdin stays open"
+            assert json.loads(proc.stdout.readline())["signals"]["ATF_TEMP"] == value
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
