@@ -161,3 +161,38 @@ def test_bus_arguments_are_python_cans_key_value_pairs(tmp_path, channel):
         assert (bus.preserve_timestamps, bus.queue.maxsize) == (True, 5)
     with pytest.raises(BusError, match="bus argument 'fd' is not key=value"):
         open_bus("virtual", channel, args=["fd"])
+
+
+class _FailingBus(can.interfaces.virtual.VirtualBus):
+    """A virtual bus whose adapter goes away once the queued frames are read."""
+
+    def _recv_internal(self, timeout):
+        msg, filtered = super()._recv_internal(0)
+        if msg is None:
+            raise can.CanOperationError("adapter unplugged")
+        return msg, filtered
+
+
+def test_a_failing_bus_is_one_error_and_the_frames_before_it_are_kept(tmp_path, channel):
+    from keilog.bus import BusError
+
+    frames = sample_frames()
+    with _FailingBus(channel=channel) as bus:
+        with can.Bus(interface="virtual", channel=channel) as tx:
+            for msg in frames:
+                tx.send(msg)
+        with pytest.raises(BusError, match=r"failed after 62 frames: adapter unplugged; what"):
+            record(bus, tmp_path)
+    (segment,) = tmp_path.glob("*.KLG")
+    assert len(reader.read_segment(segment).frames) == len(frames)
+
+
+def test_a_stop_event_ends_the_recording(tmp_path, channel):
+    import threading
+
+    stop = threading.Event()
+    timer = threading.Timer(0.2, stop.set)
+    timer.start()
+    with can.Bus(interface="virtual", channel=channel) as bus:
+        result = record(bus, tmp_path, stop=stop, duration=30)
+    assert result.stopped_by == "stop"
