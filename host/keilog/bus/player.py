@@ -121,6 +121,7 @@ def play(
     result = PlayResult()
     started = time.monotonic()
     first: float | None = None
+    anchor = started
     last_t = 0.0
     skipped = 0.0  # log seconds of long gaps not waited out
     last_report = started
@@ -134,6 +135,7 @@ def play(
                 break
             if first is None:
                 first = last_t = msg.timestamp
+                anchor = time.monotonic()  # time 0: when the first frame is ready
             gap = msg.timestamp - last_t
             if gap > max_gap_s:
                 skipped += gap - max_gap_s
@@ -142,7 +144,7 @@ def play(
                 result.error_frames += 1
                 continue
             if not as_fast_as_possible:
-                due = started + (msg.timestamp - first - skipped) / speedup
+                due = anchor + (msg.timestamp - first - skipped) / speedup
                 wait = due - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
