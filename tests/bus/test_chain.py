@@ -5,6 +5,7 @@ reads back the names, units and values that were put on the bus."""
 from __future__ import annotations
 
 import threading
+import time
 
 import can
 import cantools
@@ -39,8 +40,9 @@ def test_play_log_import_export_signals(tmp_path, channel):
 
     logger = threading.Thread(target=log_the_bus)
     logger.start()
-    while len(can.interfaces.virtual.channels.get(channel, [])) < 1:
-        pass  # keilog log has opened the bus
+    deadline = time.monotonic() + 30
+    while not can.interfaces.virtual.channels.get(channel) and time.monotonic() < deadline:
+        time.sleep(0.01)  # until keilog log has opened the bus
     played = CliRunner().invoke(
         cli, ["play", str(log), "-i", "virtual", "-c", channel, "--speedup", "10", "-q"]
     )
