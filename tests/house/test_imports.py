@@ -28,13 +28,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     "rules": {"outputs", "errors", "units", "geo", "roads", "store"},
     "report": {"outputs", "errors", "units", "geo", "roads", "rules", "store"},
     "export": {"outputs", "errors", "progress", "units", "geo", "store", "rules", "report"},
+    "bus": {"outputs", "errors", "paths", "progress", "logformat", "decode", "store", "export"},
     "demo": {"outputs",
         "errors", "paths", "units", "logformat", "decode", "store", "sync", "unixport",
         "sim", "roads", "rules", "report",
     },
     "cli": {
         "errors", "outputs", "paths", "progress", "units", "geo", "logformat", "decode", "store",
-        "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "demo",
+        "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "bus", "demo",
     },
 }  # fmt: skip
 

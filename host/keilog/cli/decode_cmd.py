@@ -48,7 +48,9 @@ def decode(
 
     LOG may be a keilog segment (*.KLG) or any python-can log: candump .log, Vector
     .asc/.blf, PEAK .trc, .csv, .db, gzip-compressed text logs (.asc.gz), and ASAM
-    MDF4 .mf4 bus logging as CSS Electronics' CANedge writes it.
+    MDF4 .mf4 bus logging as CSS Electronics' CANedge writes it. LOG - reads candump's
+    output from stdin, its log format (candump -L) or its default one, and prints each
+    frame as it arrives.
 
     Each frame prints as {"timestamp", "arbitration_id", "is_extended_id", "message",
     "signals"}; values are those of cantools decode_message(..., decode_choices=False)
@@ -60,21 +62,26 @@ def decode(
 
         \b
         keilog decode drive.asc --dbc dbc/keicar.dbc --nl
+        candump -L can0 | keilog decode - --dbc dbc/keicar.dbc --nl
     """
-    from keilog.decode import Decoder, LogDecoding, decode_logs
+    from keilog.decode import Decoder, LogDecoding, decode_logs, decode_stream
 
     if nl and as_csv:
         raise click.UsageError("choose one of --nl and --csv")
+    from_stdin = Path("-") in logs
+    if from_stdin and len(logs) > 1:
+        raise click.UsageError("LOG - (stdin) cannot be combined with log files")
     decoder = Decoder.from_files(dbc_paths)
     for name, why in {**decoder.fallback_messages, **decoder.unsupported_messages}.items():
         status(f"note: {name}: {why}", quiet)
     totals = LogDecoding()
     progress = TerminalProgress(quiet)
-    frames = (
-        frame
-        for result in decode_logs(logs, decoder, choices=choices, progress=progress, totals=totals)
-        for frame in result.frames()
-    )
+    if from_stdin:
+        stdin = click.get_binary_stream("stdin")
+        results = decode_stream(stdin, decoder, choices=choices, totals=totals)
+    else:
+        results = decode_logs(logs, decoder, choices=choices, progress=progress, totals=totals)
+    frames = (frame for result in _flushed(results, from_stdin) for frame in result.frames())
     try:
         if as_csv:
             _write_csv(frames)
@@ -88,6 +95,15 @@ def decode(
     for problem in totals.problems:
         status(f"warning: {problem}", quiet)
     status(summary(totals), quiet)
+
+
+def _flushed(results: Iterator[Any], live: bool) -> Iterator[Any]:
+    """Pass results through; when reading a live pipe, flush stdout before each read so
+    that every frame is printed as soon as it is decoded."""
+    for result in results:
+        yield result
+        if live:
+            sys.stdout.flush()
 
 
 def summary(totals: LogDecoding) -> str:
@@ -143,3 +159,33 @@ def _write_csv(frames: Iterator[dict[str, Any]]) -> None:
         ]
         for name, value in frame["signals"].items():
             writer.writerow([*head, name, _clean(value)])
+
+
+@cli.command("dbc")
+@click.argument(
+    "files", nargs=-1, required=True, metavar="FILE...", type=click.Path(path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the listing as one JSON object.")
+@handle_errors
+def dbc_command(files: tuple[Path, ...], as_json: bool) -> None:
+    """List what DBC files define: messages, signals, units and choices.
+
+    One line per message (name, id, length, senders, cycle time), then one per signal
+    (start bit and length, byte order, scale and offset, range, unit, choices). Several
+    files are listed as one bus, as keilog decode --dbc loads them. --json prints every
+    field cantools reads, comments and receivers too.
+
+    Example:
+
+        \b
+        keilog dbc dbc/keicar.dbc
+        keilog dbc dbc/obd2.dbc --json
+    """
+    from keilog.decode.listing import describe_files, text_lines
+
+    described = describe_files(list(files))
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+    else:
+        for line in text_lines(described):
+            click.echo(line)

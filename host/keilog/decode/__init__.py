@@ -12,15 +12,17 @@ numpy operations, with the same values cantools gives frame by frame.
         print(frame["message"], frame["signals"])
 """
 
+from keilog.decode.candump import CandumpParser, read_candump
 from keilog.decode.dbc import load_database, load_databases
 from keilog.decode.decoder import Decoder
 from keilog.decode.frames import FrameBatch
 from keilog.decode.logs import CanLog, Progress, open_log
 from keilog.decode.result import DecodedMessage, DecodeResult, DecodeStats
-from keilog.decode.stream import LogDecoding, decode_logs
+from keilog.decode.stream import LogDecoding, decode_logs, decode_stream
 
 __all__ = [
     "CanLog",
+    "CandumpParser",
     "DecodeResult",
     "DecodeStats",
     "DecodedMessage",
@@ -29,7 +31,9 @@ __all__ = [
     "LogDecoding",
     "Progress",
     "decode_logs",
+    "decode_stream",
     "load_database",
     "load_databases",
     "open_log",
+    "read_candump",
 ]

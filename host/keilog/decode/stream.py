@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+from keilog.decode.candump import read_candump
 from keilog.decode.decoder import Decoder
 from keilog.decode.logs import CHUNK_FRAMES, CanLog, ProgressCallback, open_log
 from keilog.decode.result import DecodeResult, DecodeStats
@@ -46,3 +48,20 @@ def decode_logs(
             if totals is not None:
                 totals.stats.add(result.stats)
             yield result
+
+
+def decode_stream(
+    stream: BinaryIO,
+    decoder: Decoder,
+    *,
+    choices: bool = False,
+    name: str = "stdin",
+    totals: LogDecoding | None = None,
+) -> Iterator[DecodeResult]:
+    """Decode candump output read from ``stream`` (keilog.decode.candump), one
+    DecodeResult per read, so a live pipe's frames come out as they arrive."""
+    for batch in read_candump(stream, name):
+        result = decoder.decode(batch, choices=choices)
+        if totals is not None:
+            totals.stats.add(result.stats)
+        yield result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from keilog.export.canlogs import CAN_LOG_SUFFIXES, MF4_SUFFIX, write_can_log, write_mf4
 from keilog.export.source import ExportError, frame_chunks, select
 from keilog.export.tables import PARQUET_SUFFIX, write_parquet
-from keilog.outputs import check_parent
+from keilog.outputs import check_parent, undo_on_failure
 from keilog.progress import RateEta
 
 MAP_SUFFIXES = (".gpx", ".geojson", ".kml")
@@ -40,6 +40,8 @@ class ExportResult:
     frames: int = 0
     tables: dict[str, int] = field(default_factory=dict)  # rows per file (Parquet)
     map: dict[str, Any] | None = None  # what keilog.export.maps wrote
+    signals: list[dict[str, Any]] = field(default_factory=list)  # name, unit, samples
+    samples: int = 0  # signal values written (signals)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,8 @@ class ExportResult:
             "frames": self.frames,
             "tables": self.tables,
             "map": self.map,
+            "signals": self.signals,
+            "samples": self.samples,
         }
 
 
@@ -58,13 +62,24 @@ def export(
     trip: int | None = None,
     progress: Callable[[ExportProgress], None] | None = None,
     check: Any = None,
+    signals: Sequence[str] | None = None,
+    start: float | None = None,
+    end: float | None = None,
 ) -> ExportResult:
     """Write the database (or trip number ``trip``) to ``to``, in the format its
-    extension names. ``check`` (a keilog check result) adds violations to maps."""
+    extension names. ``check`` (a keilog check result) adds violations to maps.
+
+    With ``signals`` (names; empty for every signal): decoded signals with units
+    instead of frames, to .csv or .mf4 (keilog.export.signals), within the trip and/or
+    the UTC window ``start``..``end``."""
     from keilog import store
 
     db_path, out = Path(db_path), check_parent(to, "--to")
     suffix = out.suffix.lower()
+    if signals is not None:
+        return _export_signals(db_path, out, signals, trip, start, end)
+    if start is not None or end is not None:
+        raise ExportError("a time window (--from/--until) is for --signals exports only")
     if suffix not in FORMATS:
         raise ExportError(
             f"{out}: unknown export format {suffix or '(no extension)'}; use one of "
@@ -99,4 +114,28 @@ def export(
             result.frames = write_can_log(out, frame_chunks(db, sel), done)
     except OSError as exc:
         raise ExportError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+    return result
+
+
+def _export_signals(
+    db_path: Path,
+    out: Path,
+    names: Sequence[str],
+    trip: int | None,
+    start: float | None,
+    end: float | None,
+) -> ExportResult:
+    from keilog import store
+    from keilog.export.signals import export_signals
+
+    if not db_path.is_file():
+        raise ExportError(f"{db_path}: no such database; create it with keilog import")
+    db = store.open_db(db_path)
+    with undo_on_failure(out):
+        try:
+            series, samples = export_signals(db, out, names, trip, start, end)
+        except OSError as exc:
+            raise ExportError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+    result = ExportResult(out, out.suffix.lower()[1:], trip, samples=samples)
+    result.signals = [{"name": s.name, "unit": s.unit, "samples": len(s.t)} for s in series]
     return result
