@@ -310,3 +310,19 @@ def test_check_no_store_leaves_the_database_unchanged(florida, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert db.read_bytes() == before
+
+
+def test_times_are_local_to_the_trip_with_utc_beside_them(demo_page):
+    """The demo drives near Gainesville, Florida (America/New_York): in June that is EDT,
+    UTC-4, so a 14:00 UTC start reads 10:00 EDT, with the UTC time on hover."""
+    _, page, html = demo_page
+    start = next(e for e in page.find("div", "card") if "Start" in e.all_text())
+    local = re.search(r"2026-06-01 (\d\d):(\d\d:\d\d) EDT", start.all_text())
+    assert local is not None
+    utc = f"2026-06-01 {int(local.group(1)) + 4:02d}:{local.group(2)} UTC"
+    assert f'title="{utc}"' in html
+    assert "local time, America/New_York" in html
+    rows = [e for e in page.find("tr") if e.attrs.get("id", "").startswith("violation-1-")]
+    assert "EDT" in rows[0].all_text() and "UTC" in rows[0].all_text()
+    data = json.loads(re.search(r'id="trip-data-1">(.*?)</script>', html).group(1))
+    assert (data["zone"], data["offset"]) == ("EDT", -4 * 3600)

@@ -130,8 +130,11 @@ JS = r"""
     }
     return Math.abs(ts[lo] - t) <= Math.abs(ts[hi] - t) ? lo : hi;
   }
-  function fmtTime(t) {
-    return new Date(t * 1000).toISOString().substring(11, 19) + " UTC";
+  function fmtTime(t, d) {
+    var utc = new Date(t * 1000).toISOString().substring(11, 19) + " UTC";
+    if (!d || !d.zone) { return utc; }
+    var local = new Date((t + d.offset) * 1000).toISOString().substring(11, 19);
+    return local + " " + d.zone + " (" + utc + ")";
   }
   function fmtSpeed(mph) {
     return mph.toFixed(1) + " mph (" + (mph * 1.609344).toFixed(1) + " km/h)";
@@ -143,7 +146,7 @@ JS = r"""
     var readout = document.getElementById("readout-" + trip);
     var plots = document.querySelectorAll("svg.plot[data-trip='" + trip + "']");
     function show(t) {
-      var parts = [fmtTime(t)];
+      var parts = [fmtTime(t, d)];
       var i = nearest(d.t, t);
       if (i >= 0 && Math.abs(d.t[i] - t) <= 5) {
         if (cursor && d.x[i] !== null) {

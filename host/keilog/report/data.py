@@ -20,6 +20,7 @@ import numpy.typing as npt
 import sqlite_utils
 
 from keilog.geo import StateIndex
+from keilog.geo.timezones import timezone_at
 from keilog.report.checkresult import CheckResult, CheckTrip
 from keilog.roads import RoadIndex
 from keilog.rules import RuleBook
@@ -143,6 +144,7 @@ class TripReport:
     summary: Summary
     speedometer: Speedometer
     notes: list[str] = field(default_factory=list)
+    zone: str | None = None  # the IANA time zone where the trip started (None: show UTC)
 
 
 def gather(
@@ -191,7 +193,12 @@ def gather(
     if check_trip is not None and check_trip.states:
         visited = list(dict.fromkeys([*check_trip.states, *visited]))
     summary = _summary(trip, fixes, speed, gps, limits, visited)
+    valid = np.flatnonzero(fixes.valid)
+    zone = (
+        timezone_at(float(fixes.lat[valid[0]]), float(fixes.lon[valid[0]])) if len(valid) else None
+    )
     return TripReport(
+        zone=zone,
         trip=trip,
         fixes=fixes,
         speed=speed,

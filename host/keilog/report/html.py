@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keilog import __version__
+from keilog.geo.timezones import local_time
 from keilog.report.assets import CSS, JS
 from keilog.report.checkresult import Violation
 from keilog.report.data import KMH_PER_MPH, TripReport
@@ -63,13 +64,29 @@ def duration(seconds: float | None) -> str:
     return f"{seconds:.1f} s" if seconds < 10 else f"{sec} s"
 
 
-def clock(t: float | None) -> str:
+def clock(t: float | None, zone: str | None = None) -> str:
+    """A time as the owner reads it: in the trip's own zone (``09:59:59 EDT``), else UTC."""
     text = iso(t)
-    return text.replace("T", " ").replace("Z", " UTC") if text else "–"
+    if not text or t is None:
+        return "–"
+    if zone is None:
+        return text.replace("T", " ").replace("Z", " UTC")
+    return local_time(t, zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def _card(label: str, value: str) -> str:
-    return f'<div class="card"><b>{escape(label)}</b><span>{escape(value)}</span></div>'
+def when(t: float | None, zone: str | None) -> str:
+    """HTML for a time: local, with UTC on hover and in a second line."""
+    if t is None or zone is None:
+        return escape(clock(t))
+    return (
+        f'<time datetime="{escape(iso(t) or "")}" title="{escape(clock(t))}">'
+        f"{escape(clock(t, zone))}</time><br><small>{escape(clock(t))}</small>"
+    )
+
+
+def _card(label: str, value: str, title: str | None = None) -> str:
+    hover = f' title="{escape(title)}"' if title else ""
+    return f'<div class="card"><b>{escape(label)}</b><span{hover}>{escape(value)}</span></div>'
 
 
 def _verdict(report: TripReport) -> tuple[str, str]:
@@ -82,8 +99,8 @@ def _verdict(report: TripReport) -> tuple[str, str]:
 def _summary(report: TripReport) -> str:
     s = report.summary
     cards = [
-        _card("Start", clock(s.start)),
-        _card("End", clock(s.end)),
+        _card("Start", clock(s.start, report.zone), clock(s.start)),
+        _card("End", clock(s.end, report.zone), clock(s.end)),
         _card("Duration", duration(s.duration_s)),
         _card("Moving time", duration(s.moving_s)),
         _card("Distance", distance(s.distance_m)),
@@ -157,17 +174,18 @@ def _violations(report: TripReport) -> str:
     if not report.check.violations:
         return '<p class="note">The check found no violation on this trip.</p>'
     head = (
-        "<tr><th>#</th><th>Time (UTC)</th><th>Duration</th><th>Place</th><th>Rule</th>"
+        f"<tr><th>#</th><th>Time ({_zone_label(report)})</th><th>Duration</th><th>Place</th>"
+        "<th>Rule</th>"
         "<th>What</th><th>By how much</th><th>Source</th></tr>"
     )
     rows = []
     for v in report.check.violations:
-        when = clock(v.start)
+        at = when(v.start, report.zone)
         if v.end is not None:
-            when += f" –<br>{clock(v.end)}"
+            at += f" –<br>{when(v.end, report.zone)}"
         rows.append(
             f'<tr id="violation-{report.trip.id}-{v.number}" data-violation="{v.number}">'
-            f"<td>{v.number}</td><td class='num'>{when}</td>"
+            f"<td>{v.number}</td><td class='num'>{at}</td>"
             f"<td class='num'>{duration(v.duration_s)}</td><td>{_place(v)}</td>"
             f"<td><b>{escape(v.rule)}</b><br><small>{escape(RULES.get(v.rule, ''))}</small></td>"
             f"<td>{escape(_what(v))}</td><td class='num'>{_by_how_much(v)}</td>"
@@ -182,7 +200,7 @@ def _unverified(report: TripReport) -> str:
         return ""
     rows = []
     for u in items:
-        span = f"{clock(_t(u.get('start')))} – {clock(_t(u.get('end')))}"
+        span = f"{when(_t(u.get('start')), report.zone)} – {when(_t(u.get('end')), report.zone)}"
         rows.append(
             f"<tr><td>{escape(str(u.get('rule', '')))}</td><td>{escape(str(u.get('state') or '–'))}"
             f"</td><td class='num'>{span}</td><td class='num'>{duration(u.get('duration_s'))}</td>"
@@ -190,9 +208,20 @@ def _unverified(report: TripReport) -> str:
         )
     return (
         f"<details><summary>{len(items)} stretch(es) the check could not verify</summary>"
-        "<table><tr><th>Rule</th><th>State</th><th>Time (UTC)</th><th>Duration</th>"
+        f"<table><tr><th>Rule</th><th>State</th><th>Time ({_zone_label(report)})</th>"
+        "<th>Duration</th>"
         f"<th>Why</th></tr>{''.join(rows)}</table></details>"
     )
+
+
+def _zone_label(report: TripReport) -> str:
+    return "local, UTC below" if report.zone else "UTC"
+
+
+def _zone_note(report: TripReport) -> str:
+    if report.zone is None:
+        return ""
+    return f" <small>(local time, {escape(report.zone)}; UTC on hover)</small>"
 
 
 def _t(text: Any) -> float | None:
@@ -247,7 +276,14 @@ def _cursor_data(report: TripReport) -> str:
         "posted": col(report.limits.posted_mph[k], 0),
         "st": [],
         "sv": [],
+        "zone": None,
+        "offset": 0,
     }
+    if report.zone is not None:
+        start = local_time(report.trip.start, report.zone)
+        offset = start.utcoffset()
+        data["zone"] = start.tzname()
+        data["offset"] = int(offset.total_seconds()) if offset is not None else 0
     if report.speed is not None:
         s = report.speed
         step = max(1, math.ceil(len(s.t) / CURSOR_POINTS))
@@ -308,7 +344,8 @@ def render_trip(report: TripReport) -> str:
         f'<section class="trip" id="trip-{tid}" data-trip="{tid}">',
         f'<h2>Trip {tid}<span class="verdict {cls}">{escape(text)}</span></h2>',
         f'<p class="note">Device {escape(trip.device_id)}, boot {trip.boot}: '
-        f"{clock(trip.start)} – {clock(trip.end)}</p>",
+        f"{escape(clock(trip.start, report.zone))} – {escape(clock(trip.end, report.zone))}"
+        f"{_zone_note(report)}</p>",
         _summary(report),
         "<h3>Map</h3>",
         _draw_map(report, f"map-{tid}"),

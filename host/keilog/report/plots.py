@@ -7,7 +7,6 @@ are shaded grey. Long series are decimated to each pixel column's minimum and ma
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from keilog.geo.timezones import local_time
 from keilog.report.data import (
     KMH_PER_MPH,
     MOVING_MPH,
@@ -74,12 +74,14 @@ class ValueAxis:
         )
 
 
-def _clock(t: float, step: float) -> str:
-    d = dt.datetime.fromtimestamp(t, dt.UTC)
+def _clock(t: float, step: float, zone: str | None) -> str:
+    d = local_time(t, zone)
     return d.strftime("%H:%M:%S" if step < 60 else "%H:%M")
 
 
-def _time_grid(ax: TimeAxis, top: float, bottom: float, labels: bool) -> str:
+def _time_grid(
+    ax: TimeAxis, top: float, bottom: float, labels: bool, zone: str | None = None
+) -> str:
     step = time_step(ax.t1 - ax.t0)
     first = math.ceil(ax.t0 / step) * step
     out = []
@@ -88,12 +90,12 @@ def _time_grid(ax: TimeAxis, top: float, bottom: float, labels: bool) -> str:
         x = num(float(ax.x(t)))
         out.append(el("path", "", d=f"M{x},{num(top)}V{num(bottom)}", class_="grid"))
         if labels:
-            out.append(txt(_clock(t, step), x=x, y=num(bottom + 16), text_anchor="middle"))
+            out.append(txt(_clock(t, step, zone), x=x, y=num(bottom + 16), text_anchor="middle"))
         t += step
     if labels:
         out.append(
             txt(
-                "UTC",
+                local_time(ax.t0, zone).tzname() or "UTC",
                 x=num(ax.right + 8),
                 y=num(bottom + 16),
                 class_="axis-unit",
@@ -251,7 +253,7 @@ def speed_plot(report: TripReport, plot_id: str) -> str:
     vy = ValueAxis(0.0, float(vmax), top, bottom)
     body = [
         _bands(report, tx, top, bottom, numbers=True),
-        _time_grid(tx, top, bottom, labels=True),
+        _time_grid(tx, top, bottom, labels=True, zone=report.zone),
         _value_grid(
             vy,
             tx.left,
@@ -322,7 +324,7 @@ def engine_plot(report: TripReport, plot_id: str) -> str:
         top = i * PANEL_H + TOP + 4.0
         bottom = (i + 1) * PANEL_H - 8.0
         body.append(_bands(report, tx, top, bottom, numbers=False))
-        body.append(_time_grid(tx, top, bottom, labels=i == len(series) - 1))
+        body.append(_time_grid(tx, top, bottom, labels=i == len(series) - 1, zone=report.zone))
         v, unit, other = _engine_units(s)
         finite = v[np.isfinite(v)]
         lo = float(finite.min()) if len(finite) else 0.0
