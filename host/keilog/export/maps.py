@@ -27,7 +27,7 @@ import numpy as np
 
 from keilog import __version__
 from keilog.errors import ReportError
-from keilog.report.checkresult import CheckInput, Violation, as_check
+from keilog.rules import CheckInput, Violation, as_check
 from keilog.store.fixes import Fixes, read_fixes
 from keilog.store.trips import Trip, list_trips, select_trips
 from keilog.units import iso

@@ -20,9 +20,8 @@ import numpy.typing as npt
 import sqlite_utils
 
 from keilog.geo import StateIndex
-from keilog.report.checkresult import CheckResult, CheckTrip
 from keilog.roads import RoadIndex
-from keilog.rules import RuleBook
+from keilog.rules import CheckResult, CheckTrip, RuleBook
 from keilog.store.fixes import Fixes, read_fixes, trip_window
 from keilog.store.trips import Trip
 from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m

@@ -13,11 +13,11 @@ import numpy.typing as npt
 
 from keilog import __version__
 from keilog.report.assets import CSS, JS
-from keilog.report.checkresult import Violation
 from keilog.report.data import KMH_PER_MPH, TripReport
 from keilog.report.plots import broken_limits, engine_plot, speed_plot
 from keilog.report.svgmap import draw_map as _draw_map
 from keilog.report.svgmap import frame_for, legend
+from keilog.rules import Violation
 from keilog.units import iso
 
 DISCLAIMER = (

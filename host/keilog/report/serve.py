@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from keilog.errors import ReportError
-from keilog.report.checkresult import CheckResult
+from keilog.rules import CheckResult
 from keilog.store.trips import GAP_S
 from keilog.units import iso
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from keilog.report.checkresult import Violation
 from keilog.report.data import NearbyRoad, TripReport
 from keilog.report.svg import F64, el, num, path_d, title, txt
+from keilog.rules import Violation
 from keilog.store.fixes import Fixes
 from keilog.units import KMH_PER_MPH, iso
 

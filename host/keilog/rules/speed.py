@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from keilog.rules.tripdata import KMH_PER_MPH, MPS_PER_MPH, TripData
+from keilog.rules.tripdata import TripData
+from keilog.units import KMH_PER_MPH, MPS_PER_MPH
 
 MIN_COMPARE_MPH = 12.0  # GPS speed is noisy when slow; compare above this
 MAX_PAIR_GAP_S = 1.0  # a CAN sample this close to a fix is compared with it

@@ -1,4 +1,4 @@
-"""Reading a check result (keilog check --json) for the report: validation, trips, sources."""
+"""Reading a check result (keilog check --json) back: validation, trips, sources."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keilog.report import ReportError, Trip, check_from_dict, load_check
-from keilog.report.checkresult import rule_field
+from keilog.rules import rule_field
 
 from tests.report.synth import START
 
