@@ -22,20 +22,17 @@ import sqlite_utils
 from keilog.geo import StateIndex
 from keilog.roads import RoadIndex
 from keilog.rules import CheckResult, CheckTrip, RuleBook
+from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.store.fixes import Fixes, read_fixes, trip_window
 from keilog.store.trips import Trip
 from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m
 
 F64 = npt.NDArray[np.float64]
 
-MOVING_MPH = 3.0
-"""Below this the car counts as stopped (GPS speed noise at rest is about 1 mph)."""
 MIN_COMPARE_MPH = 12.0
 """Speedometer error is compared above this speed: GPS speed is noisy when slow."""
 MAX_PAIR_GAP_S = 1.0
 """A CAN speed sample this close in time to a GPS fix is compared with it."""
-SPEED_TOLERANCE_MPH = 1.0
-"""Speed counts as above a limit only by more than this (as the check counts it)."""
 HOLD_MAX_S = 2.0
 """A sample stands for the time to the next one, at most this long (gaps count as unknown)."""
 STANDING_MPS = 0.5

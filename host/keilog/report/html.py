@@ -13,12 +13,12 @@ import numpy.typing as npt
 
 from keilog import __version__
 from keilog.report.assets import CSS, JS
-from keilog.report.data import KMH_PER_MPH, TripReport
+from keilog.report.data import TripReport
 from keilog.report.plots import broken_limits, engine_plot, speed_plot
 from keilog.report.svgmap import draw_map as _draw_map
 from keilog.report.svgmap import frame_for, legend
 from keilog.rules import Violation
-from keilog.units import iso
+from keilog.units import KMH_PER_MPH, iso
 
 DISCLAIMER = (
     "<b>Not legal advice.</b> Rule data is a best-effort summary of statutes and agency "
