@@ -138,7 +138,7 @@ def _source(v: Violation) -> str:
     label = escape(v.source or "no source given")
     if v.source_url:
         label = f'<a href="{escape(v.source_url, quote=True)}">{label}</a>'
-    date = f"<br><small>as of {escape(v.source_date)}</small>" if v.source_date else ""
+    date = f"<br><small>source dated {escape(v.source_date)}</small>" if v.source_date else ""
     return label + date
 
 
