@@ -25,15 +25,13 @@ from keilog.rules import CheckResult, CheckTrip, RuleBook
 from keilog.rules.speed import MIN_COMPARE_MPH, compare_speeds
 from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.store.fixes import Fixes, read_fixes, trip_window
-from keilog.store.trips import Trip
+from keilog.store.trips import STANDING_MPS, Trip
 from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m
 
 F64 = npt.NDArray[np.float64]
 
 HOLD_MAX_S = 2.0
 """A sample stands for the time to the next one, at most this long (gaps count as unknown)."""
-STANDING_MPS = 0.5
-"""GPS speed below this on two fixes in a row: the car stands and the step is jitter."""
 ROADS_MARGIN_M = 400.0
 """Roads this far around the track are drawn."""
 MAX_ROADS = 4000

@@ -28,8 +28,8 @@ from keilog.report.svg import (
     title,
     txt,
 )
-from keilog.report.svgmap import DROPOUT_S, _track_parts
-from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
+from keilog.report.svgmap import _track_parts
+from keilog.rules.thresholds import DROPOUT_S, MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.units import KMH_PER_MPH, iso
 
 WIDTH = 960
