@@ -27,7 +27,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "roads": {"outputs", "errors", "units", "geo"},
     "rules": {"outputs", "errors", "units", "geo", "roads", "store"},
     "report": {"outputs", "errors", "units", "geo", "roads", "rules", "store"},
-    "export": {"outputs", "errors", "progress", "units", "geo", "store", "rules", "report"},
+    "export": {"outputs", "errors", "progress", "units", "geo", "store", "rules"},
     "bus": {"outputs", "errors", "paths", "progress", "logformat", "decode", "store", "export"},
     "demo": {"outputs",
         "errors", "paths", "units", "logformat", "decode", "store", "sync", "unixport",

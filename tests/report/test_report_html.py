@@ -22,7 +22,7 @@ from tests.report.synth import Drive, make_db
 # Florida's rule for mini trucks (host/keilog/rules/data/FL.json): streets posted 35 mph
 # or less, Fla. Stat. 316.2122; the source's own date is its 2009 text (the check gives it
 # as the violation's source_date), not the day the data was compiled.
-FL_SOURCE, FL_AS_OF = "Fla. Stat. 316.2122", "2009"
+FL_SOURCE, FL_SOURCE_DATE = "Fla. Stat. 316.2122", "2009"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_the_demo_report_shows_every_violation_of_the_check_with_its_source(flor
     for row, v in zip(rows, expected, strict=True):
         text = row.all_text()
         assert v["rule"] in text
-        assert FL_SOURCE in text and f"as of {FL_AS_OF}" in text
+        assert FL_SOURCE in text and f"source dated {FL_SOURCE_DATE}" in text
         assert "County Road 234" in text  # the road the check matched
         assert "+10.0 mph (+16.1 km/h)" in text  # posted 45 against the class's 35
     assert page.one("span", "verdict").all_text() == "violations"

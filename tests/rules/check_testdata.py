@@ -1,7 +1,7 @@
 """Build keilog databases for check tests, with the tables ``keilog import`` writes.
 
-Only the tables and columns the check reads are created (docs/database.md has all of
-them): ``gps_fixes`` and the decoded ``msg_VEHICLE_SPEED``.
+The store's schema (docs/database.md) with the rows the check reads: ``gps_fixes``, the
+decoded ``msg_VEHICLE_SPEED``, and the trips the store makes of them.
 """
 
 from __future__ import annotations
@@ -10,11 +10,16 @@ import datetime as dt
 import math
 from pathlib import Path
 
+import numpy as np
 import sqlite_utils
+from keilog.store import trips
+from keilog.store.schema import ensure_schema
+from keilog.units import MPS_PER_MPH
 
 from tests.roads.osm_testdata import to_latlon
 
-MPH = 0.44704  # m/s per mph
+MPH = MPS_PER_MPH  # m/s per mph
+DEVICE = "KEI-TEST"
 
 
 def utc(text: str) -> float:
@@ -58,28 +63,42 @@ def make_db(
     boot: int = 1,
     with_utc: bool = True,
 ) -> Path:
-    """Write fixes (dicts from ``drive``) and CAN speeds [(t, km/h)] as one boot."""
+    """Write fixes (dicts from ``drive``) and CAN speeds [(t, km/h)] as one segment of one
+    boot, and its trips as ``keilog import`` makes them (keilog.store.trips)."""
     db = sqlite_utils.Database(path)
+    ensure_schema(db)
+    conn = db.conn
     t0 = fixes[0]["t"]
-    rows = []
-    for f in fixes:
-        rows.append(
-            {
-                "segment": "test",
-                "boot": boot,
-                "mono_us": round((f["t"] - t0) * 1e6) + 1_000_000,
-                "timestamp": f["t"] if with_utc else None,
-                "lat": f["lat"],
-                "lon": f["lon"],
-                "alt_m": 30.0,
-                "speed_mps": f["speed_mps"],
-                "course_deg": f["course_deg"],
-                "quality": f.get("quality", 1),
-                "satellites": 9,
-                "hdop": 0.9,
-            }
-        )
-    db["gps_fixes"].insert_all(rows, pk="id")
+
+    def mono(t: float) -> int:
+        return round((t - t0) * 1e6) + 1_000_000
+
+    device = conn.execute("insert into devices (device_id) values (?)", (DEVICE,)).lastrowid
+    segment = conn.execute(
+        "insert into segments (sha256, name, device, boot, blocks, frames, gps_fixes, events, "
+        "damage, imported_at) values (?, 'test', ?, ?, 0, ?, ?, 0, '', '2026-01-01T00:00:00')",
+        (f"test-{boot}", device, boot, len(can or ()), len(fixes)),
+    ).lastrowid
+    assert segment is not None
+    rows = [
+        {
+            "segment": segment,
+            "device_id": DEVICE,
+            "boot": boot,
+            "mono_us": mono(f["t"]),
+            "timestamp": f["t"] if with_utc else None,
+            "lat": f["lat"],
+            "lon": f["lon"],
+            "alt_m": 30.0,
+            "speed_mps": f["speed_mps"],
+            "course_deg": f["course_deg"],
+            "quality": f.get("quality", 1),
+            "satellites": 9,
+            "hdop": 0.9,
+        }
+        for f in fixes
+    ]
+    db["gps_fixes"].insert_all(rows)
     if can:
         db["msg_VEHICLE_SPEED"].insert_all(
             [
@@ -87,10 +106,36 @@ def make_db(
                     "frame_id": i,
                     "timestamp": t if with_utc else None,
                     "boot": boot,
-                    "mono_us": round((t - t0) * 1e6) + 1_000_000,
+                    "mono_us": mono(t),
                     "VEHICLE_SPEED": kmh,
                 }
                 for i, (t, kmh) in enumerate(can)
             ]
         )
+    # The trips, as the import makes them: the segment's spans, then its boot's trips.
+    quality = [f.get("quality", 1) for f in fixes]
+    valid = [q > 0 for q in quality]
+    spans = trips.segment_spans(
+        np.array([mono(t) for t, _ in can or ()], np.int64),
+        trips.Fixes(
+            np.array([r["mono_us"] for r in rows], np.int64),
+            np.array([f["lat"] if v else np.nan for f, v in zip(fixes, valid, strict=True)]),
+            np.array([f["lon"] if v else np.nan for f, v in zip(fixes, valid, strict=True)]),
+            np.array([f["speed_mps"] for f in fixes], np.float64),
+            np.array(quality, np.int64),
+        ),
+        [],
+    )
+    offset = t0 - 1.0  # UTC seconds = monotonic seconds + offset
+    trips.store_spans(
+        conn,
+        segment,
+        DEVICE,
+        boot,
+        "mono",
+        spans,
+        lambda us: us / 1e6 + offset if with_utc else None,
+    )
+    trips.rebuild_trips(conn, DEVICE, boot)
+    conn.commit()
     return path

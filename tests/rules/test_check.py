@@ -15,9 +15,10 @@ from pathlib import Path
 import keilog.cli.check_cmd
 import keilog.rules.model
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 from keilog.cli.main import cli
-from keilog.errors import ConfigError
+from keilog.errors import ConfigError, StoreError
 from keilog.roads import build_roads
 from keilog.rules import load_rules
 from keilog.rules.check import check_database
@@ -331,6 +332,14 @@ def test_boots_and_long_gaps_make_trips(tmp_path):
     assert [t["id"] for t in only["trips"]] == [2]
     with pytest.raises(ConfigError, match="has no trip 3"):
         check_database(db, Vehicle("t", "FL", "lsv"), trip=3)
+
+
+def test_a_database_without_the_stores_trips_is_refused_in_one_line(tmp_path):
+    # Trips come from the store alone (keilog.store.trips), never made up by the check.
+    db = sqlite_utils.Database(tmp_path / "hand.db")
+    db["gps_fixes"].insert({"boot": 1, "mono_us": 0, "lat": 29.65, "lon": -82.32})
+    with pytest.raises(StoreError, match=r"hand\.db: has no trips table .* keilog import"):
+        check_database(tmp_path / "hand.db", Vehicle("t", "FL", "lsv"))
 
 
 def test_vehicle_file(tmp_path):

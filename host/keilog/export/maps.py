@@ -27,12 +27,12 @@ import numpy as np
 
 from keilog import __version__
 from keilog.errors import ReportError
-from keilog.report.checkresult import CheckInput, Violation, as_check
+from keilog.rules import CheckInput, Violation, as_check
+from keilog.rules.thresholds import DROPOUT_S  # a GPS dropout starts a new track segment
 from keilog.store.fixes import Fixes, read_fixes
 from keilog.store.trips import Trip, list_trips, select_trips
 from keilog.units import iso
 
-DROPOUT_S = 5.0  # fixes further apart than this start a new GPX track segment
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 TPX_NS = "http://www.garmin.com/xmlschemas/TrackPointExtension/v2"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"

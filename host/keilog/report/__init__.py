@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keilog.errors import ReportError
-from keilog.report.checkresult import (
+from keilog.roads import RoadIndex
+from keilog.rules import (
     CheckInput,
     CheckResult,
     Violation,
@@ -21,7 +22,6 @@ from keilog.report.checkresult import (
     check_from_dict,
     load_check,
 )
-from keilog.roads import RoadIndex
 from keilog.rules.vehicle import Vehicle
 from keilog.store.trips import Trip, db_file, list_trips, select_trips
 

@@ -7,6 +7,8 @@ background under the map that removes itself (leaving the offline drawing) as so
 tile fails to load.
 """
 
+from keilog.units import KMH_PER_MPH
+
 CSS = """
 :root { --ink:#1d232a; --muted:#5c6670; --line:#d5d9de; --bad:#d81b60; --ok:#2e7d32;
   --warn:#b26a00; --can:#1f5fbf; --gps:#e08a1e; }
@@ -117,6 +119,7 @@ footer { color: var(--muted); font-size: 13px; max-width: 1040px; margin: 0 auto
 JS = r"""
 (function () {
   "use strict";
+  var KMH_PER_MPH = __KMH_PER_MPH__;
   function data(id) {
     var el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
@@ -137,7 +140,7 @@ JS = r"""
     return local + " " + d.zone + " (" + utc + ")";
   }
   function fmtSpeed(mph) {
-    return mph.toFixed(1) + " mph (" + (mph * 1.609344).toFixed(1) + " km/h)";
+    return mph.toFixed(1) + " mph (" + (mph * KMH_PER_MPH).toFixed(1) + " km/h)";
   }
   function setupTrip(trip) {
     var d = data("trip-data-" + trip);
@@ -244,3 +247,4 @@ JS = r"""
   document.documentElement.setAttribute("data-ready", "1");
 })();
 """
+JS = JS.replace("__KMH_PER_MPH__", repr(KMH_PER_MPH))  # keilog.units, the one definition

@@ -21,27 +21,18 @@ import sqlite_utils
 
 from keilog.geo import StateIndex
 from keilog.geo.timezones import timezone_at
-from keilog.report.checkresult import CheckResult, CheckTrip
 from keilog.roads import RoadIndex
-from keilog.rules import RuleBook
+from keilog.rules import CheckResult, CheckTrip, RuleBook
+from keilog.rules.speed import MIN_COMPARE_MPH, compare_speeds
+from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.store.fixes import Fixes, read_fixes, trip_window
-from keilog.store.trips import Trip
+from keilog.store.trips import STANDING_MPS, Trip
 from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m
 
 F64 = npt.NDArray[np.float64]
 
-MOVING_MPH = 3.0
-"""Below this the car counts as stopped (GPS speed noise at rest is about 1 mph)."""
-MIN_COMPARE_MPH = 12.0
-"""Speedometer error is compared above this speed: GPS speed is noisy when slow."""
-MAX_PAIR_GAP_S = 1.0
-"""A CAN speed sample this close in time to a GPS fix is compared with it."""
-SPEED_TOLERANCE_MPH = 1.0
-"""Speed counts as above a limit only by more than this (as the check counts it)."""
 HOLD_MAX_S = 2.0
 """A sample stands for the time to the next one, at most this long (gaps count as unknown)."""
-STANDING_MPS = 0.5
-"""GPS speed below this on two fixes in a row: the car stands and the step is jitter."""
 ROADS_MARGIN_M = 400.0
 """Roads this far around the track are drawn."""
 MAX_ROADS = 4000
@@ -428,28 +419,20 @@ def _summary(
     return s
 
 
+_NOTES = {
+    "kmh_as_mph": "the car's speed reads about 1.61 x GPS: a km/h value is being read as mph",
+    "mph_as_kmh": "the car's speed reads about 0.62 x GPS: an mph value is being read as km/h",
+    "off": "off by more than 5 %: check the tyre size and the speedometer calibration",
+}
+
+
 def speedometer(speed: Series | None, fixes: Fixes) -> Speedometer:
-    """How far the car's own speed reads from GPS speed (median ratio over the trip)."""
+    """How far the car's own speed reads from GPS speed (median ratio over the trip;
+    keilog.rules.speed compares them as the check does)."""
     if speed is None or not len(speed.t) or not len(fixes):
         return Speedometer(0, note="needs both the car's own speed signal and GPS speed")
-    gps_mph = fixes.speed_mps / MPS_PER_MPH
-    j = np.clip(np.searchsorted(speed.t, fixes.t), 1, max(len(speed.t) - 1, 1))
-    if len(speed.t) == 1:
-        j = np.zeros(len(fixes), dtype=np.int64)
-    else:
-        j = np.where(np.abs(speed.t[j - 1] - fixes.t) < np.abs(speed.t[j] - fixes.t), j - 1, j)
-    ok = (np.abs(speed.t[j] - fixes.t) <= MAX_PAIR_GAP_S) & fixes.valid
-    ok &= np.isfinite(gps_mph) & (gps_mph >= MIN_COMPARE_MPH)
-    n = int(ok.sum())
-    if n == 0:
+    c = compare_speeds(speed.t, speed.v, fixes.t, fixes.speed_mps / MPS_PER_MPH, fixes.valid)
+    if c.samples == 0:
         return Speedometer(0, note=f"no moments above {MIN_COMPARE_MPH:g} mph with both speeds")
-    can, gps = speed.v[j[ok]], gps_mph[ok]
-    ratio = float(np.median(can / gps))
-    note = None
-    if abs(ratio - KMH_PER_MPH) / KMH_PER_MPH < 0.05:
-        note = "the car's speed reads about 1.61 x GPS: a km/h value is being read as mph"
-    elif abs(ratio * KMH_PER_MPH - 1) < 0.05:
-        note = "the car's speed reads about 0.62 x GPS: an mph value is being read as km/h"
-    elif abs(ratio - 1.0) > 0.05:
-        note = "off by more than 5 %: check the tyre size and the speedometer calibration"
-    return Speedometer(n, round((ratio - 1) * 100, 2), round(float(np.median(can - gps)), 2), note)
+    note = _NOTES[c.misreading] if c.misreading is not None else None
+    return Speedometer(c.samples, c.reads_high_percent, c.median_difference_mph, note)

@@ -14,12 +14,12 @@ import numpy.typing as npt
 from keilog import __version__
 from keilog.geo.timezones import local_time
 from keilog.report.assets import CSS, JS
-from keilog.report.checkresult import Violation
-from keilog.report.data import KMH_PER_MPH, TripReport
+from keilog.report.data import TripReport
 from keilog.report.plots import broken_limits, engine_plot, speed_plot
 from keilog.report.svgmap import draw_map as _draw_map
 from keilog.report.svgmap import frame_for, legend
-from keilog.units import iso
+from keilog.rules import Violation
+from keilog.units import KMH_PER_MPH, iso
 
 DISCLAIMER = (
     "<b>Not legal advice.</b> Rule data is a best-effort summary of statutes and agency "
@@ -155,7 +155,7 @@ def _source(v: Violation) -> str:
     label = escape(v.source or "no source given")
     if v.source_url:
         label = f'<a href="{escape(v.source_url, quote=True)}">{label}</a>'
-    date = f"<br><small>as of {escape(v.source_date)}</small>" if v.source_date else ""
+    date = f"<br><small>source dated {escape(v.source_date)}</small>" if v.source_date else ""
     return label + date
 
 

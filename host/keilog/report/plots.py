@@ -15,13 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keilog.geo.timezones import local_time
-from keilog.report.data import (
-    KMH_PER_MPH,
-    MOVING_MPH,
-    SPEED_TOLERANCE_MPH,
-    Series,
-    TripReport,
-)
+from keilog.report.data import Series, TripReport
 from keilog.report.svg import (
     F64,
     decimate,
@@ -34,8 +28,9 @@ from keilog.report.svg import (
     title,
     txt,
 )
-from keilog.report.svgmap import DROPOUT_S, _track_parts
-from keilog.units import iso
+from keilog.report.svgmap import _track_parts
+from keilog.rules.thresholds import DROPOUT_S, MOVING_MPH, SPEED_TOLERANCE_MPH
+from keilog.units import KMH_PER_MPH, iso
 
 WIDTH = 960
 LEFT, RIGHT, TOP, BOTTOM = 58, 62, 24, 30

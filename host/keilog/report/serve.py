@@ -21,9 +21,9 @@ from typing import Any
 import sqlite_utils
 
 from keilog.errors import ReportError
-from keilog.report.checkresult import CheckResult
+from keilog.rules import CheckResult
 from keilog.store.trips import GAP_S
-from keilog.units import iso
+from keilog.units import M_PER_MILE, MPS_PER_MPH, iso
 
 INSTALL_HINT = "Datasette is not installed; install it with: pip install 'keilog[serve]'"
 
@@ -142,16 +142,16 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 # The trips keilog import keeps (keilog.store.trips), as keilog trips lists them.
-TRIPS_SQL = """
+TRIPS_SQL = f"""
 select id as trip, device_id, boot, datetime(start, 'unixepoch') as start_utc,
   datetime("end", 'unixepoch') as end_utc, round("end" - start, 1) as duration_s,
-  round(distance_m / 1609.344, 2) as miles, gps_fixes, frames, ended_by
+  round(distance_m / {M_PER_MILE!r}, 2) as miles, gps_fixes, frames, ended_by
 from trips where start is not null order by id
 """
 
-SPEED_SQL = """
+SPEED_SQL = f"""
 select datetime(timestamp, 'unixepoch') as utc, lat, lon,
-  round(speed_mps / 0.44704, 1) as gps_mph, round(speed_mps * 3.6, 1) as gps_kmh
+  round(speed_mps / {MPS_PER_MPH!r}, 1) as gps_mph, round(speed_mps * 3.6, 1) as gps_kmh
 from gps_fixes
 where timestamp between strftime('%s', :start) and strftime('%s', :end)
 order by timestamp

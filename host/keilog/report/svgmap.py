@@ -13,15 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from keilog.report.checkresult import Violation
 from keilog.report.data import NearbyRoad, TripReport
 from keilog.report.svg import F64, el, num, path_d, title, txt
+from keilog.rules import Violation
+from keilog.rules.thresholds import DROPOUT_S  # a GPS dropout, drawn dashed
 from keilog.store.fixes import Fixes
 from keilog.units import KMH_PER_MPH, iso
 
 WIDTH, HEIGHT, PAD = 960, 560, 36
 MIN_SPAN_M = 400.0  # a map never zooms closer than this across
-DROPOUT_S = 5.0  # fixes further apart than this are a GPS dropout (drawn dashed)
 EARTH_CIRCUMFERENCE_M = 40_075_016.686  # WGS84 equator, the Web Mercator world width
 
 # Posted-limit colours (ColorBrewer RdYlGn, reversed: slow roads green, fast red).

@@ -23,7 +23,7 @@ import math
 import re
 from dataclasses import dataclass
 
-KMH_PER_MPH = 1.609344
+from keilog.units import KMH_PER_MPH
 
 POSTED = "posted"  # a number with a unit
 AMBIGUOUS = "ambiguous"  # a bare number, read as the stricter (higher) of mph and km/h

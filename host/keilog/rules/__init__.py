@@ -14,18 +14,36 @@ from keilog.rules.model import (
     load_rules,
     select_rules,
 )
+from keilog.rules.result import (
+    CheckInput,
+    CheckResult,
+    CheckTrip,
+    Violation,
+    as_check,
+    check_from_dict,
+    load_check,
+    rule_field,
+)
 
 __all__ = [
     "CLASSES",
     "DISCLAIMER",
     "ROAD_CLASSES",
     "ROAD_USES",
+    "CheckInput",
+    "CheckResult",
+    "CheckTrip",
     "ClassRule",
     "Jurisdiction",
     "RuleBook",
     "RuleDataError",
     "Source",
     "Value",
+    "Violation",
+    "as_check",
+    "check_from_dict",
+    "load_check",
     "load_rules",
+    "rule_field",
     "select_rules",
 ]

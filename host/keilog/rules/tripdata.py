@@ -1,8 +1,9 @@
 """Read the trips of a keilog database: GPS fixes and logged vehicle speed.
 
-Reads the tables ``keilog import`` writes (docs/database.md): ``gps_fixes`` and, for the
-vehicle's own speed, the decoded ``msg_VEHICLE_SPEED`` (the kei car's ABS speed) or the
-OBD-II PID 0x0D replies ``msg_OBD2_RESPONSE_ECU*``.
+Reads the tables ``keilog import`` writes (docs/database.md): ``trips`` (the store owns
+them: ``keilog.store.trips``), ``gps_fixes`` and, for the vehicle's own speed, the
+decoded ``msg_VEHICLE_SPEED`` (the kei car's ABS speed) or the OBD-II PID 0x0D replies
+``msg_OBD2_RESPONSE_ECU*``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keilog.errors import StoreError
-
-TRIP_GAP_S = 300.0
-"""A gap longer than this between fixes of one boot starts a new trip."""
-
-KMH_PER_MPH = 1.609344
-MPS_PER_MPH = 0.44704
+from keilog.units import KMH_PER_MPH
 
 # (table, column, what it is), in order of preference; speeds are in km/h (DBC units).
 SPEED_SIGNALS = [("msg_VEHICLE_SPEED", "VEHICLE_SPEED", "CAN VEHICLE_SPEED (ABS)")] + [
@@ -28,6 +24,9 @@ SPEED_SIGNALS = [("msg_VEHICLE_SPEED", "VEHICLE_SPEED", "CAN VEHICLE_SPEED (ABS)
 ]
 
 F64 = npt.NDArray[np.float64]
+
+TRIP_COLUMNS = {"id", "device_id", "boot", "mono_start_us", "mono_end_us", "gps_fixes"}
+"""What the check reads of the store's ``trips`` table."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +72,12 @@ def connect(path: Path) -> sqlite3.Connection:
         raise StoreError(f"{path}: not a usable SQLite database ({exc})") from None
     if not _columns(conn, "gps_fixes"):
         raise StoreError(f"{path}: has no gps_fixes table; import logs with keilog import first")
+    if not _columns(conn, "trips") >= TRIP_COLUMNS:
+        conn.close()
+        raise StoreError(
+            f"{path}: has no trips table (made by hand, or by an older keilog); "
+            "import its logs again with keilog import, which makes the trips"
+        )
     return conn
 
 
@@ -81,52 +86,15 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def trip_spans(conn: sqlite3.Connection) -> list[TripSpan]:
-    """The trips of the database, numbered from 1 in time order.
-
-    The ``trips`` table that keilog import keeps decides (keilog.store.trips), so the check
-    and the report number trips alike; trips without GPS fixes have nothing to check
-    and are left out. A database without one (made by hand, or by an older keilog)
-    falls back to: the fixes of one boot (of one device), split where fixes stop for
-    more than TRIP_GAP_S.
-    """
-    if {"id", "device_id", "boot", "mono_start_us", "mono_end_us", "gps_fixes"} <= _columns(
-        conn, "trips"
-    ):
-        return [
-            TripSpan(tid, dev, boot, start, end)
-            for tid, dev, boot, start, end in conn.execute(
-                "select id, device_id, boot, mono_start_us, mono_end_us from trips "
-                "where gps_fixes > 0 and mono_start_us is not null order by id"
-            ).fetchall()
-        ]
-    has_device = "device_id" in _columns(conn, "gps_fixes")
-    device = "device_id" if has_device else "NULL"
-    rows = conn.execute(
-        f"select {device}, boot, mono_us from gps_fixes order by {device}, boot, mono_us"
-    ).fetchall()
-    spans: list[TripSpan] = []
-    start = prev = None
-    key = None
-    for dev, boot, mono in rows:
-        if key != (dev, boot) or prev is None or mono - prev > TRIP_GAP_S * 1e6:
-            if key is not None and start is not None and prev is not None:
-                spans.append(TripSpan(0, key[0], key[1], start, prev))
-            key, start = (dev, boot), mono
-        prev = mono
-    if key is not None and start is not None and prev is not None:
-        spans.append(TripSpan(0, key[0], key[1], start, prev))
-    # Order by wall-clock start where known (boots of different days), else as found.
-    firsts = []
-    for s in spans:
-        row = conn.execute(
-            "select min(timestamp) from gps_fixes where boot = ? and mono_us between ? and ?",
-            (s.boot, s.mono_start_us, s.mono_end_us),
-        ).fetchone()
-        firsts.append(row[0] if row[0] is not None else float("inf"))
-    order = sorted(range(len(spans)), key=lambda i: (firsts[i], i))
+    """The trips of the database as the store keeps them (``keilog.store.trips``), so the
+    check and the report number trips alike; trips without GPS fixes have nothing to
+    check and are left out."""
     return [
-        TripSpan(n, spans[i].device_id, spans[i].boot, spans[i].mono_start_us, spans[i].mono_end_us)
-        for n, i in enumerate(order, start=1)
+        TripSpan(tid, dev, boot, start, end)
+        for tid, dev, boot, start, end in conn.execute(
+            "select id, device_id, boot, mono_start_us, mono_end_us from trips "
+            "where gps_fixes > 0 and mono_start_us is not null order by id"
+        ).fetchall()
     ]
 
 

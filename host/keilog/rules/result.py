@@ -1,11 +1,13 @@
-"""The result of ``keilog check`` (its JSON, docs/rules.md) as the report reads it.
+"""The result of ``keilog check``, typed: what the check writes and what its readers see.
 
-The report takes the check's JSON as it is written to a file, so a report can be made
-from any check run (and tested with hand-made results). Check trips are matched to the
-database's trips by time overlap, not by number, so that a different trip numbering
-cannot attach violations to the wrong trip.
+``check_database`` builds a :class:`CheckResult` and writes it with ``to_json`` (the JSON
+of docs/rules.md); the report and the map exports read a file back with
+``CheckResult.from_json`` (or :func:`load_check`), which validates it and refuses
+anything else in one line naming the file. Check trips are matched to the database's
+trips by time overlap, not by number, so that a different trip numbering cannot attach
+violations to the wrong trip.
 
-Each violation shows its rule's source; the date that source was read comes from the
+Each violation shows its rule's source; the date of that source comes from the
 violation itself when the check gives one (``source_date`` or ``as_of``), else from the
 rule data keilog ships (the value's ``as_of``, else its jurisdiction's).
 """
@@ -17,14 +19,13 @@ import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from keilog.errors import ReportError
-from keilog.rules import RuleBook, load_rules
-from keilog.rules.model import FIELDS
-from keilog.store.trips import Trip
+from keilog.rules.model import FIELDS, RuleBook, load_rules
+
+if TYPE_CHECKING:  # keilog.store imports sqlite-utils, which keilog.rules leaves out
+    from keilog.store.trips import Trip
 
 _TIME = {"type": ["string", "null"]}
 _NUM = {"type": ["number", "null"]}
@@ -66,6 +67,7 @@ SCHEMA: dict[str, Any] = {
         },
     },
 }
+"""What a reader needs of a check result; the check writes more (docs/rules.md)."""
 
 # Rule ids of the check that are not a rule-data field name as they stand.
 _RULE_FIELDS = {
@@ -86,6 +88,8 @@ _RULE_FIELDS = {
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> Any:
+    import jsonschema  # only reading a check result needs it (the CLI starts without)
+
     return jsonschema.Draft202012Validator(SCHEMA)
 
 
@@ -130,6 +134,8 @@ class Violation:
 
 @dataclass(frozen=True)
 class CheckTrip:
+    """One trip of the check: what readers use, typed, and its whole JSON object."""
+
     id: int
     start: float | None
     end: float | None
@@ -137,14 +143,24 @@ class CheckTrip:
     verdict: str | None
     violations: list[Violation]
     unverified: list[dict[str, Any]]
+    doc: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The trip's JSON object as the check wrote it (docs/rules.md)."""
+        return self.doc
 
 
 @dataclass(frozen=True)
 class CheckResult:
+    """A check of a database's trips for one vehicle (``keilog check --json``)."""
+
     vehicle: dict[str, Any]
     trips: list[CheckTrip]
-    path: str = ""
+    path: str = ""  # where it was read from (names the file in errors)
     roads: str | None = None  # the road file the check used, when its JSON names one
+    disclaimer: str | None = None
+    rules_version: str | None = None
+    thresholds: dict[str, Any] | None = None
 
     @property
     def vehicle_class(self) -> str | None:
@@ -164,44 +180,36 @@ class CheckResult:
             return next((ct for ct in self.trips if ct.id == trip.id), None)
         return best
 
+    def to_json(self) -> dict[str, Any]:
+        """The check's JSON object (docs/rules.md), as ``keilog check --json`` prints it."""
+        return {
+            "vehicle": self.vehicle,
+            "disclaimer": self.disclaimer,
+            "rules_version": self.rules_version,
+            "thresholds": self.thresholds,
+            "roads": self.roads,
+            "trips": [t.to_json() for t in self.trips],
+        }
 
-def load_check(path: str | Path, rules: RuleBook | None = None) -> CheckResult:
-    """Read a check result written by ``keilog check --json``."""
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"{p}: cannot read the check result: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise ReportError(
-            f"{p}:{exc.lineno}: not JSON ({exc.msg}); write it with keilog check --json"
-        ) from exc
-    return check_from_dict(doc, str(p), rules)
+    @classmethod
+    def from_json(
+        cls, doc: Any, where: str = "check", rules: RuleBook | None = None
+    ) -> CheckResult:
+        """Validate and read a check result parsed from JSON; ``where`` names it in errors."""
+        import jsonschema  # only reading a check result needs it (the CLI starts without)
+
+        try:
+            _validator().validate(doc)
+        except jsonschema.ValidationError as exc:
+            at = "/".join(str(p) for p in exc.absolute_path) or "top level"
+            raise ReportError(
+                f"{where}: not a keilog check result at {at}: {exc.message}; write it with "
+                "keilog check --json"
+            ) from None
+        return _read(doc, where, rules if rules is not None else load_rules())
 
 
-CheckInput = CheckResult | dict[str, Any] | str | Path | None
-
-
-def as_check(check: CheckInput, rules: RuleBook | None = None) -> CheckResult | None:
-    """A check result from a result, its JSON object (``check_database``), or its file."""
-    if check is None or isinstance(check, CheckResult):
-        return check
-    if isinstance(check, dict):
-        return check_from_dict(check, "check result", rules)
-    return load_check(check, rules)
-
-
-def check_from_dict(doc: Any, where: str = "check", rules: RuleBook | None = None) -> CheckResult:
-    """Validate and read a check result already parsed from JSON."""
-    try:
-        _validator().validate(doc)
-    except jsonschema.ValidationError as exc:
-        at = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise ReportError(
-            f"{where}: not a keilog check result at {at}: {exc.message}; write it with "
-            "keilog check --json"
-        ) from None
-    book = rules if rules is not None else load_rules()
+def _read(doc: dict[str, Any], where: str, book: RuleBook) -> CheckResult:
     vehicle = dict(doc.get("vehicle") or {})
     vclass = vehicle.get("class") or vehicle.get("vehicle_class")
     trips = []
@@ -221,10 +229,50 @@ def check_from_dict(doc: Any, where: str = "check", rules: RuleBook | None = Non
                 verdict=t.get("verdict"),
                 violations=violations,
                 unverified=list(t.get("unverified") or []),
+                doc=t,
             )
         )
     roads = doc.get("roads") or vehicle.get("roads")
-    return CheckResult(vehicle, trips, where, str(roads) if roads else None)
+    return CheckResult(
+        vehicle,
+        trips,
+        where,
+        str(roads) if roads else None,
+        disclaimer=doc.get("disclaimer"),
+        rules_version=doc.get("rules_version"),
+        thresholds=doc.get("thresholds"),
+    )
+
+
+def load_check(path: str | Path, rules: RuleBook | None = None) -> CheckResult:
+    """Read a check result written by ``keilog check --json``."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"{p}: cannot read the check result: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"{p}:{exc.lineno}: not JSON ({exc.msg}); write it with keilog check --json"
+        ) from exc
+    return CheckResult.from_json(doc, str(p), rules)
+
+
+CheckInput = CheckResult | dict[str, Any] | str | Path | None
+
+
+def as_check(check: CheckInput, rules: RuleBook | None = None) -> CheckResult | None:
+    """A check result from a result, its JSON object (``check_database``), or its file."""
+    if check is None or isinstance(check, CheckResult):
+        return check
+    if isinstance(check, dict):
+        return CheckResult.from_json(check, "check result", rules)
+    return load_check(check, rules)
+
+
+def check_from_dict(doc: Any, where: str = "check", rules: RuleBook | None = None) -> CheckResult:
+    """Validate and read a check result already parsed from JSON (``CheckResult.from_json``)."""
+    return CheckResult.from_json(doc, where, rules)
 
 
 def _violation(

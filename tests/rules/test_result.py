@@ -1,4 +1,4 @@
-"""Reading a check result (keilog check --json) for the report: validation, trips, sources."""
+"""Reading a check result (keilog check --json) back: validation, trips, sources."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keilog.report import ReportError, Trip, check_from_dict, load_check
-from keilog.report.checkresult import rule_field
+from keilog.rules import CheckResult, rule_field
+from keilog.rules.check import check_database, check_result
+from keilog.rules.vehicle import Vehicle
 
 from tests.report.synth import START
 
@@ -158,3 +160,21 @@ def test_a_check_written_by_keilog_check_is_read(florida, tmp_path):
     assert [len(t.violations) for t in result.trips] == [
         len(t["violations"]) for t in florida.check["trips"]
     ]
+
+
+def test_the_typed_result_writes_the_json_it_was_read_from(florida):
+    # One definition of the JSON: check_database is check_result(...).to_json().
+    result = CheckResult.from_json(florida.check, "check.json")
+    assert json.dumps(result.to_json(), indent=2) == json.dumps(florida.check, indent=2)
+    assert result.rules_version == florida.check["rules_version"]
+    assert result.thresholds == florida.check["thresholds"]
+
+
+def test_check_result_gives_the_typed_result_of_check_database(florida):
+    vehicle = Vehicle("Carry", "FL", "mini_truck")
+    result = check_result(florida.db, vehicle, florida.roads)
+    assert result.vehicle_class == "mini_truck"
+    assert [v.rule for t in result.trips for v in t.violations] == [
+        v["rule"] for t in florida.check["trips"] for v in t["violations"]
+    ]
+    assert result.to_json() == check_database(florida.db, vehicle, florida.roads)
