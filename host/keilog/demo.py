@@ -84,6 +84,12 @@ class DemoResult:
                         if observed is not None and limit is not None
                         else ""
                     )
+                    statute = v.get("road_limit_source")
+                    if v.get("road_limit_basis") == "statutory_default" and statute:
+                        detail += (
+                            f" (unposted road: its limit by {statute['cite'].split(';')[0]},"
+                            f" {v.get('confidence', 'low')} confidence)"
+                        )
                     lines.append(
                         f"      {v['rule']} in {v['state']} for {v['duration_s']:.0f} s:"
                         f"{detail} ({v['source']})"

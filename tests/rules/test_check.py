@@ -416,8 +416,9 @@ UNTAGGED = [
 
 
 def test_each_trip_reports_how_much_of_it_was_judged(tmp_path):
-    # An LSV (road cap 35 mph, Fla. Stat. 316.2122) on a road OpenStreetMap gives no limit:
-    # nothing of the drive can be judged on a posted limit, and the trip says so.
+    # An LSV (road cap 35 mph, Fla. Stat. 316.2122) on a county road OpenStreetMap gives no
+    # limit: it is judged by Florida's limit for roads outside business and residence
+    # districts, 55 mph (Fla. Stat. 316.183(2)), with low confidence, and the trip says so.
     trip = run(
         tmp_path,
         GAINESVILLE,
@@ -428,8 +429,22 @@ def test_each_trip_reports_how_much_of_it_was_judged(tmp_path):
     )
     judged = trip["road_judged"]
     assert judged["distance_mi"] > 1.5  # 2.8 km driven
-    assert (judged["posted_limit_share"], judged["unjudged_share"]) == (0.0, 1.0)
-    assert judged["statutory_default_share"] == 0.0
+    assert judged["posted_limit_share"] == 0.0
+    assert judged["statutory_default_share"] == 1.0 and judged["unjudged_share"] == 0.0
+    [v] = [v for v in trip["violations"] if v["rule"] == "road_max_posted"]
+    assert (v["observed_mph"], v["limit_mph"]) == (55.0, 35.0)
+    assert (v["road_limit_basis"], v["confidence"]) == ("statutory_default", "low")
+    assert v["road_limit_source"]["cite"].startswith("Fla. Stat. 316.183(2)")
+    # Where keilog has no statute for the state, the unposted road stays unjudged.
+    tn = run(
+        tmp_path,
+        (36.1627, -86.7816),
+        [((-1400, 3), (1400, 3), 20)],
+        "2026-06-01T17:00:00",
+        Vehicle("t", "TN", "lsv"),
+        network=UNTAGGED,
+    )
+    assert tn["road_judged"]["statutory_default_share"] in (0.0, None)
     tagged = run(
         tmp_path, GAINESVILLE, [((-1400, 3), (1400, 3), 20)], NOON_FL, Vehicle("t", "FL", "lsv")
     )

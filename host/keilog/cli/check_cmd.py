@@ -35,6 +35,13 @@ def _text(report: dict[str, Any]) -> str:
                 detail = (
                     f" on a road posted {e['observed_mph']:g} mph (class max {e['limit_mph']:g})"
                 )
+                statute = e.get("road_limit_source")
+                if e.get("road_limit_basis") == "statutory_default" and statute:
+                    detail = (
+                        f" on an unposted road whose limit by statute is {e['observed_mph']:g} "
+                        f"mph (class max {e['limit_mph']:g}; {statute['cite']}; "
+                        f"{e.get('confidence', 'low')} confidence)"
+                    )
             elif "limit_mph" in e:
                 detail = f" at {e['observed_mph']} mph (cap {e['limit_mph']:g} mph)"
             elif "road_class" in e:

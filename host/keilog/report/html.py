@@ -123,7 +123,14 @@ def _summary(report: TripReport) -> str:
 def _what(v: Violation) -> str:
     road = v.extra.get("road") if isinstance(v.extra.get("road"), dict) else None
     name = (road.get("name") or road.get("ref")) if road else None
-    if v.rule == "road_max_posted":
+    statute = v.extra.get("road_limit_source")
+    if v.rule == "road_max_posted" and isinstance(statute, dict):
+        text = (
+            f"no posted limit; {mph(v.observed_mph)} by statute ({statute.get('cite')}, "
+            f"{statute.get('where')}; {v.extra.get('confidence', 'low')} confidence); "
+            f"class maximum {mph(v.limit_mph)}"
+        )
+    elif v.rule == "road_max_posted":
         text = f"posted {mph(v.observed_mph)}; class maximum {mph(v.limit_mph)}"
     elif v.rule == "vehicle_max_speed":
         text = f"{mph(v.observed_mph, 1)} against a cap of {mph(v.limit_mph)}"

@@ -64,10 +64,10 @@ def check_trip(
     stretches.outside_states(found, ctx.moving)
     active = driving.road_use(found, ctx.moving)
     driving.vehicle_speed(found, active)
-    road_need, road_posted = road_rules(found, active, roads)
+    road_need, road_posted, road_statutory = road_rules(found, active, roads)
     driving.daylight(found, active)
     step_mi = driving.distance(found, active)
-    return trip_json(found, active, road_need, road_posted, step_mi)
+    return trip_json(found, active, road_need, road_posted, road_statutory, step_mi)
 
 
 def check_result(

@@ -181,6 +181,30 @@ class ClassRule:
 
 
 @dataclass(frozen=True)
+class StatutoryLimit:
+    """A state's speed limit by statute for roads that post none, by OpenStreetMap road
+    type: what the check judges a road by where OpenStreetMap has no usable maxspeed.
+
+    ``where`` says which roads the statute means (e.g. "business or residence district");
+    a road type says that only roughly, so the confidence is at most medium."""
+
+    highways: frozenset[str]
+    mph: float
+    where: str
+    sources: tuple[Source, ...]
+    confidence: str = "low"
+
+    @property
+    def source_label(self) -> str:
+        return "; ".join(s.cite or s.url or s.id for s in self.sources)
+
+    @property
+    def source_date(self) -> str | None:
+        dates = [s.date for s in self.sources if s.date]
+        return max(dates) if dates else None
+
+
+@dataclass(frozen=True)
 class Jurisdiction:
     """A state (or DC) and its rules for every registration class."""
 
@@ -192,6 +216,11 @@ class Jurisdiction:
     summary: str
     classes: Mapping[str, tuple[ClassRule, ...]]
     sources: Mapping[str, Source]
+    statutory_limits: tuple[StatutoryLimit, ...] = ()
+
+    def statutory_limit(self, highway: str) -> StatutoryLimit | None:
+        """The statute's limit for an unposted road of this OpenStreetMap type, if any."""
+        return next((s for s in self.statutory_limits if highway in s.highways), None)
 
     def rule(self, vehicle_class: str, on: dt.date) -> ClassRule | None:
         """The rule in force for ``vehicle_class`` on ``on``, or None if none is known."""
@@ -369,9 +398,42 @@ def parse_jurisdiction(doc: Any, where: str) -> Jurisdiction:
             summary=doc["summary"],
             classes=classes,
             sources=sources,
+            statutory_limits=_statutory_limits(doc.get("statutory_limits", []), sources, where),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise RuleDataError(f"{where}: malformed rule file ({exc!r}); see docs/rules.md") from None
+
+
+def _statutory_limits(
+    items: Any, sources: Mapping[str, Source], where: str
+) -> tuple[StatutoryLimit, ...]:
+    out = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        loc = f"{where}: statutory_limits[{i}]"
+        refs = item["sources"]
+        if not refs or any(r not in sources for r in refs):
+            raise RuleDataError(f"{loc}: every limit needs sources listed under sources")
+        highways = frozenset(str(h) for h in item["highway"])
+        if highways & seen:
+            raise RuleDataError(f"{loc}: road types {sorted(highways & seen)} listed twice")
+        seen |= highways
+        confidence = item.get("confidence", "low")
+        if confidence not in ("low", "medium"):
+            raise RuleDataError(f"{loc}: confidence must be low or medium for a statutory limit")
+        mph = item["mph"]
+        if not isinstance(mph, int | float) or isinstance(mph, bool) or not 0 < mph < 100:
+            raise RuleDataError(f"{loc}: mph must be a number of miles per hour")
+        out.append(
+            StatutoryLimit(
+                highways,
+                float(mph),
+                str(item["where"]),
+                tuple(sources[r] for r in refs),
+                confidence,
+            )
+        )
+    return tuple(out)
 
 
 def load_rules(data_dir: Path | None = None) -> RuleBook:

@@ -15,12 +15,14 @@ from keilog.roads import SNAP_RADIUS_M, RoadIndex
 from keilog.rules.context import BOOL, F64, I64
 from keilog.rules.events import runs
 from keilog.rules.findings import Findings
+from keilog.rules.model import StatutoryLimit
 from keilog.rules.thresholds import CROSSING_MAX_S
 
 
-def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[BOOL, BOOL]:
-    """Judge the road rules; returns where a road rule applies and where it was judged on
-    a posted limit (for the trip's ``road_judged`` shares)."""
+def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[BOOL, BOOL, BOOL]:
+    """Judge the road rules; returns where a road rule applies, where it was judged on a
+    posted limit and where on the state's statutory limit for an unposted road of that
+    type (for the trip's ``road_judged`` shares)."""
     c = found.ctx
     n = len(c.d.t)
     road_max = c.field("road_max_posted_mph")
@@ -37,7 +39,7 @@ def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[
             None,
             unverified_reason="no road data: give --roads with a road file of this area",
         )
-        return need, np.zeros(n, dtype=bool)
+        return need, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     road = np.full(n, -1, dtype=np.int64)
     amb = np.zeros(n, dtype=bool)
     v = np.flatnonzero(c.valid)
@@ -72,15 +74,30 @@ def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[
         "road_max_posted_mph",
         unverified_reason="the class's road posted-limit rule is unknown",
     )
+    statute, by_statute = _statutory(found, roads, road, clean & np.isnan(lim))
     found.emit(
-        clean & ~cap_unknown & np.isfinite(cap_num) & np.isnan(lim),
+        clean & ~cap_unknown & np.isfinite(cap_num) & np.isnan(lim) & np.isnan(by_statute),
         "road_max_posted",
         "road_max_posted_mph",
-        unverified_reason="road has no usable maxspeed in OpenStreetMap",
+        unverified_reason="road has no usable maxspeed in OpenStreetMap, and keilog has no "
+        "statutory limit of this state for this road type",
     )
     posted: BOOL = clean & ~np.isnan(lim)
+    statutory: BOOL = clean & np.isnan(lim) & ~np.isnan(by_statute)
     over = clean & ~np.isnan(lim) & (lim > cap_num)
     _candidates(found, roads, over, "road_max_posted", "road_max_posted_mph", road, lim, cap_num)
+    over_statute = statutory & (by_statute > cap_num)
+    _candidates(
+        found,
+        roads,
+        over_statute,
+        "road_max_posted",
+        "road_max_posted_mph",
+        road,
+        by_statute,
+        cap_num,
+        statute=statute,
+    )
     ban = c.per_fix(banned)
     hit = np.zeros(n, dtype=bool)
     maybe = np.zeros(n, dtype=bool)
@@ -109,7 +126,25 @@ def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[
         ),
     )
     _candidates(found, roads, hit, "banned_road", "banned_roads", road, lim, cap_num, ban)
-    return need, posted
+    return need, posted, statutory
+
+
+def _statutory(
+    found: Findings, roads: RoadIndex, road: I64, unposted: BOOL
+) -> tuple[list[StatutoryLimit | None], F64]:
+    """The statutory limit of each unposted fix's state for its road type (NaN: none)."""
+    c = found.ctx
+    n = len(road)
+    limits: list[StatutoryLimit | None] = [None] * n
+    mph = np.full(n, np.nan)
+    for i in np.flatnonzero(unposted):
+        code = str(c.state[i])
+        if not code or code not in c.book:
+            continue
+        s = c.book[code].statutory_limit(roads.roads[road[i]].highway)
+        if s is not None:
+            limits[i], mph[i] = s, s.mph
+    return limits, mph
 
 
 def _candidates(
@@ -122,8 +157,10 @@ def _candidates(
     lim: F64,
     cap: F64,
     ban: npt.NDArray[Any] | None = None,
+    statute: list[StatutoryLimit | None] | None = None,
 ) -> None:
-    """Violations unless short enough to be an allowed crossing."""
+    """Violations unless short enough to be an allowed crossing. With ``statute``, the
+    road's limit is the statute's for an unposted road of its type (lower confidence)."""
     c = found.ctx
     t = c.d.t
     crossing = c.per_fix(c.field("crossing_allowed"))
@@ -141,6 +178,18 @@ def _candidates(
             )
         else:
             extra["road_class"] = sorted(r.classes & set(ban[k]))
+        s = statute[k] if statute is not None else None
+        if s is not None:
+            extra.update(
+                road_limit_basis="statutory_default",
+                confidence=s.confidence,
+                road_limit_source={
+                    "cite": s.source_label,
+                    "where": s.where,
+                    "source_date": s.source_date,
+                    "urls": [x.url for x in s.sources if x.url],
+                },
+            )
         short = run.duration_s <= CROSSING_MAX_S
         if short and crossing[run.first] is True:
             found.crossings.append(found.event(run, t, fix, rule, extra))

@@ -14,7 +14,12 @@ def _order(e: dict[str, Any]) -> tuple[str, float, str]:
 
 
 def trip_json(
-    found: Findings, active: BOOL, road_need: BOOL, road_posted: BOOL, step_mi: F64
+    found: Findings,
+    active: BOOL,
+    road_need: BOOL,
+    road_posted: BOOL,
+    road_statutory: BOOL,
+    step_mi: F64,
 ) -> dict[str, Any]:
     """The trip's JSON object from what the rules found; ``active`` is where the class
     may drive, ``road_need``/``road_posted`` where a road rule applies and where it was
@@ -53,7 +58,7 @@ def trip_json(
         "unverified": sorted(found.unverified, key=_order),
         "crossings": sorted(found.crossings, key=_order),
         "conditions": conditions,
-        "road_judged": _road_judged(road_need, road_posted, step_mi),
+        "road_judged": _road_judged(road_need, road_posted, road_statutory, step_mi),
         "rules": _rules(found),
     }
 
@@ -78,12 +83,13 @@ def _rules(found: Findings) -> list[dict[str, Any]]:
     return out
 
 
-def _road_judged(need: BOOL, posted: BOOL, step: F64) -> dict[str, Any]:
+def _road_judged(need: BOOL, posted: BOOL, statutory: BOOL, step: F64) -> dict[str, Any]:
     """How much of the distance where a road rule applies was judged: on posted limits
-    from OpenStreetMap, on a state's statutory default for the road type (none is
-    encoded yet: no source in the research states one), or not at all."""
+    from OpenStreetMap, on a state's statutory limit for an unposted road of that type
+    (lower confidence), or not at all."""
     total = float(step[need].sum())
     on_posted = float(step[need & posted].sum())
+    on_statute = float(step[need & statutory].sum())
 
     def share(x: float) -> float | None:
         return round(x / total, 3) if total > 0 else None
@@ -91,8 +97,8 @@ def _road_judged(need: BOOL, posted: BOOL, step: F64) -> dict[str, Any]:
     return {
         "distance_mi": round(total, 2),
         "posted_limit_share": share(on_posted),
-        "statutory_default_share": share(0.0),
-        "unjudged_share": share(total - on_posted),
+        "statutory_default_share": share(on_statute),
+        "unjudged_share": share(total - on_posted - on_statute),
     }
 
 
