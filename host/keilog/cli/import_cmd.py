@@ -70,3 +70,5 @@ def import_(
             )
         for d in r.damage:
             status(f"{r.path}: damaged {d}", quiet)
+        for note in r.renamed:
+            status(f"{r.path}: {note}", quiet)

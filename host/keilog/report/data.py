@@ -24,6 +24,7 @@ from keilog.report.checkresult import CheckResult, CheckTrip
 from keilog.report.trips import MPH, Trip, haversine_m
 from keilog.roads import RoadIndex
 from keilog.rules import RuleBook
+from keilog.store.names import quote
 
 F64 = npt.NDArray[np.float64]
 
@@ -259,8 +260,8 @@ def find_series(db: sqlite_utils.Database, trip: Trip, q: Quantity) -> Series | 
         if not db.table(table).exists() or column not in db.table(table).columns_dict:
             continue
         rows = db.execute(
-            f"select timestamp, [{column}] from [{table}] where {where} and [{column}] "
-            "is not null order by timestamp",
+            f"select timestamp, {quote(column)} from {quote(table)} where {where} and "
+            f"{quote(column)} is not null order by timestamp",
             args,
         ).fetchall()
         if rows:

@@ -44,6 +44,7 @@ from keilog.logformat.reader import Event, GpsFix, Segment
 from keilog.store import trips as dbtrips
 from keilog.store.bulk import insert_columns
 from keilog.store.decoded import message_rows
+from keilog.store.names import names_of, quote
 from keilog.store.schema import ensure_message_table, ensure_schema, message_table
 
 __all__ = [
@@ -83,6 +84,7 @@ class SegmentImport:
     gps_fixes: int = 0
     events: int = 0
     damage: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # DBC names stored under another
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -156,8 +158,9 @@ def _store_columns(
             _insert_frames(conn, first_frame + start, segment, batch, part.mono_us)
             if can_db is not None:
                 result.decoded += _write_decoded(
-                    db, can_db, batch, first_frame + start, device_id, boot, part.mono_us
-                )
+                    db, can_db, batch, first_frame + start, device_id, boot, part.mono_us,
+                    result.renamed,
+                )  # fmt: skip
             if on_frames:
                 on_frames(start + len(part), len(can))
         key = (segment, device_id, boot)
@@ -308,7 +311,7 @@ def _fix_columns(fixes: list[GpsFix]) -> dbtrips.Fixes:
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
-    row = conn.execute(f"select coalesce(max(id), 0) from [{table}]").fetchone()
+    row = conn.execute(f"select coalesce(max(id), 0) from {quote(table)}").fetchone()
     return int(row[0]) + 1
 
 
@@ -390,15 +393,19 @@ def _write_decoded(
     device: str,
     boot: int,
     mono_us: NDArray[np.int64] | None,
+    renamed: list[str],
 ) -> int:
-    """Decode a batch (vectorised) and insert its rows into the msg_ tables."""
+    """Decode a batch (vectorised) and insert its rows into the msg_ tables; the
+    renames of the messages written (keilog.store.names) are added to renamed."""
     result = _decoder(can_db).decode(batch)
     frame_ids = np.arange(first_id, first_id + len(batch), dtype=np.int64)
     written = 0
-    for part in message_rows(result, frame_ids, device, boot, mono_us):
-        table = ensure_message_table(db, can_db.get_message_by_name(part.message))
+    names = names_of(can_db)
+    for part in message_rows(result, frame_ids, device, boot, mono_us, names):
+        table = ensure_message_table(db, can_db.get_message_by_name(part.message), names)
         insert_columns(db.conn, table, part.columns, part.values, part.count)
         written += part.count
+        renamed += [r for r in names.renamed.get(part.message, []) if r not in renamed]
     return written
 
 
@@ -433,7 +440,9 @@ def import_log(
             n = len(batch)
             _insert_frames(conn, fid, segment, batch, None)
             if can_db is not None:
-                result.decoded += _write_decoded(db, can_db, batch, fid, device_id, 0, None)
+                result.decoded += _write_decoded(
+                    db, can_db, batch, fid, device_id, 0, None, result.renamed
+                )
             finite = batch.timestamp[np.isfinite(batch.timestamp)]
             if len(finite):
                 span_points.append(_activity(np.round(finite * 1e6).astype(np.int64)))
