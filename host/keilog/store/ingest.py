@@ -19,6 +19,7 @@ import hashlib
 import sqlite3
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from numpy.typing import NDArray
 
 from keilog.decode import Decoder, FrameBatch, open_log
 from keilog.decode.logs import Progress, ProgressCallback
-from keilog.errors import StoreError
+from keilog.errors import DamagedFileError, StoreError
 from keilog.logformat.clock import Clock
 from keilog.logformat.columns import (
     CanColumns,
@@ -102,22 +103,56 @@ def _imported(db: sqlite_utils.Database, sha: str) -> bool:
     return db.execute("select 1 from segments where sha256 = ?", [sha]).fetchone() is not None
 
 
+DAMAGE_SHOWN = 5  # damage lines listed one by one; the rest are counted by reason
+
+
+def summarise_damage(lines: Sequence[str]) -> list[str]:
+    """Damage for people: up to 2 * DAMAGE_SHOWN lines as they are, else the first
+    DAMAGE_SHOWN and one line counting the rest by reason (100 MB of zeros named .KLG
+    is 204,800 damaged blocks: one line says so)."""
+    if len(lines) <= 2 * DAMAGE_SHOWN:
+        return list(lines)
+    rest = Counter(line.split(": ", 1)[-1] for line in lines[DAMAGE_SHOWN:])
+    counts = "; ".join(f"{n} x {reason}" for reason, n in rest.most_common(5))
+    if len(rest) > 5:
+        counts += f"; {len(rest) - 5} other reasons"
+    return [*lines[:DAMAGE_SHOWN], f"... and {len(lines) - DAMAGE_SHOWN} more: {counts}"]
+
+
+def _refuse_damage(name: str, result: SegmentImport, total: int) -> None:
+    """The error for a damaged file when damage is not allowed (raised inside its
+    transaction: nothing of it is stored)."""
+    first = result.damage[0] if result.damage else ""
+    raise DamagedFileError(
+        f"{name}: {total} damaged part{'s' if total != 1 else ''} (first: {first}); "
+        f"{result.frames} frames are readable: import with --allow-damage to store them "
+        "and record the damage, nothing of this file was stored"
+    )
+
+
 def import_segment(
     db: sqlite_utils.Database,
     data: bytes,
     name: str,
     can_db: cantools.database.Database | None = None,
     on_frames: Callable[[int, int], None] | None = None,
+    allow_damage: bool = True,
 ) -> SegmentImport:
     """Import one segment's bytes. Idempotent (by SHA-256) and atomic.
 
     ``on_frames(stored, total)`` is called after each chunk of frames is stored.
+    allow_damage: store a damaged segment's readable records and its damage (sync does:
+    the bytes are the device's own); otherwise refuse it (DamagedFileError).
     """
     sha = hashlib.sha256(data).hexdigest()
     if _imported(db, sha):
         return SegmentImport(name, sha, "already imported")
     cols = read_columns(data)
     cols.name = name
+    if cols.damage and not allow_damage:
+        result = SegmentImport(name, sha, "refused", frames=len(cols.can))
+        result.damage = summarise_damage([str(d) for d in cols.damage])
+        _refuse_damage(name, result, len(cols.damage))
     return _store_columns(db, cols, sha, name, can_db, on_frames)
 
 
@@ -140,7 +175,8 @@ def _store_columns(
     can_db: cantools.database.Database | None,
     on_frames: Callable[[int, int], None] | None,
 ) -> SegmentImport:
-    result = SegmentImport(name, sha, "imported", damage=[str(d) for d in cols.damage])
+    result = SegmentImport(name, sha, "imported")
+    result.damage = summarise_damage([str(d) for d in cols.damage])
     header = cols.header
     device_id = header.device_id if header else "unknown"
     boot = header.boot if header else 0
@@ -414,15 +450,20 @@ def import_log(
     path: str | Path,
     can_db: cantools.database.Database | None = None,
     progress: ProgressCallback | None = None,
+    allow_damage: bool = True,
 ) -> SegmentImport:
     """Import a log of another logger (any format ``keilog decode`` reads).
+
+    allow_damage: skip a bad candump/CSV line and store what a truncated or damaged
+    log holds, recording the damage; otherwise refuse the log (DamagedFileError, or
+    the reader's LogFormatError naming the line), storing nothing of it.
 
     Like a segment: idempotent (by the SHA-256 of the file) and atomic (one transaction
     for the whole file), streamed in chunks of frames so memory stays bounded. The log
     is recorded in ``segments`` with device ``"<format> log"`` and boot 0; its trips
     split at gaps on the log's own time base.
     """
-    log = open_log(path)
+    log = open_log(path, skip_bad_lines=allow_damage)
     p = Path(path)
     sha = _file_sha256(p)
     if _imported(db, sha):
@@ -451,7 +492,9 @@ def import_log(
                 last_ts = hi if last_ts is None else max(last_ts, hi)
             fid += n
             result.frames += n
-        result.damage = list(log.problems)
+        result.damage = summarise_damage(log.problems)
+        if log.problems and not allow_damage:
+            _refuse_damage(p.name, result, len(log.problems))
         times = (
             np.concatenate([t for t, _ in span_points]) if span_points else np.zeros(0, np.int64)
         )
@@ -499,6 +542,7 @@ def import_files(
     can_db: cantools.database.Database | None = None,
     progress: FilesProgress | None = None,
     frame_progress: ProgressCallback | None = None,
+    allow_damage: bool = True,
 ) -> list[SegmentImport]:
     """Import segment files (or folders of them) and other loggers' logs, in order.
 
@@ -518,9 +562,11 @@ def import_files(
             if log.format == "keilog":
                 data = _read(path)
                 tracker.start_file(path, len(data))
-                results.append(import_segment(db, data, path.name, can_db, tracker.frames))
+                results.append(
+                    import_segment(db, data, path.name, can_db, tracker.frames, allow_damage)
+                )
             else:
-                results.append(import_log(db, path, can_db, tracker.log_progress))
+                results.append(import_log(db, path, can_db, tracker.log_progress, allow_damage))
         except sqlite3.Error as exc:
             raise StoreError(
                 f"{path}: import failed and nothing of this {what} was stored ({exc}); "
