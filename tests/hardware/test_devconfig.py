@@ -161,3 +161,22 @@ def test_cli_config_unknown_board():
     result = CliRunner().invoke(cli, ["config", "--board", "esp32"])
     assert result.exit_code == 1
     assert "unknown board 'esp32'" in result.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000, '{"a": ' * 100_000, '{"can": {"x": [[[[[[[[[1]]]]]]]]]}}'],
+    ids=["lists", "objects", "nine"],
+)
+def test_a_config_nested_too_deep_is_refused_before_json_recurses(tmp_path, text):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"config\.json: nested more than 8 deep \(at character"):
+        devconfig.load_config(path)
+
+
+def test_brackets_inside_strings_are_not_nesting(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"device": {"id": "[[[[[[[[[[\\"{{{{{{{{{{"}}')
+    with pytest.raises(ConfigError, match=r"device\.id must be"):
+        devconfig.load_config(path)

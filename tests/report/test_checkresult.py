@@ -158,3 +158,12 @@ def test_a_check_written_by_keilog_check_is_read(florida, tmp_path):
     assert [len(t.violations) for t in result.trips] == [
         len(t["violations"]) for t in florida.check["trips"]
     ]
+
+
+def test_a_check_result_nested_100000_deep_is_our_error(tmp_path):
+    from keilog.report.checkresult import load_check
+
+    path = tmp_path / "check.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ReportError, match=r"check\.json: nested too deep"):
+        load_check(path)

@@ -267,3 +267,23 @@ def test_report_command_refuses_a_check_and_a_vehicle_together(florida, tmp_path
     r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r.html")])
     assert r.exit_code == 2
     assert "give either --check or a vehicle to check, not both" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("https://example.org/statute", True),
+        ("http://example.org/statute", True),
+        ("javascript:alert(document.cookie)", False),
+        (" JavaScript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("//evil.example/x", False),
+    ],
+)
+def test_only_http_urls_become_links(url, linked):
+    from keilog.report.checkresult import Violation
+    from keilog.report.html import _source
+
+    v = Violation(1, "r", "FL", None, None, None, 55, 70, None, None, "FL statute", None, url)
+    assert ("<a href=" in _source(v)) is linked
+    assert "javascript" not in _source(v).lower() and "data:" not in _source(v)

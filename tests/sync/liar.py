@@ -41,6 +41,7 @@ class Liar:
     mono_lo: int = 0
     utc: tuple[int, int, int, int] = (0, 0, 0, 0)  # known, day, ms, us
     rotate_name: bytes = b""
+    config: bytes = b""
     segments: list[Segment] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
 
@@ -125,6 +126,10 @@ class Liar:
                 pos += len(chunk)
                 if pos >= end or not chunk:
                     return out
+        if kind == p.CONFIG_GET:
+            (offset,) = struct.unpack_from(p.FMT_OFFSET, body)
+            piece = self.config[offset : offset + self.max_data - 4]
+            return one(struct.pack(p.FMT_OFFSET, len(self.config)) + piece)
         if kind == p.BYE:
             return one(b"")
         return [p.encode(p.ERROR, seq, struct.pack(p.FMT_ERROR, p.E_UNKNOWN))]

@@ -205,3 +205,23 @@ def test_fuzz_a_lying_device_never_writes_outside_into(
         assert "\n" not in str(exc)
     after = {k: v for k, v in tree(h).items() if not k.startswith("into")}
     assert after == outside
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        (b"[" * 100_000, "nested more than 8 deep"),
+        (b'{"a": {"b": ' * 50 + b"1" + b"}" * 100, "nested more than 8 deep"),
+        (b"\xff\xfe not json", "not valid JSON"),
+        (b"[1, 2]", "a config must be a JSON object"),
+    ],
+    ids=["deep", "deep-objects", "binary", "list"],
+)
+def test_a_lying_devices_config_is_our_error(config: bytes, says: str) -> None:
+    from keilog.errors import ConfigError
+    from keilog.sync.devconf import pull_config
+
+    with LiarOnPty(Liar(config=config)) as pty, pytest.raises(ConfigError) as exc:
+        pull_config(pty.path, timeout=0.5)
+    assert str(exc.value).startswith(f"{pty.path}: the device's config")
+    assert says in str(exc.value)

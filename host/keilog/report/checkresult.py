@@ -175,6 +175,11 @@ def load_check(path: str | Path, rules: RuleBook | None = None) -> CheckResult:
         raise ReportError(
             f"{p}:{exc.lineno}: not JSON ({exc.msg}); write it with keilog check --json"
         ) from exc
+    except RecursionError:
+        # json's own limit on nesting (it recurses): a check result is 4 levels deep.
+        raise ReportError(
+            f"{p}: nested too deep to be a check result; write it with keilog check --json"
+        ) from None
     return check_from_dict(doc, str(p), rules)
 
 
