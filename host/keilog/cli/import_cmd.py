@@ -82,3 +82,9 @@ def import_(
             status(f"{r.path}: damaged {d}", quiet)
         for note in r.renamed:
             status(f"{r.path}: {note}", quiet)
+        if r.continues:
+            status(
+                f"{r.path}: continues {', '.join(r.continues)} (stored already): "
+                f"{r.already_stored} frames there were not stored again",
+                quiet,
+            )

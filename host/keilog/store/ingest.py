@@ -31,7 +31,7 @@ import sqlite_utils
 from numpy.typing import NDArray
 
 from keilog.decode import Decoder, FrameBatch, open_log
-from keilog.decode.logs import Progress, ProgressCallback
+from keilog.decode.logs import CanLog, Progress, ProgressCallback
 from keilog.errors import DamagedFileError, StoreError
 from keilog.logformat.clock import Clock
 from keilog.logformat.columns import (
@@ -42,6 +42,7 @@ from keilog.logformat.columns import (
     utc_seconds,
 )
 from keilog.logformat.reader import Event, GpsFix, Segment
+from keilog.store import overlap
 from keilog.store import trips as dbtrips
 from keilog.store.bulk import insert_columns
 from keilog.store.decoded import message_rows
@@ -86,6 +87,8 @@ class SegmentImport:
     events: int = 0
     damage: list[str] = field(default_factory=list)
     renamed: list[str] = field(default_factory=list)  # DBC names stored under another
+    already_stored: int = 0  # frames skipped: stored from an earlier copy (overlap)
+    continues: list[str] = field(default_factory=list)  # names of those earlier copies
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -182,6 +185,30 @@ def _store_columns(
     boot = header.boot if header else 0
     conn = db.conn
     can = cols.can
+    fixes = [r for r in cols.others if isinstance(r, GpsFix)]
+    events = [r for r in cols.others if isinstance(r, Event)]
+    anchors = list(cols.anchors)
+    others: list[Any] = list(cols.others)
+    if header is not None:
+        # No frame twice: a longer copy of a segment already stored adds what is new.
+        stored = overlap.stored_segment(conn, device_id, boot, header.seq)
+        if stored.names:
+            n = min(len(stored.frames), len(can))
+            head = _batch(can.take(slice(0, n)), None)
+            payloads = [head.payload(i) for i in range(n)]
+            overlap.check_segment_prefix(stored, can.mono_us, can.arbitration_id, payloads, name)
+            if (
+                len(can) <= len(stored.frames)
+                and len(fixes) <= stored.gps_fixes
+                and len(events) <= stored.events
+                and len(anchors) <= stored.anchors
+            ):
+                return SegmentImport(name, sha, "already imported", continues=stored.names)
+            can = can.take(slice(len(stored.frames), None))
+            fixes, events = fixes[stored.gps_fixes :], events[stored.events :]
+            anchors = anchors[stored.anchors :]
+            others = [*fixes, *events]
+            result.already_stored, result.continues = n, stored.names
     with db.atomic():  # one transaction per segment
         clock = segment_clock(cols, _known_points(conn, device_id, boot))
         segment = _next_id(conn, "segments")
@@ -200,8 +227,6 @@ def _store_columns(
             if on_frames:
                 on_frames(start + len(part), len(can))
         key = (segment, device_id, boot)
-        fixes = [r for r in cols.others if isinstance(r, GpsFix)]
-        events = [r for r in cols.others if isinstance(r, Event)]
         fix_utc = _utc_list([f.mono_us for f in fixes], clock)
         event_utc = _utc_list([e.mono_us for e in events], clock)
         conn.executemany(
@@ -225,7 +250,7 @@ def _store_columns(
         conn.executemany(
             "insert into clock_anchors (segment, device_id, boot, mono_us, utc_us, source) "
             "values (?,?,?,?,?,?)",
-            [(*key, a.mono_us, a.utc_us, a.source) for a in cols.anchors],
+            [(*key, a.mono_us, a.utc_us, a.source) for a in anchors],
         )
         result.frames, result.gps_fixes, result.events = len(can), len(fixes), len(events)
         spans = dbtrips.segment_spans(
@@ -234,7 +259,7 @@ def _store_columns(
             [(e.mono_us, e.kind) for e in events if e.kind in dbtrips.ENDING_EVENTS],
         )
         dbtrips.store_spans(conn, segment, device_id, boot, "mono", spans, clock.utc_one)
-        monos = [r.mono_us for r in cols.others if r.mono_us is not None]
+        monos = [r.mono_us for r in others if r.mono_us is not None]
         if len(can):
             monos += [int(can.mono_us.min()), int(can.mono_us.max())]
         span_utc = _utc_list([min(monos), max(monos)] if monos else [], clock)
@@ -469,44 +494,76 @@ def import_log(
     if _imported(db, sha):
         return SegmentImport(p.name, sha, "already imported")
     result = SegmentImport(p.name, sha, "imported")
+    chain = overlap.LogChain(db.conn, f"{log.format} log", p.name)
+    try:
+        with db.atomic():
+            _store_log(db, log, can_db, progress, allow_damage, chain, result, sha, p)
+    except overlap.NothingNew:
+        return SegmentImport(p.name, sha, "already imported", continues=chain.parts)
+    return result
+
+
+def _store_log(
+    db: sqlite_utils.Database,
+    log: CanLog,
+    can_db: cantools.database.Database | None,
+    progress: ProgressCallback | None,
+    allow_damage: bool,
+    chain: overlap.LogChain,
+    result: SegmentImport,
+    sha: str,
+    p: Path,
+) -> None:
+    """import_log's transaction (raises overlap.NothingNew to roll it back)."""
     device_id = f"{log.format} log"
     conn = db.conn
     span_points: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
     first_ts: float | None = None
     last_ts: float | None = None
-    with db.atomic():
-        segment = _next_id(conn, "segments")
-        first_frame = fid = _next_id(conn, "frames")
-        for batch in log.batches(chunk_frames=CHUNK_FRAMES, progress=progress):
-            n = len(batch)
-            _insert_frames(conn, fid, segment, batch, None)
-            if can_db is not None:
-                result.decoded += _write_decoded(
-                    db, can_db, batch, fid, device_id, 0, None, result.renamed
-                )
-            finite = batch.timestamp[np.isfinite(batch.timestamp)]
-            if len(finite):
-                span_points.append(_activity(np.round(finite * 1e6).astype(np.int64)))
-                lo, hi = float(finite.min()), float(finite.max())
-                first_ts = lo if first_ts is None else min(first_ts, lo)
-                last_ts = hi if last_ts is None else max(last_ts, hi)
-            fid += n
-            result.frames += n
-        result.damage = summarise_damage(log.problems)
-        if log.problems and not allow_damage:
-            _refuse_damage(p.name, result, len(log.problems))
-        times = (
-            np.concatenate([t for t, _ in span_points]) if span_points else np.zeros(0, np.int64)
-        )
-        weights = np.concatenate([w for _, w in span_points]) if span_points else None
-        spans = dbtrips.segment_spans(times, dbtrips.Fixes.empty(), [], frame_weights=weights)
-        dbtrips.store_spans(conn, segment, device_id, 0, "log", spans, lambda t: t / 1e6)
-        _insert_segment(
-            conn, segment, sha, p.name, _device(conn, device_id, None), 0, None, 0,
-            first_frame if result.frames else None, result, [first_ts, last_ts],
-        )  # fmt: skip
-        dbtrips.rebuild_trips(conn, device_id, 0)
-    return result
+    read = 0
+    last: tuple[Any, ...] | None = None
+    segment = _next_id(conn, "segments")
+    first_frame = fid = _next_id(conn, "frames")
+    for batch in log.batches(chunk_frames=CHUNK_FRAMES, progress=progress):
+        if len(batch):
+            last = overlap.frame_key(batch, len(batch) - 1)
+        # No frame twice: frames a stored copy of this log holds are skipped.
+        skip = chain.skip(batch, read)
+        read += len(batch)
+        if skip:
+            result.already_stored += skip
+            batch = batch.take(slice(skip, None))
+        n = len(batch)
+        if not n:
+            continue
+        _insert_frames(conn, fid, segment, batch, None)
+        if can_db is not None:
+            result.decoded += _write_decoded(
+                db, can_db, batch, fid, device_id, 0, None, result.renamed
+            )
+        finite = batch.timestamp[np.isfinite(batch.timestamp)]
+        if len(finite):
+            span_points.append(_activity(np.round(finite * 1e6).astype(np.int64)))
+            lo, hi = float(finite.min()), float(finite.max())
+            first_ts = lo if first_ts is None else min(first_ts, lo)
+            last_ts = hi if last_ts is None else max(last_ts, hi)
+        fid += n
+        result.frames += n
+    if chain.finish(read, last) or (read and not result.frames):
+        raise overlap.NothingNew
+    result.continues = chain.parts
+    result.damage = summarise_damage(log.problems)
+    if log.problems and not allow_damage:
+        _refuse_damage(p.name, result, len(log.problems))
+    times = np.concatenate([t for t, _ in span_points]) if span_points else np.zeros(0, np.int64)
+    weights = np.concatenate([w for _, w in span_points]) if span_points else None
+    spans = dbtrips.segment_spans(times, dbtrips.Fixes.empty(), [], frame_weights=weights)
+    dbtrips.store_spans(conn, segment, device_id, 0, "log", spans, lambda t: t / 1e6)
+    _insert_segment(
+        conn, segment, sha, p.name, _device(conn, device_id, None), 0, None, 0,
+        first_frame if result.frames else None, result, [first_ts, last_ts],
+    )  # fmt: skip
+    dbtrips.rebuild_trips(conn, device_id, 0)
 
 
 def _activity(t_us: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
