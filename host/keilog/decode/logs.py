@@ -45,6 +45,7 @@ from keilog.logformat import columns, reader
 from keilog.progress import RateEta
 
 CHUNK_FRAMES = 65_536
+MAX_PROBLEMS = 1000
 KEILOG_SUFFIX = ".klg"
 # Text formats whose reader can resume on the line after a bad one (a fresh reader over
 # the rest of the file): ASC and TRC readers keep header state, so they are refused.
@@ -108,8 +109,17 @@ class CanLog:
     path: Path
     format: str  # "keilog", "mf4" or a python-can suffix without the dot ("asc", "log", ...)
     compressed: bool = False
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the first MAX_PROBLEMS
     skip_bad_lines: bool = False  # candump/CSV: a bad line is damage, not the end
+    problem_count: int = 0  # all of them (a garbage file has one per line)
+
+    def problem(self, text: str) -> None:
+        """Note damage; memory stays bounded however many lines are bad."""
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text)
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append("(more damage not listed)")
 
     def batches(
         self, chunk_frames: int = CHUNK_FRAMES, progress: ProgressCallback | None = None
@@ -155,7 +165,7 @@ class CanLog:
                         ):
                             raise self._error(exc, counter, frames, lines) from exc
                         skipped = lines.line
-                        self.problems.append(f"line {lines.line}: skipped ({_what(exc)})")
+                        self.problem(f"line {lines.line}: skipped ({_what(exc)})")
                         # Resume on the next line with a fresh reader (CSV: its header
                         # line is skipped by the reader, so give it one back).
                         if self.format == "csv":
@@ -173,12 +183,12 @@ class CanLog:
                 yield batch
         finally:
             if lines is not None and lines.unterminated:
-                self.problems.append(
+                self.problem(
                     f"line {lines.line}: the file ends inside this line (truncated?); "
                     f"{frames} frames read"
                 )
             if counter.short_at is not None:
-                self.problems.append(
+                self.problem(
                     f"byte {counter.short_at}: an object runs past the end of the file "
                     f"(truncated, or its size is damaged); {frames} frames read before it"
                 )
@@ -204,7 +214,8 @@ class CanLog:
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot read the segment: {exc.strerror}") from exc
         cols = columns.read_columns(data)
-        self.problems.extend(f"{self.path}: {damage}" for damage in cols.damage)
+        for damage in cols.damage:
+            self.problem(f"{self.path}: {damage}")
         counter.bytes = len(data)
         can = cols.can
         utc = columns.utc_seconds(can.mono_us, columns.segment_clock(cols))

@@ -19,7 +19,6 @@ import hashlib
 import sqlite3
 import time
 import weakref
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from numpy.typing import NDArray
 
 from keilog.decode import Decoder, FrameBatch, open_log
 from keilog.decode.logs import CanLog, Progress, ProgressCallback
-from keilog.errors import DamagedFileError, StoreError
+from keilog.errors import StoreError
 from keilog.logformat.clock import Clock
 from keilog.logformat.columns import (
     CanColumns,
@@ -45,6 +44,7 @@ from keilog.logformat.reader import Event, GpsFix, Segment
 from keilog.store import overlap
 from keilog.store import trips as dbtrips
 from keilog.store.bulk import insert_columns
+from keilog.store.damage import refuse_damage, summarise_damage
 from keilog.store.decoded import message_rows
 from keilog.store.names import names_of, quote
 from keilog.store.schema import ensure_message_table, ensure_schema, message_table
@@ -106,33 +106,6 @@ def _imported(db: sqlite_utils.Database, sha: str) -> bool:
     return db.execute("select 1 from segments where sha256 = ?", [sha]).fetchone() is not None
 
 
-DAMAGE_SHOWN = 5  # damage lines listed one by one; the rest are counted by reason
-
-
-def summarise_damage(lines: Sequence[str]) -> list[str]:
-    """Damage for people: up to 2 * DAMAGE_SHOWN lines as they are, else the first
-    DAMAGE_SHOWN and one line counting the rest by reason (100 MB of zeros named .KLG
-    is 204,800 damaged blocks: one line says so)."""
-    if len(lines) <= 2 * DAMAGE_SHOWN:
-        return list(lines)
-    rest = Counter(line.split(": ", 1)[-1] for line in lines[DAMAGE_SHOWN:])
-    counts = "; ".join(f"{n} x {reason}" for reason, n in rest.most_common(5))
-    if len(rest) > 5:
-        counts += f"; {len(rest) - 5} other reasons"
-    return [*lines[:DAMAGE_SHOWN], f"... and {len(lines) - DAMAGE_SHOWN} more: {counts}"]
-
-
-def _refuse_damage(name: str, result: SegmentImport, total: int) -> None:
-    """The error for a damaged file when damage is not allowed (raised inside its
-    transaction: nothing of it is stored)."""
-    first = result.damage[0] if result.damage else ""
-    raise DamagedFileError(
-        f"{name}: {total} damaged part{'s' if total != 1 else ''} (first: {first}); "
-        f"{result.frames} frames are readable: import with --allow-damage to store them "
-        "and record the damage, nothing of this file was stored"
-    )
-
-
 def import_segment(
     db: sqlite_utils.Database,
     data: bytes,
@@ -154,8 +127,8 @@ def import_segment(
     cols.name = name
     if cols.damage and not allow_damage:
         result = SegmentImport(name, sha, "refused", frames=len(cols.can))
-        result.damage = summarise_damage([str(d) for d in cols.damage])
-        _refuse_damage(name, result, len(cols.damage))
+        result.damage = summarise_damage(cols.damage)
+        refuse_damage(name, result, len(cols.damage))
     return _store_columns(db, cols, sha, name, can_db, on_frames)
 
 
@@ -179,7 +152,7 @@ def _store_columns(
     on_frames: Callable[[int, int], None] | None,
 ) -> SegmentImport:
     result = SegmentImport(name, sha, "imported")
-    result.damage = summarise_damage([str(d) for d in cols.damage])
+    result.damage = summarise_damage(cols.damage)
     header = cols.header
     device_id = header.device_id if header else "unknown"
     boot = header.boot if header else 0
@@ -552,9 +525,9 @@ def _store_log(
     if chain.finish(read, last) or (read and not result.frames):
         raise overlap.NothingNew
     result.continues = chain.parts
-    result.damage = summarise_damage(log.problems)
+    result.damage = summarise_damage(log.problems, log.problem_count)
     if log.problems and not allow_damage:
-        _refuse_damage(p.name, result, len(log.problems))
+        refuse_damage(p.name, result, log.problem_count)
     times = np.concatenate([t for t, _ in span_points]) if span_points else np.zeros(0, np.int64)
     weights = np.concatenate([w for _, w in span_points]) if span_points else None
     spans = dbtrips.segment_spans(times, dbtrips.Fixes.empty(), [], frame_weights=weights)
