@@ -42,6 +42,7 @@ class Liar:
     utc: tuple[int, int, int, int] = (0, 0, 0, 0)  # known, day, ms, us
     rotate_name: bytes = b""
     config: bytes = b""
+    garble: dict[int, bytes] = field(default_factory=dict)  # command -> reply payload
     segments: list[Segment] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
 
@@ -69,7 +70,10 @@ class Liar:
         reply = kind | p.REPLY
 
         def one(payload: bytes) -> list[bytes]:
-            return [p.encode(reply, seq, payload)]
+            return [p.encode(reply, seq, self.garble.get(kind, payload))]
+
+        if kind in self.garble and kind == p.READ:
+            return one(b"")
 
         if kind == p.HELLO:
             known, day, ms, us = self.utc

@@ -8,6 +8,7 @@ port and the device, raised before a byte is written.
 from __future__ import annotations
 
 import hashlib
+import struct
 from pathlib import Path
 
 import pytest
@@ -172,7 +173,7 @@ _names = st.one_of(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     device_id=_ids,
@@ -225,3 +226,29 @@ def test_a_lying_devices_config_is_our_error(config: bytes, says: str) -> None:
         pull_config(pty.path, timeout=0.5)
     assert str(exc.value).startswith(f"{pty.path}: the device's config")
     assert says in str(exc.value)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    command=st.sampled_from([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0A, 0x0B]),
+    payload=st.binary(max_size=200),
+)
+def test_fuzz_any_reply_payload_is_our_error_or_a_sync(
+    tmp_path_factory: pytest.TempPathFactory, command: int, payload: bytes
+) -> None:
+    """Every command's reply replaced by arbitrary bytes (a HELLO that starts right, so
+    the rest is parsed too): success or keilog's error, and nothing outside into/."""
+    work = tmp_path_factory.mktemp("garble")
+    h = home(work)
+    outside = {k: v for k, v in tree(h).items() if not k.startswith("into")}
+    liar = Liar(segments=[Segment(b"00010001.KLG", b"\x00" * 600)])
+    if command == 0x01:
+        payload = struct.pack("<HB", 1, 1) + payload
+    liar.garble[command] = payload
+    try:
+        run_sync(liar, work)
+    except KeilogError as exc:
+        assert "\n" not in str(exc)
+    assert {k: v for k, v in tree(h).items() if not k.startswith("into")} == outside
