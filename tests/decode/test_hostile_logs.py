@@ -129,14 +129,6 @@ def test_an_asc_bad_line_is_refused_by_number(samples, tmp_path) -> None:
         assert frames == N - 1  # python-can's ASC reader passes over lines it cannot parse
 
 
-def test_a_text_log_cut_inside_a_line_is_damage(samples, tmp_path) -> None:
-    text = samples[".asc"]
-    path = tmp_path / "cut.asc"
-    path.write_bytes(text[: text.rindex(b"\n", 0, len(text) - 1) + 8])
-    _, problems = read_all(path)
-    assert len(problems) == 1 and "the file ends inside this line" in problems[0]
-
-
 def test_zeros_named_klg_give_a_short_summary(tmp_path) -> None:
     path = tmp_path / "00010001.KLG"
     path.write_bytes(bytes(2048 * BLOCK_SIZE))  # 1 MB of zeros: 2048 empty blocks
@@ -203,3 +195,31 @@ def test_fuzz_every_log_reader_gives_success_damage_or_our_error(
 def klg_sample() -> bytes:
     """A golden segment of the log format spec (docs/log-format.md)."""
     return (GOLDEN / "segment_mixed.klg").read_bytes()
+
+
+def test_keilog_decode_of_a_damaged_log_exits_1_unless_damage_is_allowed(samples, tmp_path):
+    path = tmp_path / "cut.blf"
+    path.write_bytes(samples[".blf"][: len(samples[".blf"]) // 2])
+    dbc = str(Path(__file__).parents[2] / "dbc" / "keicar.dbc")
+    r = CliRunner().invoke(cli, ["decode", str(path), "--dbc", dbc, "--nl"])
+    assert r.exit_code == 1
+    assert "Error: " in r.output and "cut.blf: 1 damaged part" in r.output
+    assert "pass --allow-damage" in r.output
+    r = CliRunner().invoke(cli, ["decode", str(path), "--dbc", dbc, "--nl", "--allow-damage"])
+    assert r.exit_code == 0, r.output
+    assert "cut.blf: byte " in r.output
+
+
+def test_keilog_decode_skips_a_bad_candump_line_when_allowed(samples, tmp_path):
+    lines = samples[".log"].decode().splitlines(keepends=True)
+    lines.insert(5, "garbage\n")
+    path = tmp_path / "bad.log"
+    path.write_text("".join(lines))
+    dbc = str(Path(__file__).parents[2] / "dbc" / "keicar.dbc")
+    r = CliRunner().invoke(cli, ["decode", str(path), "--dbc", dbc, "--nl"])
+    assert r.exit_code == 1
+    assert "bad.log: cannot read this candump log at line 6, after 5 frames" in r.output
+    r = CliRunner().invoke(cli, ["decode", str(path), "--dbc", dbc, "--nl", "--allow-damage"])
+    assert r.exit_code == 0, r.output
+    assert "bad.log: line 6: skipped (" in r.output
+    assert f"of {N:,} frames" in r.output

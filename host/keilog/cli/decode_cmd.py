@@ -32,6 +32,11 @@ CSV_COLUMNS = ["timestamp", "arbitration_id", "is_extended_id", "message", "sign
 @click.option("--nl", is_flag=True, help="Newline-delimited JSON: one object per line.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per signal value (long format).")
 @click.option("--choices", is_flag=True, help="Print choice labels instead of raw numbers.")
+@click.option(
+    "--allow-damage",
+    is_flag=True,
+    help="Exit 0 although a log is damaged (truncated, bad lines: those are skipped).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @handle_errors
 def decode(
@@ -40,6 +45,7 @@ def decode(
     nl: bool,
     as_csv: bool,
     choices: bool,
+    allow_damage: bool,
     quiet: bool,
 ) -> None:
     """Decode CAN logs with DBC files; print one object per decoded frame.
@@ -67,7 +73,14 @@ def decode(
     progress = TerminalProgress(quiet)
     frames = (
         frame
-        for result in decode_logs(logs, decoder, choices=choices, progress=progress, totals=totals)
+        for result in decode_logs(
+            logs,
+            decoder,
+            choices=choices,
+            progress=progress,
+            totals=totals,
+            skip_bad_lines=allow_damage,
+        )
         for frame in result.frames()
     )
     try:
@@ -80,9 +93,14 @@ def decode(
             _write_array(frames)
     finally:
         progress.done()
-    for problem in totals.problems:
+    for problem in totals.problems[:20]:
         status(f"warning: {problem}", quiet)
+    if len(totals.problems) > 20:
+        status(f"warning: ... and {len(totals.problems) - 20} more", quiet)
     status(summary(totals), quiet)
+    error = totals.damage_error()
+    if error is not None and not allow_damage:
+        raise error
 
 
 def summary(totals: LogDecoding) -> str:

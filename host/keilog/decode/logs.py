@@ -182,11 +182,6 @@ class CanLog:
                     raise self._error(exc, counter, frames, lines) from exc
                 yield batch
         finally:
-            if lines is not None and lines.unterminated:
-                self.problem(
-                    f"line {lines.line}: the file ends inside this line (truncated?); "
-                    f"{frames} frames read"
-                )
             if counter.short_at is not None:
                 self.problem(
                     f"byte {counter.short_at}: an object runs past the end of the file "
@@ -215,7 +210,7 @@ class CanLog:
             raise LogFormatError(f"{self.path}: cannot read the segment: {exc.strerror}") from exc
         cols = columns.read_columns(data)
         for damage in cols.damage:
-            self.problem(f"{self.path}: {damage}")
+            self.problem(str(damage))
         counter.bytes = len(data)
         can = cols.can
         utc = columns.utc_seconds(can.mono_us, columns.segment_clock(cols))
@@ -275,7 +270,6 @@ class _Lines:
         self.text = text
         self.line = 0
         self.pushed: list[str] = []
-        self.unterminated = False  # the last line read had no end of line
 
     def push(self, line: str) -> None:
         self.pushed.append(line + "\n")
@@ -290,7 +284,6 @@ class _Lines:
         if not line:
             raise StopIteration
         self.line += 1
-        self.unterminated = not line.endswith("\n")
         return line
 
     def readline(self) -> str:
