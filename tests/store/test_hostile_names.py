@@ -14,6 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import cantools
+import pyarrow.parquet as pq
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
@@ -22,7 +23,10 @@ from keilog.cli.main import cli
 from keilog.decode import dbc
 from keilog.export.run import FORMATS, MAP_SUFFIXES, export
 from keilog.report import serve as srv
+from keilog.report import write_report
 from keilog.store.names import quote, stored_names
+
+from tests.report.htmlquery import Page
 
 INJECTION = "X] ([frame_id]) select 424242,0,'INJECTED',0,0,?384 --"
 KCD = f"""<NetworkDefinition xmlns="http://kayak.2codeornot2code.org/1.0">
@@ -145,8 +149,6 @@ def test_every_export_format_writes_the_hostile_database(hostile, tmp_path, suff
     result = export(db_path, out)
     assert result.frames == 4 * N
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         files = sorted(p.name for p in out.iterdir())
         assert "msg_a_b.parquet" in files  # '/' cannot be in a file name
         assert f"{TABLES[INJECTION]}.parquet" in files
@@ -164,3 +166,14 @@ def test_serve_metadata_and_report_lookups_take_every_name(hostile) -> None:
     for table in TABLES.values():
         assert table in tables
     assert "tab\tx" in tables["msg_ENGINE_2"]["columns"]
+
+
+def test_the_report_plots_a_signal_of_a_renamed_column(hostile, tmp_path) -> None:
+    """The report finds engine speed in the signals table by name (RPM in any case):
+    msg_Engine's rpm is one; its RPM, stored as RPM_2, is not taken for it."""
+    _kcd, _log, db_path, _ = hostile
+    out = tmp_path / "r.html"
+    write_report(db_path, out)
+    page = Page(out.read_text(encoding="utf-8"))
+    labels = [e.all_text() for e in page.find("text", "panel-label")]
+    assert labels == ["Engine speed (msg_Engine.rpm)"]
