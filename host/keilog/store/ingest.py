@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import sqlite3
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 import sqlite_utils
 from numpy.typing import NDArray
 
-from keilog.decode import Decoder, FrameBatch, open_log
+from keilog.decode import FrameBatch, open_log
 from keilog.decode.logs import CanLog, Progress, ProgressCallback
 from keilog.errors import StoreError
 from keilog.logformat.clock import Clock
@@ -41,13 +40,10 @@ from keilog.logformat.columns import (
     utc_seconds,
 )
 from keilog.logformat.reader import Event, GpsFix, Segment
-from keilog.store import overlap
+from keilog.store import overlap, rows
 from keilog.store import trips as dbtrips
-from keilog.store.bulk import insert_columns
 from keilog.store.damage import refuse_damage, summarise_damage
-from keilog.store.decoded import message_rows
-from keilog.store.names import names_of, quote
-from keilog.store.schema import ensure_message_table, ensure_schema, message_table
+from keilog.store.schema import ensure_schema, message_table
 
 __all__ = [
     "SegmentImport",
@@ -61,17 +57,6 @@ __all__ = [
 
 FilesProgress = Callable[[int, int], None]
 CHUNK_FRAMES = 32_768  # frames per insert batch: bounds the Python objects alive at once
-
-# One compiled decoder per cantools database (compiling a large DBC takes milliseconds,
-# a segment import may be far shorter).
-_DECODERS: weakref.WeakKeyDictionary[cantools.database.Database, Decoder] = (
-    weakref.WeakKeyDictionary()
-)
-
-_FRAME_COLUMNS = (
-    "id", "segment", "mono_us", "timestamp", "arbitration_id", "is_extended", "is_remote",
-    "is_error", "is_fd", "bitrate_switch", "error_state_indicator", "dlc", "data",
-)  # fmt: skip
 
 
 @dataclass
@@ -184,16 +169,16 @@ def _store_columns(
             result.already_stored, result.continues = n, stored.names
     with db.atomic():  # one transaction per segment
         clock = segment_clock(cols, _known_points(conn, device_id, boot))
-        segment = _next_id(conn, "segments")
-        first_frame = _next_id(conn, "frames")
+        segment = rows.next_id(conn, "segments")
+        first_frame = rows.next_id(conn, "frames")
         utc = utc_seconds(can.mono_us, clock)
         for start in range(0, len(can), CHUNK_FRAMES):
             part = can.take(slice(start, start + CHUNK_FRAMES))
             ts = None if utc is None else utc[start : start + CHUNK_FRAMES]
             batch = _batch(part, ts)
-            _insert_frames(conn, first_frame + start, segment, batch, part.mono_us)
+            rows.insert_frames(conn, first_frame + start, segment, batch, part.mono_us)
             if can_db is not None:
-                result.decoded += _write_decoded(
+                result.decoded += rows.write_decoded(
                     db, can_db, batch, first_frame + start, device_id, boot, part.mono_us,
                     result.renamed,
                 )  # fmt: skip
@@ -344,11 +329,6 @@ def _fix_columns(fixes: list[GpsFix]) -> dbtrips.Fixes:
     )
 
 
-def _next_id(conn: sqlite3.Connection, table: str) -> int:
-    row = conn.execute(f"select coalesce(max(id), 0) from {quote(table)}").fetchone()
-    return int(row[0]) + 1
-
-
 def _batch(part: CanColumns, utc: NDArray[np.float64] | None) -> FrameBatch:
     """Decoder columns for segment frames; NaN timestamps (stored as NULL) without a clock."""
     return FrameBatch(
@@ -360,87 +340,6 @@ def _batch(part: CanColumns, utc: NDArray[np.float64] | None) -> FrameBatch:
         is_remote=part.is_remote,
         is_error=part.is_error,
     )
-
-
-def _payloads(batch: FrameBatch) -> list[bytes]:
-    """Each frame's data bytes (none for remote frames) as one bytes object per frame."""
-    lengths = np.where(batch.flag("is_remote"), 0, batch.dlc)
-    sizes = np.unique(lengths)
-    if len(sizes) == 1:
-        return _fixed_bytes(batch.data, int(sizes[0]))
-    out = np.empty(len(batch), object)
-    for size in sizes.tolist():
-        rows = np.flatnonzero(lengths == size)
-        out[rows] = _fixed_bytes(batch.data[rows], size)
-    return list(out.tolist())
-
-
-def _fixed_bytes(data: NDArray[np.uint8], size: int) -> list[bytes]:
-    """The first ``size`` bytes of each row (numpy's void view: no Python loop)."""
-    if size == 0:
-        return [b""] * len(data)
-    return list(np.ascontiguousarray(data[:, :size]).view(f"V{size}").ravel().tolist())
-
-
-def _insert_frames(
-    conn: sqlite3.Connection,
-    first_id: int,
-    segment: int,
-    batch: FrameBatch,
-    mono_us: NDArray[np.int64] | None,
-) -> None:
-    n = len(batch)
-    columns: list[Iterable[Any]] = [
-        list(range(first_id, first_id + n)),
-        [segment] * n,
-        [None] * n if mono_us is None else mono_us.tolist(),
-        batch.timestamp.tolist(),  # NaN (no clock) is stored as NULL by SQLite
-        batch.arbitration_id.tolist(),
-        batch.is_extended.view(np.uint8).tolist(),
-        *(_flag_column(batch, name, n) for name in _FLAG_COLUMNS),
-        batch.dlc.tolist(),
-        _payloads(batch),
-    ]
-    insert_columns(conn, "frames", _FRAME_COLUMNS, columns, n)
-
-
-_FLAG_COLUMNS = ("is_remote", "is_error", "is_fd", "bitrate_switch", "error_state_indicator")
-
-
-def _flag_column(batch: FrameBatch, name: str, n: int) -> list[int]:
-    value = getattr(batch, name)
-    return [0] * n if value is None else list(value.view(np.uint8).tolist())
-
-
-def _decoder(can_db: cantools.database.Database) -> Decoder:
-    decoder = _DECODERS.get(can_db)
-    if decoder is None:
-        decoder = _DECODERS[can_db] = Decoder(can_db)
-    return decoder
-
-
-def _write_decoded(
-    db: sqlite_utils.Database,
-    can_db: cantools.database.Database,
-    batch: FrameBatch,
-    first_id: int,
-    device: str,
-    boot: int,
-    mono_us: NDArray[np.int64] | None,
-    renamed: list[str],
-) -> int:
-    """Decode a batch (vectorised) and insert its rows into the msg_ tables; the
-    renames of the messages written (keilog.store.names) are added to renamed."""
-    result = _decoder(can_db).decode(batch)
-    frame_ids = np.arange(first_id, first_id + len(batch), dtype=np.int64)
-    written = 0
-    names = names_of(can_db)
-    for part in message_rows(result, frame_ids, device, boot, mono_us, names):
-        table = ensure_message_table(db, can_db.get_message_by_name(part.message), names)
-        insert_columns(db.conn, table, part.columns, part.values, part.count)
-        written += part.count
-        renamed += [r for r in names.renamed.get(part.message, []) if r not in renamed]
-    return written
 
 
 def import_log(
@@ -495,8 +394,8 @@ def _store_log(
     last_ts: float | None = None
     read = 0
     last: tuple[Any, ...] | None = None
-    segment = _next_id(conn, "segments")
-    first_frame = fid = _next_id(conn, "frames")
+    segment = rows.next_id(conn, "segments")
+    first_frame = fid = rows.next_id(conn, "frames")
     for batch in log.batches(chunk_frames=CHUNK_FRAMES, progress=progress):
         if len(batch):
             last = overlap.frame_key(batch, len(batch) - 1)
@@ -509,9 +408,9 @@ def _store_log(
         n = len(batch)
         if not n:
             continue
-        _insert_frames(conn, fid, segment, batch, None)
+        rows.insert_frames(conn, fid, segment, batch, None)
         if can_db is not None:
-            result.decoded += _write_decoded(
+            result.decoded += rows.write_decoded(
                 db, can_db, batch, fid, device_id, 0, None, result.renamed
             )
         finite = batch.timestamp[np.isfinite(batch.timestamp)]
