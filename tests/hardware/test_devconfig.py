@@ -180,3 +180,24 @@ def test_brackets_inside_strings_are_not_nesting(tmp_path):
     path.write_text('{"device": {"id": "[[[[[[[[[[\\"{{{{{{{{{{"}}')
     with pytest.raises(ConfigError, match=r"device\.id must be"):
         devconfig.load_config(path)
+
+
+_json_ish = st.text(st.sampled_from('{}[]":,0123456789.-etruefalsn \\ab'), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        _json_ish,
+        st.text(max_size=200),
+        st.integers(4000, 5000).map(lambda n: '{"a": 1' + "1" * n + "}"),
+    )
+)
+def test_fuzz_any_config_text_is_a_dict_or_a_config_error(text):
+    """What a device sends back, or a file holds: parsed, or ConfigError naming where."""
+    try:
+        data = devconfig.parse_config(text, "the device")
+    except ConfigError as exc:
+        assert str(exc).startswith("the device")
+    else:
+        assert isinstance(data, dict)

@@ -167,3 +167,15 @@ def test_a_check_result_nested_100000_deep_is_our_error(tmp_path):
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ReportError, match=r"check\.json: nested too deep"):
         load_check(path)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a": 1' + b"1" * 5000 + b"}", b"\xff\xfe{}"],
+    ids=["huge-integer", "not-utf8"],
+)
+def test_a_check_result_json_cannot_hold_is_our_error(tmp_path, data):
+    path = tmp_path / "check.json"
+    path.write_bytes(data)
+    with pytest.raises(ReportError, match=r"check\.json: not a check result"):
+        load_check(path)

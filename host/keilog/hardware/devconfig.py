@@ -292,6 +292,8 @@ def parse_config(text: str, where: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    except ValueError as exc:  # an integer of more than 4300 digits (int_max_str_digits)
+        raise ConfigError(f"{where}: not a usable config: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: a config must be a JSON object")
     return data
