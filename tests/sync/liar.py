@@ -134,6 +134,8 @@ class Liar:
             (offset,) = struct.unpack_from(p.FMT_OFFSET, body)
             piece = self.config[offset : offset + self.max_data - 4]
             return one(struct.pack(p.FMT_OFFSET, len(self.config)) + piece)
+        if kind == p.COUNTERS:
+            return one(b"{}")
         if kind == p.BYE:
             return one(b"")
         return [p.encode(p.ERROR, seq, struct.pack(p.FMT_ERROR, p.E_UNKNOWN))]

@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from keilog import store
 from keilog.cli.main import cli
 from keilog.errors import KeilogError
-from keilog.sync import Archive, DeviceClient, InvalidReplyError, SyncError, sync
+from keilog.sync import (
+    Archive,
+    DeviceClient,
+    DeviceError,
+    InvalidReplyError,
+    SyncError,
+    sync,
+)
 
 from tests.sync.conftest import LoggedRun
 from tests.sync.liar import Liar, LiarLink, LiarOnPty, Segment
@@ -252,3 +259,14 @@ def test_fuzz_any_reply_payload_is_our_error_or_a_sync(
     except KeilogError as exc:
         assert "\n" not in str(exc)
     assert {k: v for k, v in tree(h).items() if not k.startswith("into")} == outside
+
+
+@pytest.mark.parametrize(
+    "payload", [b"[" * 16000, b"\xff", b"[1]", b"1" * 5000], ids=["deep", "binary", "list", "huge"]
+)
+def test_lying_counters_are_a_device_error(payload: bytes) -> None:
+    liar = Liar(garble={0x09: payload})
+    client = DeviceClient(LiarLink(liar), "/dev/liar", timeout=0.05, retries=1)
+    client.hello()
+    with pytest.raises(DeviceError, match=r"^/dev/liar: device liar-unit: COUNTERS is"):
+        client.counters()

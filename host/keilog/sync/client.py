@@ -513,9 +513,11 @@ class DeviceClient:
         try:
             data = json.loads(self.request(self.p.COUNTERS).decode())
         except ValueError as exc:
-            raise DeviceError(f"{self.name}: COUNTERS is not JSON ({exc})", 0, "COUNTERS") from exc
+            raise DeviceError(f"{self.who}: COUNTERS is not JSON ({exc})", 0, "COUNTERS") from exc
+        except RecursionError:  # json's limit on nesting: a lying device's 16 KiB of '['
+            raise DeviceError(f"{self.who}: COUNTERS is nested too deep", 0, "COUNTERS") from None
         if not isinstance(data, dict):
-            raise DeviceError(f"{self.name}: COUNTERS is not a JSON object", 0, "COUNTERS")
+            raise DeviceError(f"{self.who}: COUNTERS is not a JSON object", 0, "COUNTERS")
         return data
 
     def get_config(self) -> bytes:
