@@ -25,6 +25,7 @@ from keilog.sync import (
     InvalidReplyError,
     SyncError,
     sync,
+    sync_port,
 )
 
 from tests.sync.conftest import LoggedRun
@@ -270,3 +271,28 @@ def test_lying_counters_are_a_device_error(payload: bytes) -> None:
     client.hello()
     with pytest.raises(DeviceError, match=r"^/dev/liar: device liar-unit: COUNTERS is"):
         client.counters()
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(device_id=_ids, name=_names, sealed=st.booleans(), data=st.binary(max_size=200))
+def test_fuzz_a_lying_device_on_a_pty_through_sync_port(
+    tmp_path_factory: pytest.TempPathFactory,
+    device_id: bytes,
+    name: bytes,
+    sealed: bool,
+    data: bytes,
+) -> None:
+    """The same property through the real serial path: keilog.sync.sync_port opens the
+    pty by name with pyserial, as keilog sync opens /dev/ttyACM0."""
+    work = tmp_path_factory.mktemp("pty")
+    h = home(work)
+    outside = {k: v for k, v in tree(h).items() if not k.startswith("into")}
+    liar = Liar(device_id=device_id, segments=[Segment(name, data, sealed)])
+    with LiarOnPty(liar) as pty:
+        try:
+            sync_port(pty.path, h / "into", work / "k.db", timeout=0.2, retries=1)
+        except KeilogError as exc:
+            assert "\n" not in str(exc)
+    assert {k: v for k, v in tree(h).items() if not k.startswith("into")} == outside
