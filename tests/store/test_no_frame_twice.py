@@ -137,3 +137,15 @@ def test_a_segment_copied_mid_write_then_complete(tmp_path) -> None:
     short.write_bytes(data[:1024])
     assert store.import_files(db, [short])[0].status == "already imported"
     assert d["frames"].count == 6
+
+
+def test_logs_that_only_begin_alike_are_separate(tmp_path) -> None:
+    """Relative timestamps from 0 and the same first message: not the same recording."""
+    db = tmp_path / "k.db"
+    one, two = messages(100), messages(101, start=1)
+    two[0] = one[0]  # the same first frame; the rest differs (shifted by one)
+    write(tmp_path / "one.log", one)
+    write(tmp_path / "two.log", two)
+    results = store.import_files(db, [tmp_path / "one.log", tmp_path / "two.log"])
+    assert [r.already_stored for r in results] == [0, 0]
+    assert len(stored(db)) == 200

@@ -11,9 +11,10 @@ these are different bytes with the same frames at their start. The rule
   first ones (compared frame by frame); the import then stores only the records after
   them. A file that is no longer than what is stored adds nothing ("already imported").
 - **Other loggers' logs** are the same recording when a stored log of the same format
-  starts with the same frame (timestamp, identifier, flags, data); its last frame must
-  then be the new file's frame at the same index, and the frames up to there are
-  skipped. Links chain: a third, longer copy skips both stored parts.
+  starts with the same frames (timestamp, identifier, flags, data; its first 64, or all
+  it has); its last frame must then be the new file's frame at the same index, and the
+  frames up to there are skipped. Links chain: a third, longer copy skips both stored
+  parts.
 - Anything else that shares that start but differs is refused with a message naming the
   stored file and the frame: nothing of the new file is stored.
 """
@@ -28,6 +29,8 @@ import numpy as np
 
 from keilog.decode import FrameBatch
 from keilog.errors import StoreError
+
+SAME_START = 64  # frames that must match for a stored log to be this one's start
 
 
 class OverlapError(StoreError):
@@ -113,7 +116,7 @@ class LogChain:
                     self._refuse(self.check_at)
                 self.check_at = None
             if self.check_at is None and start <= self.skip_to < end:
-                row = self._stored_starting(frame_key(batch, self.skip_to - start))
+                row = self._stored_starting(batch, self.skip_to - start)
                 if row is not None:
                     segment, first, frames, last, stored_name = row
                     self.seen.add(segment)
@@ -151,8 +154,13 @@ class LogChain:
             "recordings, import this one into another database"
         )
 
-    def _stored_starting(self, frame: tuple[Any, ...]) -> tuple[int, int, int, Any, str] | None:
-        ts, arb, ext, data = frame
+    def _stored_starting(
+        self, batch: FrameBatch, at: int
+    ) -> tuple[int, int, int, Any, str] | None:
+        """A stored log whose first frames (up to SAME_START of them, as far as the batch
+        goes) are the batch's from index at: two recordings that merely begin with the
+        same frame (relative timestamps from 0, the same first message) are separate."""
+        ts, arb, ext, data = frame_key(batch, at)
         for segment, first, frames, stored_name in self.conn.execute(
             "select s.id, s.first_frame, s.frames, s.name from segments s join devices d "
             "on s.device = d.id join frames f on f.id = s.first_frame where d.device_id = ? "
@@ -161,6 +169,16 @@ class LogChain:
             [self.device_id, ts, arb, ext, data],
         ):
             if segment in self.seen or not frames:
+                continue
+            n = min(SAME_START, frames, len(batch) - at)
+            head = self.conn.execute(
+                "select timestamp, arbitration_id, is_extended, data from frames where id "
+                "between ? and ? order by id",
+                [first, first + n - 1],
+            ).fetchall()
+            if [(r[0], r[1], r[2], bytes(r[3])) for r in head] != [
+                frame_key(batch, at + i) for i in range(n)
+            ]:
                 continue
             last = self.conn.execute(
                 "select timestamp, arbitration_id, is_extended, data from frames where id = ?",
