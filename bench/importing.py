@@ -35,7 +35,7 @@ from cantools.database.errors import DecodeError
 from keilog import store
 from keilog.decode import Decoder, FrameBatch, load_database
 from keilog.paths import keicar_dbc
-from keilog.store import ingest
+from keilog.store import ingest, rows
 
 from bench import entry
 from bench.decode import keicar_log
@@ -116,17 +116,17 @@ def where_time_goes(segments: list[Path], can_db: Database, db_path: Path) -> di
 
         return wrapper
 
-    saved = (ingest.read_columns, ingest.segment_clock, ingest.insert_columns, Decoder.decode)
+    saved = (ingest.read_columns, ingest.segment_clock, rows.insert_columns, Decoder.decode)
     ingest.read_columns = timed("read_and_clock_s", ingest.read_columns)
     ingest.segment_clock = timed("read_and_clock_s", ingest.segment_clock)
-    ingest.insert_columns = timed(None, ingest.insert_columns)
+    rows.insert_columns = timed(None, rows.insert_columns)
     Decoder.decode = timed("decode_s", Decoder.decode)  # type: ignore[method-assign]
     try:
         t0 = time.perf_counter()
         store.import_files(db_path, segments, can_db)
         total = time.perf_counter() - t0
     finally:
-        ingest.read_columns, ingest.segment_clock, ingest.insert_columns = saved[:3]
+        ingest.read_columns, ingest.segment_clock, rows.insert_columns = saved[:3]
         Decoder.decode = saved[3]  # type: ignore[method-assign]
     out = {k: round(v, 3) for k, v in spent.items()}
     out["rest_s"] = round(total - sum(spent.values()), 3)

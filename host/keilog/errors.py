@@ -13,6 +13,10 @@ class LogFormatError(KeilogError):
     """A log segment (or other log file) cannot be read."""
 
 
+class DamagedFileError(LogFormatError):
+    """A log has damaged parts and damage was not allowed: nothing of it was stored."""
+
+
 class DbcError(KeilogError):
     """A DBC (or KCD/SYM/ARXML) file cannot be loaded."""
 

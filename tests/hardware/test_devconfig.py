@@ -161,3 +161,43 @@ def test_cli_config_unknown_board():
     result = CliRunner().invoke(cli, ["config", "--board", "esp32"])
     assert result.exit_code == 1
     assert "unknown board 'esp32'" in result.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000, '{"a": ' * 100_000, '{"can": {"x": [[[[[[[[[1]]]]]]]]]}}'],
+    ids=["lists", "objects", "nine"],
+)
+def test_a_config_nested_too_deep_is_refused_before_json_recurses(tmp_path, text):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"config\.json: nested more than 8 deep \(at character"):
+        devconfig.load_config(path)
+
+
+def test_brackets_inside_strings_are_not_nesting(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"device": {"id": "[[[[[[[[[[\\"{{{{{{{{{{"}}')
+    with pytest.raises(ConfigError, match=r"device\.id must be"):
+        devconfig.load_config(path)
+
+
+_json_ish = st.text(st.sampled_from('{}[]":,0123456789.-etruefalsn \\ab'), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        _json_ish,
+        st.text(max_size=200),
+        st.integers(4000, 5000).map(lambda n: '{"a": 1' + "1" * n + "}"),
+    )
+)
+def test_fuzz_any_config_text_is_a_dict_or_a_config_error(text):
+    """What a device sends back, or a file holds: parsed, or ConfigError naming where."""
+    try:
+        data = devconfig.parse_config(text, "the device")
+    except ConfigError as exc:
+        assert str(exc).startswith("the device")
+    else:
+        assert isinstance(data, dict)

@@ -62,7 +62,9 @@ def make_db(path: Path, *drives: Drive) -> Path:
     db = store.open_db(path)
     can_db = dbc.load_databases([paths.keicar_dbc()])
     for i, d in enumerate(drives):
-        header = SegmentHeader(0, 1, 0, d.boot, 0, d.device, (0, 1, 0))
+        # One segment per drive: its own segment number (a logger never writes two
+        # segments with the same device, boot and number; import takes those as copies).
+        header = SegmentHeader(0, 1, 0, d.boot, i, d.device, (0, 1, 0))
         seg = Segment(header, [header, *records(d)], name=f"T{i:07d}.KLG")
         sha = hashlib.sha256(repr(d).encode()).hexdigest()
         ingest._store_segment(db, seg, sha, seg.name, can_db)

@@ -326,3 +326,23 @@ def test_times_are_local_to_the_trip_with_utc_beside_them(demo_page):
     assert "EDT" in rows[0].all_text() and "UTC" in rows[0].all_text()
     data = json.loads(re.search(r'id="trip-data-1">(.*?)</script>', html).group(1))
     assert (data["zone"], data["offset"]) == ("EDT", -4 * 3600)
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("https://example.org/statute", True),
+        ("http://example.org/statute", True),
+        ("javascript:alert(document.cookie)", False),
+        (" JavaScript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("//evil.example/x", False),
+    ],
+)
+def test_only_http_urls_become_links(url, linked):
+    from keilog.report.html import _source
+    from keilog.rules import Violation
+
+    v = Violation(1, "r", "FL", None, None, None, 55, 70, None, None, "FL statute", None, url)
+    assert ("<a href=" in _source(v)) is linked
+    assert "javascript" not in _source(v).lower() and "data:" not in _source(v)

@@ -110,3 +110,30 @@ def test_serve_metadata_option_writes_the_file(florida, tmp_path):
     r = CliRunner().invoke(cli, ["serve", "--db", str(florida.db), "--metadata", str(out)])
     assert r.exit_code == 0, r.output
     assert json.loads(out.read_text())["databases"]["florida"]["title"] == "keilog log database"
+
+
+def test_serve_reads_rows_committed_after_it_started(tmp_path):
+    """Read-only, not immutable: an import that commits while serve runs is seen whole
+    (issue 14: immutable mode showed 289,144 of 600,000 frames on disk)."""
+    db = store.open_db(tmp_path / "k.db")
+    row = {"segment": 1, "arbitration_id": 1, "is_extended": 0, "is_remote": 0}
+    row |= {"is_error": 0, "is_fd": 0, "bitrate_switch": 0, "error_state_indicator": 0}
+    db["frames"].insert_all([{**row, "dlc": 0, "data": b""}] * 10)
+    files, meta = srv.prepare(tmp_path / "k.db", tmp_path)
+    port = _free_port()
+    proc = subprocess.Popen(
+        srv.command(files, meta, "127.0.0.1", port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/k.json?sql=select+count(*)+as+n+from+frames&_shape=array"
+        deadline = time.monotonic() + 30
+        assert json.loads(_get(url, deadline)) == [{"n": 10}]
+        with db.conn:
+            db["frames"].insert_all([{**row, "dlc": 0, "data": b""}] * 5000)
+        assert json.loads(_get(url, deadline)) == [{"n": 5010}]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    db.close()

@@ -178,3 +178,22 @@ def test_check_result_gives_the_typed_result_of_check_database(florida):
         v["rule"] for t in florida.check["trips"] for v in t["violations"]
     ]
     assert result.to_json() == check_database(florida.db, vehicle, florida.roads)
+
+
+def test_a_check_result_nested_100000_deep_is_our_error(tmp_path):
+    path = tmp_path / "check.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ReportError, match=r"check\.json: nested too deep"):
+        load_check(path)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a": 1' + b"1" * 5000 + b"}", b"\xff\xfe{}"],
+    ids=["huge-integer", "not-utf8"],
+)
+def test_a_check_result_json_cannot_hold_is_our_error(tmp_path, data):
+    path = tmp_path / "check.json"
+    path.write_bytes(data)
+    with pytest.raises(ReportError, match=r"check\.json: not a check result"):
+        load_check(path)

@@ -162,3 +162,9 @@ def test_any_value_in_any_field_is_accepted_or_named(key, value):
         sc.parse(data, source="fuzz.json")
     except ConfigError as exc:
         assert str(exc).startswith(f"fuzz.json: {key}")
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"a": ' * 100_000], ids=["lists", "objects"])
+def test_a_scenario_nested_100000_deep_is_a_config_error(text):
+    with pytest.raises(ConfigError, match=r"^deep\.json: nested too deep to be a scenario"):
+        sc.loads(text, source="deep.json")

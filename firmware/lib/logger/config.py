@@ -113,8 +113,19 @@ def _check_extra(key, value):
             if not _is_int(p) or not 0 <= p <= 0xFF:
                 return "obd.pids entries must be integers 0..255, got %r" % (p,)
     elif key == "device.id" and value is not None:
-        if len(value) > 16 or not all(32 < ord(c) < 127 for c in value):
-            return "device.id must be 1 to 16 printable ASCII characters, got %r" % (value,)
+        # The host makes a folder of it (docs/sync-protocol.md): letters, digits, '.',
+        # '_' and '-', starting with a letter or digit.
+        if (
+            not 1 <= len(value) <= 16
+            or not all(
+                c.isalpha() or c.isdigit() or (i and c in "._-") for i, c in enumerate(value)
+            )
+            or not all(ord(c) < 127 for c in value)
+        ):
+            return (
+                "device.id must be 1 to 16 letters, digits, '.', '_' or '-' starting with a "
+                "letter or digit, got %r" % (value,)
+            )
     return None
 
 

@@ -34,6 +34,11 @@ CSV_COLUMNS = ["timestamp", "arbitration_id", "is_extended_id", "message", "sign
 @click.option("--nl", is_flag=True, help="Newline-delimited JSON: one object per line.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per signal value (long format).")
 @click.option("--choices", is_flag=True, help="Print choice labels instead of raw numbers.")
+@click.option(
+    "--allow-damage",
+    is_flag=True,
+    help="Exit 0 although a log is damaged (truncated, bad lines: those are skipped).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @handle_errors
 def decode(
@@ -42,6 +47,7 @@ def decode(
     nl: bool,
     as_csv: bool,
     choices: bool,
+    allow_damage: bool,
     quiet: bool,
 ) -> None:
     """Decode CAN logs with DBC files; print one object per decoded frame.
@@ -80,7 +86,14 @@ def decode(
         stdin = click.get_binary_stream("stdin")
         results = decode_stream(stdin, decoder, choices=choices, totals=totals)
     else:
-        results = decode_logs(logs, decoder, choices=choices, progress=progress, totals=totals)
+        results = decode_logs(
+            logs,
+            decoder,
+            choices=choices,
+            progress=progress,
+            totals=totals,
+            skip_bad_lines=allow_damage,
+        )
     frames = (frame for result in _flushed(results, from_stdin) for frame in result.frames())
     try:
         if as_csv:
@@ -92,9 +105,14 @@ def decode(
             _write_array(frames)
     finally:
         progress.done()
-    for problem in totals.problems:
+    for problem in totals.problems[:20]:
         status(f"warning: {problem}", quiet)
+    if len(totals.problems) > 20:
+        status(f"warning: ... and {len(totals.problems) - 20} more", quiet)
     status(summary(totals), quiet)
+    error = totals.damage_error()
+    if error is not None and not allow_damage:
+        raise error
 
 
 def _flushed(results: Iterator[Any], live: bool) -> Iterator[Any]:

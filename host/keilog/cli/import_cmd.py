@@ -31,6 +31,12 @@ from keilog.cli.progress import TerminalProgress
     type=click.Path(path_type=Path),
     help="DBC file to decode frames with; repeat for several.",
 )
+@click.option(
+    "--allow-damage",
+    is_flag=True,
+    help="Import the readable part of damaged files (truncated, bit-flipped, bad lines "
+    "skipped) and record the damage; without it a damaged file is refused.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per segment.")
 @click.option("-q", "--quiet", is_flag=True, help="No status lines on stderr.")
 @handle_errors
@@ -38,13 +44,15 @@ def import_(
     segments: tuple[Path, ...],
     db_path: Path,
     dbc_paths: tuple[Path, ...],
+    allow_damage: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Import log segments (files or folders of *.KLG) into a SQLite database.
 
     Frames whose id is in a DBC are decoded into one table per message. Importing
-    the same segment again changes nothing.
+    the same segment again changes nothing. A damaged file (truncated, bit-flipped, a
+    bad line) is refused unless --allow-damage.
 
     Example:
 
@@ -57,7 +65,9 @@ def import_(
     can_db = dbc.load_databases(dbc_paths) if dbc_paths else None
     progress = TerminalProgress(quiet)
     try:
-        results = store.import_files(db_path, segments, can_db, frame_progress=progress)
+        results = store.import_files(
+            db_path, segments, can_db, frame_progress=progress, allow_damage=allow_damage
+        )
     finally:
         progress.done()
     for r in results:
@@ -75,3 +85,11 @@ def import_(
             )
         for d in r.damage:
             status(f"{r.path}: damaged {d}", quiet)
+        for note in r.renamed:
+            status(f"{r.path}: {note}", quiet)
+        if r.continues:
+            status(
+                f"{r.path}: continues {', '.join(r.continues)} (stored already): "
+                f"{r.already_stored} frames there were not stored again",
+                quiet,
+            )

@@ -31,6 +31,8 @@ from cantools.database.conversion import (
     LinearIntegerConversion,
 )
 
+from keilog.errors import DbcError
+
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
 UINT64_MAX = (1 << 64) - 1
@@ -229,7 +231,10 @@ def _compile_tree(tree: Sequence[object]) -> list[str | MuxNode]:
             nodes.append(node)
             continue
         if not isinstance(node, Mapping):
-            raise TypeError(f"unexpected node in a cantools signal tree: {node!r}")
+            raise DbcError(
+                f"a message's signal tree has {node!r} where a signal or multiplexer belongs "
+                "(a damaged multiplexer definition); fix the database file"
+            )
         for mux_name, branches in node.items():
             nodes.append(
                 MuxNode(

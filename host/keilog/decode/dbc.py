@@ -46,7 +46,28 @@ def load_database(path: str | Path) -> Database:
         raise DbcError(_describe_rejection(path, exc)) from exc
     if not isinstance(db, Database):
         raise DbcError(f"{path}: this is a diagnostics database, not a CAN database; pass a DBC")
+    for message in db.messages:
+        if not _sound_tree(message.signal_tree):
+            raise DbcError(
+                f"{path}: message {message.name!r} has a damaged multiplexer definition "
+                "(cantools read a signal tree with an empty node); fix the file"
+            )
     return db
+
+
+def _sound_tree(tree: object) -> bool:
+    """A cantools signal tree holds only signal names and {multiplexer: {value: tree}}."""
+    if not isinstance(tree, list):
+        return False
+    for node in tree:
+        if isinstance(node, str):
+            continue
+        if not isinstance(node, dict):
+            return False
+        for branches in node.values():
+            if not isinstance(branches, dict) or not all(map(_sound_tree, branches.values())):
+                return False
+    return True
 
 
 def load_databases(paths: Iterable[str | Path]) -> Database:

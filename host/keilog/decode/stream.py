@@ -11,6 +11,7 @@ from keilog.decode.candump import read_candump
 from keilog.decode.decoder import Decoder
 from keilog.decode.logs import CHUNK_FRAMES, CanLog, ProgressCallback, open_log
 from keilog.decode.result import DecodeResult, DecodeStats
+from keilog.errors import DamagedFileError
 
 
 @dataclass
@@ -22,7 +23,22 @@ class LogDecoding:
 
     @property
     def problems(self) -> list[str]:
-        return [p for log in self.logs for p in log.problems]
+        return [f"{log.path}: {p}" for log in self.logs for p in log.problems]
+
+    def damage_error(self) -> DamagedFileError | None:
+        """The error to end with when a log had damage that was not allowed: the frames
+        decoded are the readable ones, the exit status says the logs were not whole."""
+        damaged = [log for log in self.logs if log.problem_count]
+        if not damaged:
+            return None
+        first = damaged[0]
+        return DamagedFileError(
+            f"{first.path}: {first.problem_count} damaged part"
+            f"{'s' if first.problem_count != 1 else ''} (first: {first.problems[0]})"
+            + (f", and {len(damaged) - 1} more damaged logs" if len(damaged) > 1 else "")
+            + "; the frames printed are the readable ones: pass --allow-damage to accept "
+            "damaged logs (and skip bad candump/CSV lines)"
+        )
 
 
 def decode_logs(
@@ -33,13 +49,14 @@ def decode_logs(
     chunk_frames: int = CHUNK_FRAMES,
     progress: ProgressCallback | None = None,
     totals: LogDecoding | None = None,
+    skip_bad_lines: bool = False,
 ) -> Iterator[DecodeResult]:
     """Decode each log in turn, one DecodeResult per chunk of frames.
 
     Every path is recognised before any is read, so a typo fails fast. ``totals``, when
     given, accumulates the logs' problems and the decode counts as chunks go by.
     """
-    logs = [open_log(p) for p in paths]
+    logs = [open_log(p, skip_bad_lines=skip_bad_lines) for p in paths]
     for log in logs:
         if totals is not None:
             totals.logs.append(log)

@@ -23,6 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from keilog.export.source import CHUNK_FRAMES, ExportError, Selection
+from keilog.store.names import file_name, quote
 
 INSTALL_HINT = "pyarrow is not installed; install it with: pip install 'keilog[parquet]'"
 PARQUET_SUFFIX = ".parquet"
@@ -51,15 +52,28 @@ def write_parquet(
     names = db.table_names()
     tables = ["frames", "gps_fixes", "events", "trips"]
     tables += sorted(t for t in names if t.startswith("msg_"))
+    files: set[str] = set()
     for table in tables:
         if table not in names:
             continue
         where, args = _where(db, table, sel)
+        # A DBC name may hold '/' or control characters: the file gets a safe name
+        # (the first free one, compared without case), the table keeps its own.
+        file = _free_file(file_name(table), files)
         counts[table] = _write_table(
-            pa, pq, db, table, where, args, out / f"{table}{PARQUET_SUFFIX}",
+            pa, pq, db, table, where, args, out / f"{file}{PARQUET_SUFFIX}",
             done if table == "frames" else None,
         )  # fmt: skip
     return counts
+
+
+def _free_file(name: str, taken: set[str]) -> str:
+    out, n = name, 1
+    while out.lower() in taken:
+        n += 1
+        out = f"{name}_{n}"
+    taken.add(out.lower())
+    return out
 
 
 def _where(db: sqlite_utils.Database, table: str, sel: Selection) -> tuple[str, tuple[Any, ...]]:
@@ -91,7 +105,7 @@ def _write_table(
     path: Path,
     done: Callable[[int], None] | None,
 ) -> int:
-    info = db.execute(f"pragma table_info([{table}])").fetchall()
+    info = db.execute(f"pragma table_info({quote(table)})").fetchall()
     columns = [row[1] for row in info]
     declared = {row[1]: (row[2] or "").upper() for row in info}
     clause = f" where {where}" if where else ""
@@ -102,7 +116,7 @@ def _write_table(
     ]
     schema = pa.schema(fields)
     order = " order by frame_id" if table.startswith("msg_") else " order by id"
-    cur = db.conn.execute(f"select * from [{table}]{clause}{order}", args)
+    cur = db.conn.execute(f"select * from {quote(table)}{clause}{order}", args)
     rows = 0
     with pq.ParquetWriter(path, schema) as writer:
         while chunk := cur.fetchmany(CHUNK_FRAMES):
@@ -131,8 +145,8 @@ def _text_columns(
     numeric = [c for c in columns if declared[c] in ("INTEGER", "REAL", "FLOAT")]
     if not numeric:
         return set()
-    probes = ", ".join(f"max(typeof([{c}]) = 'text')" for c in numeric)
-    found = db.execute(f"select {probes} from [{table}]{clause}", args).fetchone()
+    probes = ", ".join(f"max(typeof({quote(c)}) = 'text')" for c in numeric)
+    found = db.execute(f"select {probes} from {quote(table)}{clause}", args).fetchone()
     return {c for c, hit in zip(numeric, found, strict=True) if hit}
 
 

@@ -250,19 +250,64 @@ def check_config(config: dict[str, Any], schema: ModuleType | None = None) -> di
     return result
 
 
+MAX_NESTING = 8  # a config is objects of objects two deep; 8 leaves room, 100,000 does not
+
+
+def _nesting(text: str) -> tuple[int, int]:
+    """The deepest nesting of [ and { outside strings, and the offset where it is
+    first reached (json.loads itself recurses, and fails with RecursionError)."""
+    depth = deepest = where = 0
+    in_string = escaped = False
+    for i, c in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, i
+                if deepest > MAX_NESTING:
+                    break
+        elif c in "]}":
+            depth -= 1
+    return deepest, where
+
+
+def parse_config(text: str, where: str) -> dict[str, Any]:
+    """A config's JSON text as a dict (not yet checked against the SCHEMA); where names
+    it in errors (a path, or the device)."""
+    deepest, at = _nesting(text)
+    if deepest > MAX_NESTING:
+        raise ConfigError(
+            f"{where}: nested more than {MAX_NESTING} deep (at character {at}); a config "
+            "is an object of objects (see firmware/lib/logger/config.py)"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    except ValueError as exc:  # an integer of more than 4300 digits (int_max_str_digits)
+        raise ConfigError(f"{where}: not a usable config: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a config must be a JSON object")
+    return data
+
+
 def load_config(path: Path) -> dict[str, Any]:
     """Read and validate a ``config.json``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: byte {exc.start} is not UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config must be a JSON object")
+    data = parse_config(text, str(path))
     try:
         check_config(data)
     except ConfigError as exc:

@@ -26,6 +26,7 @@ from keilog.rules import CheckResult, CheckTrip, RuleBook
 from keilog.rules.speed import MIN_COMPARE_MPH, compare_speeds
 from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.store.fixes import Fixes, read_fixes, trip_window
+from keilog.store.names import quote
 from keilog.store.trips import STANDING_MPS, Trip
 from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m
 
@@ -227,8 +228,8 @@ def find_series(db: sqlite_utils.Database, trip: Trip, q: Quantity) -> Series | 
         if not db.table(table).exists() or column not in db.table(table).columns_dict:
             continue
         rows = db.execute(
-            f"select timestamp, [{column}] from [{table}] where {where} and [{column}] "
-            "is not null order by timestamp",
+            f"select timestamp, {quote(column)} from {quote(table)} where {where} and "
+            f"{quote(column)} is not null order by timestamp",
             args,
         ).fetchall()
         if rows:

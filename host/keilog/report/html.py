@@ -160,8 +160,10 @@ def _by_how_much(v: Violation) -> str:
 
 def _source(v: Violation) -> str:
     label = escape(v.source or "no source given")
-    if v.source_url:
-        label = f'<a href="{escape(v.source_url, quote=True)}">{label}</a>'
+    # Only http(s) becomes a link: a check.json is input, and "javascript:..." or
+    # "data:..." in a report would run when clicked.
+    if v.source_url and v.source_url.strip().lower().startswith(("http://", "https://")):
+        label = f'<a href="{escape(v.source_url.strip(), quote=True)}">{label}</a>'
     date = f"<br><small>source dated {escape(v.source_date)}</small>" if v.source_date else ""
     return label + date
 

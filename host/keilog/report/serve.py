@@ -330,9 +330,13 @@ def prepare(
 def command(
     files: list[Path], meta_path: Path, host: str = "127.0.0.1", port: int = 8001
 ) -> list[str]:
-    """The Datasette command line (read-only: immutable databases)."""
-    args = [sys.executable, "-m", "datasette", "serve"]
-    for f in files:
+    """The Datasette command line. The keilog database is opened read-only
+    (``mode=ro``), not immutable: an import may be writing it meanwhile, and each query
+    then reads one consistent snapshot of it (immutable mode would read a file that
+    changes under it, half old, half new). The check database is ours and stays still."""
+    db_path, *others = files
+    args = [sys.executable, "-m", "datasette", "serve", str(db_path)]
+    for f in others:
         args += ["--immutable", str(f)]
     return [*args, "--metadata", str(meta_path), "--host", host, "--port", str(port)]
 

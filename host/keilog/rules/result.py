@@ -255,6 +255,15 @@ def load_check(path: str | Path, rules: RuleBook | None = None) -> CheckResult:
         raise ReportError(
             f"{p}:{exc.lineno}: not JSON ({exc.msg}); write it with keilog check --json"
         ) from exc
+    except ValueError as exc:  # not UTF-8, or an integer of more than 4300 digits
+        raise ReportError(
+            f"{p}: not a check result ({exc}); write it with keilog check --json"
+        ) from exc
+    except RecursionError:
+        # json's own limit on nesting (it recurses): a check result is 4 levels deep.
+        raise ReportError(
+            f"{p}: nested too deep to be a check result; write it with keilog check --json"
+        ) from None
     return CheckResult.from_json(doc, str(p), rules)
 
 

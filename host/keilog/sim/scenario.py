@@ -328,6 +328,13 @@ def loads(text: str, *, source: str = "<scenario>", base_dir: Path | None = None
         raise ConfigError(
             f"{source}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})"
         ) from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise ConfigError(f"{source}: not a usable scenario ({exc})") from None
+    except RecursionError:
+        # json's own limit on nesting (it recurses); a scenario is a few levels deep.
+        raise ConfigError(
+            f"{source}: nested too deep to be a scenario (docs/scenarios.md)"
+        ) from None
     return parse(data, source=source, base_dir=base_dir)
 
 

@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from keilog.store.names import quote
+
 ROWS_PER_STATEMENT = 64
 
 
@@ -34,7 +36,8 @@ def insert_columns(
         if len(values) != rows:
             raise ValueError(f"{table}.{names[j]}: {len(values)} values given, {rows} expected")
         flat[j::width] = values  # interleave: one C loop per column
-    head = f"insert into [{table}] ({', '.join(f'[{n}]' for n in names)}) values "
+    # Names are data (a DBC's message and signal names): always quoted, never spliced.
+    head = f"insert into {quote(table)} ({', '.join(map(quote, names))}) values "
     one = "(" + ",".join("?" * width) + ")"
     per = ROWS_PER_STATEMENT * width
     full = rows // ROWS_PER_STATEMENT * per

@@ -16,9 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from keilog.decode import DecodedMessage, DecodeResult
+from keilog.store.names import LEAD_COLUMNS, StoredNames
 
-# Columns every message table has before its signals (store.py creates them).
-LEAD_COLUMNS = ("frame_id", "timestamp", "device_id", "boot", "mono_us")
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 NAN_TEXT = "NaN"
 """How a signal value that is NaN is stored (NULL means the signal was absent)."""
@@ -40,14 +39,17 @@ def message_rows(
     device_id: str,
     boot: int,
     mono_us: Sequence[int | None] | NDArray[np.int64] | None,
+    names: StoredNames | None = None,
 ) -> Iterator[MessageRows]:
-    """Rows for each message table: ``frame_ids`` and ``mono_us`` are per batch row."""
+    """Rows for each message table: ``frame_ids`` and ``mono_us`` are per batch row.
+    names: the stored column of each signal (default: the signal's own name)."""
     for name, decoded in result.items():
         if not decoded.signals:
             continue
+        signals = list(decoded.signals)
         yield MessageRows(
             name,
-            [*LEAD_COLUMNS, *decoded.signals],
+            [*LEAD_COLUMNS, *(names.column(name, s) if names else s for s in signals)],
             _columns(decoded, frame_ids, device_id, boot, mono_us),
             len(decoded),
         )

@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import sqlite3
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 import sqlite_utils
 from numpy.typing import NDArray
 
-from keilog.decode import Decoder, FrameBatch, open_log
+from keilog.decode import FrameBatch, open_log
 from keilog.decode.logs import CanLog, Progress, ProgressCallback
 from keilog.errors import LogFormatError, StoreError
 from keilog.logformat.clock import Clock
@@ -42,10 +41,10 @@ from keilog.logformat.columns import (
 )
 from keilog.logformat.reader import Event, GpsFix, Segment
 from keilog.outputs import check_parent, undo_on_failure
+from keilog.store import overlap, rows
 from keilog.store import trips as dbtrips
-from keilog.store.bulk import insert_columns
-from keilog.store.decoded import message_rows
-from keilog.store.schema import ensure_message_table, ensure_schema, message_table
+from keilog.store.damage import refuse_damage, summarise_damage
+from keilog.store.schema import ensure_schema, message_table
 
 __all__ = [
     "SegmentImport",
@@ -60,17 +59,6 @@ __all__ = [
 FilesProgress = Callable[[int, int], None]
 CHUNK_FRAMES = 32_768  # frames per insert batch: bounds the Python objects alive at once
 
-# One compiled decoder per cantools database (compiling a large DBC takes milliseconds,
-# a segment import may be far shorter).
-_DECODERS: weakref.WeakKeyDictionary[cantools.database.Database, Decoder] = (
-    weakref.WeakKeyDictionary()
-)
-
-_FRAME_COLUMNS = (
-    "id", "segment", "mono_us", "timestamp", "arbitration_id", "is_extended", "is_remote",
-    "is_error", "is_fd", "bitrate_switch", "error_state_indicator", "dlc", "data",
-)  # fmt: skip
-
 
 @dataclass
 class SegmentImport:
@@ -84,6 +72,9 @@ class SegmentImport:
     gps_fixes: int = 0
     events: int = 0
     damage: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # DBC names stored under another
+    already_stored: int = 0  # frames skipped: stored from an earlier copy (overlap)
+    continues: list[str] = field(default_factory=list)  # names of those earlier copies
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -108,10 +99,13 @@ def import_segment(
     name: str,
     can_db: cantools.database.Database | None = None,
     on_frames: Callable[[int, int], None] | None = None,
+    allow_damage: bool = True,
 ) -> SegmentImport:
     """Import one segment's bytes. Idempotent (by SHA-256) and atomic.
 
     ``on_frames(stored, total)`` is called after each chunk of frames is stored.
+    allow_damage: store a damaged segment's readable records and its damage (sync does:
+    the bytes are the device's own); otherwise refuse it (DamagedFileError).
     """
     sha = hashlib.sha256(data).hexdigest()
     if _imported(db, sha):
@@ -124,6 +118,10 @@ def import_segment(
             f"{name}: not a keilog log segment: no readable block in {len(data)} bytes{first}; "
             "nothing was imported from it"
         )
+    if cols.damage and not allow_damage:
+        result = SegmentImport(name, sha, "refused", frames=len(cols.can))
+        result.damage = summarise_damage(cols.damage)
+        refuse_damage(name, result, len(cols.damage))
     return _store_columns(db, cols, sha, name, can_db, on_frames)
 
 
@@ -146,31 +144,55 @@ def _store_columns(
     can_db: cantools.database.Database | None,
     on_frames: Callable[[int, int], None] | None,
 ) -> SegmentImport:
-    result = SegmentImport(name, sha, "imported", damage=[str(d) for d in cols.damage])
+    result = SegmentImport(name, sha, "imported")
+    result.damage = summarise_damage(cols.damage)
     header = cols.header
     device_id = header.device_id if header else "unknown"
     boot = header.boot if header else 0
     conn = db.conn
     can = cols.can
+    fixes = [r for r in cols.others if isinstance(r, GpsFix)]
+    events = [r for r in cols.others if isinstance(r, Event)]
+    anchors = list(cols.anchors)
+    others: list[Any] = list(cols.others)
+    if header is not None:
+        # No frame twice: a longer copy of a segment already stored adds what is new.
+        stored = overlap.stored_segment(conn, device_id, boot, header.seq)
+        if stored.names:
+            n = min(len(stored.frames), len(can))
+            head = _batch(can.take(slice(0, n)), None)
+            payloads = [head.payload(i) for i in range(n)]
+            overlap.check_segment_prefix(stored, can.mono_us, can.arbitration_id, payloads, name)
+            if (
+                len(can) <= len(stored.frames)
+                and len(fixes) <= stored.gps_fixes
+                and len(events) <= stored.events
+                and len(anchors) <= stored.anchors
+            ):
+                return SegmentImport(name, sha, "already imported", continues=stored.names)
+            can = can.take(slice(len(stored.frames), None))
+            fixes, events = fixes[stored.gps_fixes :], events[stored.events :]
+            anchors = anchors[stored.anchors :]
+            others = [*fixes, *events]
+            result.already_stored, result.continues = n, stored.names
     with db.atomic():  # one transaction per segment
         clock = segment_clock(cols, _known_points(conn, device_id, boot))
-        segment = _next_id(conn, "segments")
-        first_frame = _next_id(conn, "frames")
+        segment = rows.next_id(conn, "segments")
+        first_frame = rows.next_id(conn, "frames")
         utc = utc_seconds(can.mono_us, clock)
         for start in range(0, len(can), CHUNK_FRAMES):
             part = can.take(slice(start, start + CHUNK_FRAMES))
             ts = None if utc is None else utc[start : start + CHUNK_FRAMES]
             batch = _batch(part, ts)
-            _insert_frames(conn, first_frame + start, segment, batch, part.mono_us)
+            rows.insert_frames(conn, first_frame + start, segment, batch, part.mono_us)
             if can_db is not None:
-                result.decoded += _write_decoded(
-                    db, can_db, batch, first_frame + start, device_id, boot, part.mono_us
-                )
+                result.decoded += rows.write_decoded(
+                    db, can_db, batch, first_frame + start, device_id, boot, part.mono_us,
+                    result.renamed,
+                )  # fmt: skip
             if on_frames:
                 on_frames(start + len(part), len(can))
         key = (segment, device_id, boot)
-        fixes = [r for r in cols.others if isinstance(r, GpsFix)]
-        events = [r for r in cols.others if isinstance(r, Event)]
         fix_utc = _utc_list([f.mono_us for f in fixes], clock)
         event_utc = _utc_list([e.mono_us for e in events], clock)
         conn.executemany(
@@ -194,7 +216,7 @@ def _store_columns(
         conn.executemany(
             "insert into clock_anchors (segment, device_id, boot, mono_us, utc_us, source) "
             "values (?,?,?,?,?,?)",
-            [(*key, a.mono_us, a.utc_us, a.source) for a in cols.anchors],
+            [(*key, a.mono_us, a.utc_us, a.source) for a in anchors],
         )
         result.frames, result.gps_fixes, result.events = len(can), len(fixes), len(events)
         spans = dbtrips.segment_spans(
@@ -203,7 +225,7 @@ def _store_columns(
             [(e.mono_us, e.kind) for e in events if e.kind in dbtrips.ENDING_EVENTS],
         )
         dbtrips.store_spans(conn, segment, device_id, boot, "mono", spans, clock.utc_one)
-        monos = [r.mono_us for r in cols.others if r.mono_us is not None]
+        monos = [r.mono_us for r in others if r.mono_us is not None]
         if len(can):
             monos += [int(can.mono_us.min()), int(can.mono_us.max())]
         span_utc = _utc_list([min(monos), max(monos)] if monos else [], clock)
@@ -315,11 +337,6 @@ def _fix_columns(fixes: list[GpsFix]) -> dbtrips.Fixes:
     )
 
 
-def _next_id(conn: sqlite3.Connection, table: str) -> int:
-    row = conn.execute(f"select coalesce(max(id), 0) from [{table}]").fetchone()
-    return int(row[0]) + 1
-
-
 def _batch(part: CanColumns, utc: NDArray[np.float64] | None) -> FrameBatch:
     """Decoder columns for segment frames; NaN timestamps (stored as NULL) without a clock."""
     return FrameBatch(
@@ -333,136 +350,100 @@ def _batch(part: CanColumns, utc: NDArray[np.float64] | None) -> FrameBatch:
     )
 
 
-def _payloads(batch: FrameBatch) -> list[bytes]:
-    """Each frame's data bytes (none for remote frames) as one bytes object per frame."""
-    lengths = np.where(batch.flag("is_remote"), 0, batch.dlc)
-    sizes = np.unique(lengths)
-    if len(sizes) == 1:
-        return _fixed_bytes(batch.data, int(sizes[0]))
-    out = np.empty(len(batch), object)
-    for size in sizes.tolist():
-        rows = np.flatnonzero(lengths == size)
-        out[rows] = _fixed_bytes(batch.data[rows], size)
-    return list(out.tolist())
-
-
-def _fixed_bytes(data: NDArray[np.uint8], size: int) -> list[bytes]:
-    """The first ``size`` bytes of each row (numpy's void view: no Python loop)."""
-    if size == 0:
-        return [b""] * len(data)
-    return list(np.ascontiguousarray(data[:, :size]).view(f"V{size}").ravel().tolist())
-
-
-def _insert_frames(
-    conn: sqlite3.Connection,
-    first_id: int,
-    segment: int,
-    batch: FrameBatch,
-    mono_us: NDArray[np.int64] | None,
-) -> None:
-    n = len(batch)
-    columns: list[Iterable[Any]] = [
-        list(range(first_id, first_id + n)),
-        [segment] * n,
-        [None] * n if mono_us is None else mono_us.tolist(),
-        batch.timestamp.tolist(),  # NaN (no clock) is stored as NULL by SQLite
-        batch.arbitration_id.tolist(),
-        batch.is_extended.view(np.uint8).tolist(),
-        *(_flag_column(batch, name, n) for name in _FLAG_COLUMNS),
-        batch.dlc.tolist(),
-        _payloads(batch),
-    ]
-    insert_columns(conn, "frames", _FRAME_COLUMNS, columns, n)
-
-
-_FLAG_COLUMNS = ("is_remote", "is_error", "is_fd", "bitrate_switch", "error_state_indicator")
-
-
-def _flag_column(batch: FrameBatch, name: str, n: int) -> list[int]:
-    value = getattr(batch, name)
-    return [0] * n if value is None else list(value.view(np.uint8).tolist())
-
-
-def _decoder(can_db: cantools.database.Database) -> Decoder:
-    decoder = _DECODERS.get(can_db)
-    if decoder is None:
-        decoder = _DECODERS[can_db] = Decoder(can_db)
-    return decoder
-
-
-def _write_decoded(
-    db: sqlite_utils.Database,
-    can_db: cantools.database.Database,
-    batch: FrameBatch,
-    first_id: int,
-    device: str,
-    boot: int,
-    mono_us: NDArray[np.int64] | None,
-) -> int:
-    """Decode a batch (vectorised) and insert its rows into the msg_ tables."""
-    result = _decoder(can_db).decode(batch)
-    frame_ids = np.arange(first_id, first_id + len(batch), dtype=np.int64)
-    written = 0
-    for part in message_rows(result, frame_ids, device, boot, mono_us):
-        table = ensure_message_table(db, can_db.get_message_by_name(part.message))
-        insert_columns(db.conn, table, part.columns, part.values, part.count)
-        written += part.count
-    return written
-
-
 def import_log(
     db: sqlite_utils.Database,
     path: str | Path,
     can_db: cantools.database.Database | None = None,
     progress: ProgressCallback | None = None,
+    allow_damage: bool = True,
 ) -> SegmentImport:
     """Import a log of another logger (any format ``keilog decode`` reads).
+
+    allow_damage: skip a bad candump/CSV line and store what a truncated or damaged
+    log holds, recording the damage; otherwise refuse the log (DamagedFileError, or
+    the reader's LogFormatError naming the line), storing nothing of it.
 
     Like a segment: idempotent (by the SHA-256 of the file) and atomic (one transaction
     for the whole file), streamed in chunks of frames so memory stays bounded. The log
     is recorded in ``segments`` with device ``"<format> log"`` and boot 0; its trips
     split at gaps on the log's own time base.
     """
-    log = open_log(path)
+    log = open_log(path, skip_bad_lines=allow_damage)
     p = Path(path)
     sha = _file_sha256(p)
     if _imported(db, sha):
         return SegmentImport(p.name, sha, "already imported")
     result = SegmentImport(p.name, sha, "imported")
+    chain = overlap.LogChain(db.conn, f"{log.format} log", p.name)
+    try:
+        with db.atomic():
+            _store_log(db, log, can_db, progress, allow_damage, chain, result, sha, p)
+    except overlap.NothingNew:
+        return SegmentImport(p.name, sha, "already imported", continues=chain.parts)
+    return result
+
+
+def _store_log(
+    db: sqlite_utils.Database,
+    log: CanLog,
+    can_db: cantools.database.Database | None,
+    progress: ProgressCallback | None,
+    allow_damage: bool,
+    chain: overlap.LogChain,
+    result: SegmentImport,
+    sha: str,
+    p: Path,
+) -> None:
+    """import_log's transaction (raises overlap.NothingNew to roll it back)."""
     device_id = f"{log.format} log"
     conn = db.conn
     span_points: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
     first_ts: float | None = None
     last_ts: float | None = None
-    with db.atomic():
-        segment = _next_id(conn, "segments")
-        first_frame = fid = _next_id(conn, "frames")
-        for batch in log.batches(chunk_frames=CHUNK_FRAMES, progress=progress):
-            n = len(batch)
-            _insert_frames(conn, fid, segment, batch, None)
-            if can_db is not None:
-                result.decoded += _write_decoded(db, can_db, batch, fid, device_id, 0, None)
-            finite = batch.timestamp[np.isfinite(batch.timestamp)]
-            if len(finite):
-                span_points.append(_activity(np.round(finite * 1e6).astype(np.int64)))
-                lo, hi = float(finite.min()), float(finite.max())
-                first_ts = lo if first_ts is None else min(first_ts, lo)
-                last_ts = hi if last_ts is None else max(last_ts, hi)
-            fid += n
-            result.frames += n
-        result.damage = list(log.problems)
-        times = (
-            np.concatenate([t for t, _ in span_points]) if span_points else np.zeros(0, np.int64)
-        )
-        weights = np.concatenate([w for _, w in span_points]) if span_points else None
-        spans = dbtrips.segment_spans(times, dbtrips.Fixes.empty(), [], frame_weights=weights)
-        dbtrips.store_spans(conn, segment, device_id, 0, "log", spans, lambda t: t / 1e6)
-        _insert_segment(
-            conn, segment, sha, p.name, _device(conn, device_id, None), 0, None, 0,
-            first_frame if result.frames else None, result, [first_ts, last_ts],
-        )  # fmt: skip
-        dbtrips.rebuild_trips(conn, device_id, 0)
-    return result
+    read = 0
+    last: tuple[Any, ...] | None = None
+    segment = rows.next_id(conn, "segments")
+    first_frame = fid = rows.next_id(conn, "frames")
+    for batch in log.batches(chunk_frames=CHUNK_FRAMES, progress=progress):
+        if len(batch):
+            last = overlap.frame_key(batch, len(batch) - 1)
+        # No frame twice: frames a stored copy of this log holds are skipped.
+        skip = chain.skip(batch, read)
+        read += len(batch)
+        if skip:
+            result.already_stored += skip
+            batch = batch.take(slice(skip, None))
+        n = len(batch)
+        if not n:
+            continue
+        rows.insert_frames(conn, fid, segment, batch, None)
+        if can_db is not None:
+            result.decoded += rows.write_decoded(
+                db, can_db, batch, fid, device_id, 0, None, result.renamed
+            )
+        finite = batch.timestamp[np.isfinite(batch.timestamp)]
+        if len(finite):
+            span_points.append(_activity(np.round(finite * 1e6).astype(np.int64)))
+            lo, hi = float(finite.min()), float(finite.max())
+            first_ts = lo if first_ts is None else min(first_ts, lo)
+            last_ts = hi if last_ts is None else max(last_ts, hi)
+        fid += n
+        result.frames += n
+    if chain.finish(read, last) or (read and not result.frames):
+        raise overlap.NothingNew
+    result.continues = chain.parts
+    result.damage = summarise_damage(log.problems, log.problem_count)
+    if log.problems and not allow_damage:
+        refuse_damage(p.name, result, log.problem_count)
+    times = np.concatenate([t for t, _ in span_points]) if span_points else np.zeros(0, np.int64)
+    weights = np.concatenate([w for _, w in span_points]) if span_points else None
+    spans = dbtrips.segment_spans(times, dbtrips.Fixes.empty(), [], frame_weights=weights)
+    dbtrips.store_spans(conn, segment, device_id, 0, "log", spans, lambda t: t / 1e6)
+    _insert_segment(
+        conn, segment, sha, p.name, _device(conn, device_id, None), 0, None, 0,
+        first_frame if result.frames else None, result, [first_ts, last_ts],
+    )  # fmt: skip
+    dbtrips.rebuild_trips(conn, device_id, 0)
 
 
 def _activity(t_us: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -498,6 +479,7 @@ def import_files(
     can_db: cantools.database.Database | None = None,
     progress: FilesProgress | None = None,
     frame_progress: ProgressCallback | None = None,
+    allow_damage: bool = True,
 ) -> list[SegmentImport]:
     """Import segment files (or folders of them) and other loggers' logs, in order.
 
@@ -512,7 +494,7 @@ def import_files(
     with undo_on_failure(db_path, keep_if=lambda: _holds_imports(db_path)):
         db = open_db(db_path)
         try:
-            return _import_all(db, db_path, logs, can_db, progress, frame_progress)
+            return _import_all(db, db_path, logs, can_db, progress, frame_progress, allow_damage)
         finally:
             db.close()
 
@@ -533,6 +515,7 @@ def _import_all(
     can_db: cantools.database.Database | None,
     progress: FilesProgress | None,
     frame_progress: ProgressCallback | None,
+    allow_damage: bool,
 ) -> list[SegmentImport]:
     results = []
     files = [log.path for log in logs]
@@ -543,9 +526,11 @@ def _import_all(
             if log.format == "keilog":
                 data = _read(path)
                 tracker.start_file(path, len(data))
-                results.append(import_segment(db, data, path.name, can_db, tracker.frames))
+                results.append(
+                    import_segment(db, data, path.name, can_db, tracker.frames, allow_damage)
+                )
             else:
-                results.append(import_log(db, path, can_db, tracker.log_progress))
+                results.append(import_log(db, path, can_db, tracker.log_progress, allow_damage))
         except sqlite3.Error as exc:
             raise StoreError(
                 f"{path}: import failed and nothing of this {what} was stored ({exc}); "

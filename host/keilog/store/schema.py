@@ -16,6 +16,9 @@ from typing import Any
 import sqlite_utils
 
 from keilog.errors import StoreError
+from keilog.store.names import StoredNames, message_table, quote, stored_names
+
+__all__ = ["ensure_message_table", "ensure_schema", "message_table"]
 
 SCHEMA_VERSION = 2  # PRAGMA user_version of a database with this schema
 
@@ -169,7 +172,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f"pragma table_info([{table}])")]
+    return [row[1] for row in conn.execute(f"pragma table_info({quote(table)})")]
 
 
 def _file(conn: sqlite3.Connection) -> str:
@@ -177,10 +180,6 @@ def _file(conn: sqlite3.Connection) -> str:
         if name == "main":
             return str(path) or ":memory:"
     return ":memory:"
-
-
-def message_table(name: str) -> str:
-    return f"msg_{name}"
 
 
 # Columns every message table has before its signals (keilog.store.decoded fills them).
@@ -193,37 +192,44 @@ MESSAGE_LEAD = {
 }
 
 
-def ensure_message_table(db: sqlite_utils.Database, msg: Any) -> str:
-    """The ``msg_<MESSAGE>`` table of a cantools message, created with its signals'
-    units and comments in ``signals`` the first time; new signals become new columns."""
-    table = message_table(msg.name)
+def ensure_message_table(
+    db: sqlite_utils.Database, msg: Any, names: StoredNames | None = None
+) -> str:
+    """The table of a cantools message (``msg_<MESSAGE>``, renamed by
+    :mod:`keilog.store.names` if it collides), created with its signals' units and
+    comments in ``signals`` the first time; new signals become new columns. names: the
+    stored names of the message's whole database (default: of this message alone)."""
+    if names is None:
+        names = stored_names([msg])
+    table = names.table(msg.name)
+    columns = [(names.column(msg.name, s.name), s) for s in msg.signals]
     if not db.table(table).exists():
         cols: dict[str, Any] = dict(MESSAGE_LEAD)
-        for sig in msg.signals:
-            cols[sig.name] = float if is_float_signal(sig) else int
+        for column, sig in columns:
+            cols[column] = float if is_float_signal(sig) else int
         db.table(table).create(cols, pk="frame_id", foreign_keys=[("frame_id", "frames", "id")])
         db.table(table).create_index(["timestamp"])
         db.table("signals").upsert_all(
             [
                 {
-                    "message": msg.name,
+                    "message": table.removeprefix("msg_"),
                     "frame_id": msg.frame_id,
                     "is_extended": int(bool(msg.is_extended_frame)),
-                    "signal": sig.name,
+                    "signal": column,
                     "unit": sig.unit or "",
                     "comment": sig.comment or "",
                     "minimum": sig.minimum,
                     "maximum": sig.maximum,
                 }
-                for sig in msg.signals
+                for column, sig in columns
             ],
             pk=("message", "signal"),
         )
     else:
-        have = set(db.table(table).columns_dict)
-        for sig in msg.signals:
-            if sig.name not in have:
-                db.table(table).add_column(sig.name, float if is_float_signal(sig) else int)
+        have = {c.lower() for c in db.table(table).columns_dict}
+        for column, sig in columns:
+            if column.lower() not in have:
+                db.table(table).add_column(column, float if is_float_signal(sig) else int)
     return table
 
 

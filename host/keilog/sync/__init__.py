@@ -12,6 +12,7 @@ from keilog.sync.archive import Archive
 from keilog.sync.client import ClockSet, DeviceClient, DeviceInfo, Entry, LinkStats
 from keilog.sync.errors import (
     DeviceError,
+    InvalidReplyError,
     LinkLostError,
     LinkTimeoutError,
     SyncError,
@@ -28,6 +29,7 @@ __all__ = [
     "DeviceError",
     "DeviceInfo",
     "Entry",
+    "InvalidReplyError",
     "LinkLostError",
     "LinkStats",
     "LinkTimeoutError",

@@ -27,9 +27,19 @@ from typing import BinaryIO
 
 from keilog.sync.errors import SyncError
 
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", part) or "_"
+
+def _part(part: str, what: str) -> str:
+    # A device id or segment name as one path component: the client already refused
+    # anything else (keilog.sync.client), this is the archive's own line of defence.
+    if not _PART.match(part):
+        raise SyncError(
+            f"{what} {part!r} cannot name a file in the archive (letters, digits, '.', '_' "
+            "and '-' only, not starting with '.'): refused, nothing was written"
+        )
+    return part
 
 
 class Archive:
@@ -42,8 +52,20 @@ class Archive:
         except OSError as exc:
             raise SyncError(f"{self.root}: cannot create the archive folder: {exc}") from exc
 
+    def _inside(self, path: Path, folder: Path) -> Path:
+        """path, refused unless it resolves (symbolic links followed) inside folder."""
+        real = path.resolve()
+        if not real.is_relative_to(folder.resolve()):
+            raise SyncError(
+                f"{path}: resolves to {real}, outside the archive folder {folder}: refused, "
+                "nothing was written; remove the link that leads there"
+            )
+        return path
+
     def object_path(self, sha256: str) -> Path:
-        return self.root / f"{sha256}.KLG"
+        if not _SHA256.match(sha256):
+            raise SyncError(f"{sha256!r} is not a SHA-256: refused, nothing was written")
+        return self._inside(self.root / f"{sha256}.KLG", self.root)
 
     def has(self, sha256: str) -> bool:
         """True when the archive holds these bytes (checked, not just the name)."""
@@ -57,7 +79,9 @@ class Archive:
 
     # -- transfers in progress ---------------------------------------------------------
     def partial_path(self, device_id: str, name: str) -> Path:
-        return self.root / ".partial" / _safe(device_id) / _safe(name)
+        folder = self.root / ".partial"
+        path = folder / _part(device_id, "device id") / _part(name, "segment name")
+        return self._inside(path, folder)
 
     def partial_size(self, device_id: str, name: str) -> int:
         path = self.partial_path(device_id, name)

@@ -11,6 +11,7 @@ byte that arrived intact.
 from __future__ import annotations
 
 import json
+import re
 import struct
 import time
 from collections import OrderedDict, deque
@@ -20,13 +21,25 @@ from typing import Any, Protocol
 
 import serial
 
-from keilog.sync.errors import DeviceError, LinkLostError, LinkTimeoutError, VersionMismatchError
+from keilog.sync.errors import (
+    DeviceError,
+    InvalidReplyError,
+    LinkLostError,
+    LinkTimeoutError,
+    VersionMismatchError,
+)
 from keilog.sync.proto import SyncProto, load
 
 US_PER_DAY = 86_400_000_000
 _SMALLEST_CHUNK = 128
 _FRAMES_PER_RUN = 8  # READ asks for runs of max_data * 8 bytes (32 KiB)
 _MAX_CONFIG = 1 << 20
+# What the host accepts of a device (docs/sync-protocol.md, "What the host checks"): a
+# device id becomes a folder name in the archive, so it is letters, digits, '.', '_'
+# and '-' only, starting with a letter or digit (never '.' or '..'); max_data divides
+# the READ arithmetic and sizes frames.
+DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}\Z")
+MIN_MAX_DATA = 64
 
 
 class Port(Protocol):
@@ -125,6 +138,10 @@ def _unpack(fmt: str, body: bytes, offset: int = 0) -> tuple[Any, ...]:
 
 def _text(raw: bytes) -> str:
     return raw.rstrip(b"\x00").decode("ascii", errors="replace")
+
+
+def _printable(text: str) -> bool:
+    return all(32 <= ord(c) < 127 for c in text)
 
 
 class DeviceClient:
@@ -265,13 +282,38 @@ class DeviceClient:
             ms,
             us,
         ) = _unpack(p.FMT_HELLO, body)
+        ident = _text(device_id)
+        if not DEVICE_ID.match(ident):
+            raise InvalidReplyError(
+                f"{self.name}: the device calls itself {ident!r}, which is not a device id "
+                "(1 to 16 letters, digits, '.', '_' or '-', starting with a letter or digit): "
+                "nothing was synced; set device.id in its config (keilog config) or reinstall "
+                "its firmware (keilog deploy)"
+            )
+        max_payload = p.MAX_PAYLOAD - p.READ_HEADER
+        problems = []
+        if not MIN_MAX_DATA <= max_data <= max_payload:
+            problems.append(f"max_data {max_data} (not {MIN_MAX_DATA}..{max_payload})")
+        if mono_lo >= 1 << 30:
+            problems.append(f"monotonic clock µs {mono_lo} (not below 2^30)")
+        if utc_known and (ms >= 86_400_000 or us >= 1000):
+            problems.append(f"UTC ms of day {ms}, µs {us}")
+        if free_kib > total_kib:
+            problems.append(f"{free_kib} KiB free of {total_kib}")
+        if not _printable(_text(board)):
+            problems.append(f"board {_text(board)!r}")
+        if problems:
+            raise InvalidReplyError(
+                f"{self.name}: device {ident}: its HELLO says {', '.join(problems)}: "
+                "nothing was synced; reinstall its firmware (keilog deploy)"
+            )
         self.info = DeviceInfo(
             protocol=version,
             caps=caps,
             firmware=f"{fw_major}.{fw_minor}.{fw_patch}",
             max_data=max_data,
             boot=boot,
-            device_id=_text(device_id),
+            device_id=ident,
             board=_text(board),
             free_bytes=free_kib * 1024,
             total_bytes=total_kib * 1024,
@@ -281,11 +323,27 @@ class DeviceClient:
         )
         return self.info
 
-    def _entry(self, body: bytes, offset: int = 0) -> Entry:
+    @property
+    def who(self) -> str:
+        """The port and, once HELLO told it, the device id: what messages name."""
+        return f"{self.name}: device {self.info.device_id}" if self.info else self.name
+
+    def segment_name(self, raw: bytes, what: str) -> str:
+        """A segment name the device sent, refused unless it is BBBBSSSS.KLG."""
+        name = _text(raw)
+        if not self.p.is_segment_name(name):
+            raise InvalidReplyError(
+                f"{self.who}: {what} a segment named {name!r}, which is not a segment name "
+                "(BBBBSSSS.KLG): refused and nothing was written; reinstall its firmware "
+                "(keilog deploy)"
+            )
+        return name
+
+    def _entry(self, body: bytes, offset: int = 0, what: str = "listed") -> Entry:
         p = self.p
         raw, size, flags, sha = _unpack(p.FMT_ENTRY, body, offset)
         return Entry(
-            name=_text(raw),
+            name=self.segment_name(raw, what),
             size=size,
             sealed=bool(flags & p.F_SEALED),
             acked=bool(flags & p.F_ACKED),
@@ -302,13 +360,21 @@ class DeviceClient:
             body = self.request(p.LIST, struct.pack(p.FMT_LIST_REQ, after, flags, 0))
             count, more = _unpack(p.FMT_LIST, body)
             for i in range(count):
-                out.append(self._entry(body, 2 + i * p.ENTRY_SIZE))
+                entry = self._entry(body, 2 + i * p.ENTRY_SIZE)
+                if out and entry.name <= out[-1].name:
+                    raise InvalidReplyError(
+                        f"{self.who}: listed {entry.name} after {out[-1].name} (names must "
+                        "increase): nothing more was synced; reinstall its firmware "
+                        "(keilog deploy)"
+                    )
+                out.append(entry)
             if not more or not count or out[-1].name.encode() <= after:
                 return out  # (names only ever increase: a device saying otherwise is done)
             after = out[-1].name.encode()
 
     def stat(self, name: str) -> Entry:
-        return self._entry(self.request(self.p.STAT, struct.pack(self.p.FMT_NAME, name.encode())))
+        body = self.request(self.p.STAT, struct.pack(self.p.FMT_NAME, name.encode()))
+        return self._entry(body, what="answered STAT with")
 
     def wait_hashed(self, name: str, timeout: float) -> Entry:
         """STAT until the device has the segment's sha256 (it hashes in the background)."""
@@ -420,7 +486,7 @@ class DeviceClient:
         deadline = self.clock() + timeout
         while True:
             try:
-                return self._entry(self.request(p.ACK, payload))
+                return self._entry(self.request(p.ACK, payload), what="answered ACK with")
             except DeviceError as exc:
                 if exc.code != p.E_BUSY or self.clock() >= deadline:
                     raise
@@ -438,16 +504,20 @@ class DeviceClient:
     def rotate(self) -> str | None:
         """Seal the segment being written; returns its name (None if none was open)."""
         body = self.request(self.p.ROTATE)
-        name = _text(body[: self.p.NAME_SIZE])
-        return name or None
+        raw = body[: self.p.NAME_SIZE]
+        if not raw.rstrip(b"\x00"):
+            return None
+        return self.segment_name(raw, "sealed")
 
     def counters(self) -> dict[str, Any]:
         try:
             data = json.loads(self.request(self.p.COUNTERS).decode())
         except ValueError as exc:
-            raise DeviceError(f"{self.name}: COUNTERS is not JSON ({exc})", 0, "COUNTERS") from exc
+            raise DeviceError(f"{self.who}: COUNTERS is not JSON ({exc})", 0, "COUNTERS") from exc
+        except RecursionError:  # json's limit on nesting: a lying device's 16 KiB of '['
+            raise DeviceError(f"{self.who}: COUNTERS is nested too deep", 0, "COUNTERS") from None
         if not isinstance(data, dict):
-            raise DeviceError(f"{self.name}: COUNTERS is not a JSON object", 0, "COUNTERS")
+            raise DeviceError(f"{self.who}: COUNTERS is not a JSON object", 0, "COUNTERS")
         return data
 
     def get_config(self) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from keilog.hardware.devconfig import check_config
+from keilog.hardware.devconfig import check_config, parse_config
 from keilog.sync.client import DeviceClient
 from keilog.sync.errors import VerifyError
 from keilog.sync.ports import open_port, resolve
@@ -31,8 +31,9 @@ def pull_config(port: str, timeout: float = 1.0) -> dict[str, Any]:
         ser.close()
     if not raw.strip():
         return {}
-    data: dict[str, Any] = json.loads(raw)
-    return data
+    # The device's bytes are untrusted too: not UTF-8, not JSON, or nested 100,000 deep
+    # is a ConfigError naming the port, never a traceback.
+    return parse_config(raw.decode("utf-8", errors="replace"), f"{path}: the device's config")
 
 
 def push_config(port: str, config: dict[str, Any], timeout: float = 1.0) -> str:

@@ -26,6 +26,12 @@ class VersionMismatchError(SyncError):
         self.device_version = device_version
 
 
+class InvalidReplyError(SyncError):
+    """The device said something no keilog firmware says (a name that is not a segment
+    name, an unusable device id, an out-of-range HELLO field): refused before anything
+    was written."""
+
+
 class DeviceError(SyncError):
     """The device refused a request (its ERROR reply)."""
 
