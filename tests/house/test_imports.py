@@ -28,13 +28,17 @@ MAY_IMPORT: dict[str, set[str]] = {
     "rules": {"outputs", "errors", "units", "geo", "roads", "store"},
     "report": {"outputs", "errors", "units", "geo", "roads", "rules", "store"},
     "export": {"outputs", "errors", "progress", "units", "geo", "store", "rules", "report"},
+    "fleet": {
+        "errors", "outputs", "paths", "progress", "units", "geo", "logformat", "decode", "store",
+        "roads", "rules", "report",
+    },
     "demo": {"outputs",
         "errors", "paths", "units", "logformat", "decode", "store", "sync", "unixport",
         "sim", "roads", "rules", "report",
     },
     "cli": {
         "errors", "outputs", "paths", "progress", "units", "geo", "logformat", "decode", "store",
-        "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "demo",
+        "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "demo", "fleet",
     },
 }  # fmt: skip
 
