@@ -161,6 +161,8 @@ def check_lake_local(
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
+    finally:
+        spark.stop()
     return counts
 
 
