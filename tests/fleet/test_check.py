@@ -55,7 +55,9 @@ def test_the_daily_summary_adds_up_the_trips(fleet):
         assert d["trips"] == len(mine) >= 2
         assert d["distance_mi"] == round(sum(t["distance_mi"] for t in mine), 3)
         assert d["fixes"] == sum(
-            len(r["t"]) for r in lake_rows if (r["device_id"], r["date"]) == (d["device_id"], d["date"])
+            len(r["t"])
+            for r in lake_rows
+            if (r["device_id"], r["date"]) == (d["device_id"], d["date"])
         )
         assert 0.0 <= d["judged_share"] <= 1.0
         worst = {t["verdict"] for t in mine}

@@ -15,7 +15,9 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_the_whole_fleet_path(tmp_path):
     sim, lake, html = tmp_path / "sim", tmp_path / "lake", tmp_path / "fleet.html"
-    code, out, _ = run("fleet", "simulate", "--vehicles", "2", "--days", "1", "--out", str(sim), "--json")  # fmt: skip
+    code, out, _ = run(
+        "fleet", "simulate", "--vehicles", "2", "--days", "1", "--out", str(sim), "--json"
+    )
     assert code == 0 and json.loads(out)["trips"] >= 4
     args = ["fleet", "ingest", str(sim / "segments"), "--lake", str(lake), "--json", "-q"]
     code, out, _ = run(*args, "--fleet", str(sim / "fleet.toml"))

@@ -12,7 +12,7 @@ from keilog.fleet.lake import ingest, read_vehicles, trip_files
 from keilog.fleet.segments import Anchor, Event, Fix, Frame, encode_segment, segment_name
 from keilog.store import import_files
 
-from tests.fleet.conftest import DAYS, VEHICLES
+from tests.fleet.conftest import VEHICLES
 
 
 def _snapshot(lake):
@@ -74,8 +74,17 @@ def test_an_unregistered_device_is_refused_and_nothing_is_written(fleet, tmp_pat
     stranger = tmp_path / "stranger"
     stranger.mkdir()
     items = [Anchor(5_000_000, 1_780_329_067_000_000)]
-    items += [Fix(5_000_000 + i * 1_000_000, 1_780_329_067_000_000 + i * 1_000_000,
-                  29.65, -82.32 + i * 1e-4, 9.0, 90.0) for i in range(30)]  # fmt: skip
+    items += [
+        Fix(
+            5_000_000 + i * 1_000_000,
+            1_780_329_067_000_000 + i * 1_000_000,
+            29.65,
+            -82.32 + i * 1e-4,
+            9.0,
+            90.0,
+        )
+        for i in range(30)
+    ]
     (stranger / segment_name(1, 0)).write_bytes(encode_segment("NOT-IN-FLEET", 1, 0, 0, items))
     with pytest.raises(ConfigError, match="device NOT-IN-FLEET is not in the fleet file"):
         ingest([fleet.sim.segments_dir, stranger], lake)
@@ -115,8 +124,11 @@ def test_a_trip_grown_by_a_later_segment_replaces_the_stored_one(tmp_path):
         ('[[vehicle]]\ndevice_id = "A"\nclass = "kei"', 'needs "class"'),
         ('[[vehicle]]\ndevice_id = "A"\nclass = "lsv"\nregistration_state = "ZZ"', "not a US"),
         ('[[vehicle]]\ndevice_id = "A"\nclass = "lsv"\ncolour = "red"', "unknown key"),
-        ('[[vehicle]]\ndevice_id = "A"\nclass = "lsv"\n[[vehicle]]\ndevice_id = "A"\n'
-         'class = "lsv"', "listed twice"),  # fmt: skip
+        (
+            '[[vehicle]]\ndevice_id = "A"\nclass = "lsv"\n[[vehicle]]\ndevice_id = "A"\n'
+            'class = "lsv"',
+            "listed twice",
+        ),
         ("[[vehicle]\n", "invalid TOML"),
     ],
 )

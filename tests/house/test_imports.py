@@ -38,7 +38,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     },
     "cli": {
         "errors", "outputs", "paths", "progress", "units", "geo", "logformat", "decode", "store",
-        "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "demo", "fleet",
+        "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "demo",
+        "fleet",
     },
 }  # fmt: skip
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from keilog.cli.main import cli, handle_errors, status
 ENGINES = ("duckdb", "spark")  # keilog.fleet.ENGINES, without importing the package here
 
 
-def _every(quiet: bool, what: str) -> object:
+def _every(quiet: bool, what: str) -> Callable[[int, int], None] | None:
     if quiet or not sys.stderr.isatty():
         return None
     return lambda n, total: status(f"{what} {n}/{total}", quiet)
@@ -58,7 +59,7 @@ def simulate_command(
     """
     from keilog.fleet.simulate import simulate_fleet
 
-    s = simulate_fleet(out, vehicles, days, seed=seed, progress=_every(quiet, "vehicle"))  # type: ignore[arg-type]
+    s = simulate_fleet(out, vehicles, days, seed=seed, progress=_every(quiet, "vehicle"))
     doc = {
         "vehicles": s.vehicles,
         "days": s.days,
@@ -125,7 +126,7 @@ def ingest_command(
         lake,
         fleet_file,
         list(dbc_paths) or None,
-        progress=_every(quiet, "partition"),  # type: ignore[arg-type]
+        progress=_every(quiet, "partition"),
     )
     doc = result.to_dict()
     if as_json:
@@ -184,7 +185,7 @@ def check_command(
     """
     from keilog.fleet import check
 
-    counts = check(lake, engine, roads_path, master, progress=_every(quiet, "trip"))  # type: ignore[arg-type]
+    counts = check(lake, engine, roads_path, master, progress=_every(quiet, "trip"))
     if as_json:
         click.echo(json.dumps(counts))
     else:

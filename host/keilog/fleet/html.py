@@ -75,32 +75,62 @@ def render(lake: Path) -> str:
         ("trips unverified", str(verdicts.count("unverified"))),
         ("trips clean", str(verdicts.count("clean"))),
     ]
-    card_html = "".join(
-        f'<div class="card"><b>{_e(k)}</b>{_e(v)}</div>' for k, v in cards
-    )
+    card_html = "".join(f'<div class="card"><b>{_e(k)}</b>{_e(v)}</div>' for k, v in cards)
     vehicles = _table(
-        ["device", "vehicle", "driver", "registered", "days", "trips", "miles", "judged",
-         "violations", "verdict"],  # fmt: skip
+        [
+            "device",
+            "vehicle",
+            "driver",
+            "registered",
+            "days",
+            "trips",
+            "miles",
+            "judged",
+            "violations",
+            "verdict",
+        ],
         [
             [
-                _e(dev), _e(v["row"]["name"]), _e(v["row"]["driver"]),
-                _e(f"{v['row']['registration_state']} {v['row']['class']}"), str(v["days"]),
-                str(v["trips"]), f"{v['mi']:.1f}", _share(v["judged"], v["mi"]),
-                str(v["viol"]), _verdict(_worst(v["v"])),
-            ]  # fmt: skip
+                _e(dev),
+                _e(v["row"]["name"]),
+                _e(v["row"]["driver"]),
+                _e(f"{v['row']['registration_state']} {v['row']['class']}"),
+                str(v["days"]),
+                str(v["trips"]),
+                f"{v['mi']:.1f}",
+                _share(v["judged"], v["mi"]),
+                str(v["viol"]),
+                _verdict(_worst(v["v"])),
+            ]
             for dev, v in sorted(per_vehicle.items())
         ],
     )
     days = _table(
-        ["device", "date", "driver", "trips", "miles", "time", "judged", "violations",
-         "unverified", "verdict"],  # fmt: skip
+        [
+            "device",
+            "date",
+            "driver",
+            "trips",
+            "miles",
+            "time",
+            "judged",
+            "violations",
+            "unverified",
+            "verdict",
+        ],
         [
             [
-                _e(d["device_id"]), _e(d["date"]), _e(d["driver"]), str(d["trips"]),
-                f"{d['distance_mi']:.1f}", f"{d['duration_s'] / 60:.0f} min",
-                _share(d["judged_mi"], d["distance_mi"]), str(d["violations"]),
-                str(d["unverified"]), _verdict(d["verdict"]),
-            ]  # fmt: skip
+                _e(d["device_id"]),
+                _e(d["date"]),
+                _e(d["driver"]),
+                str(d["trips"]),
+                f"{d['distance_mi']:.1f}",
+                f"{d['duration_s'] / 60:.0f} min",
+                _share(d["judged_mi"], d["distance_mi"]),
+                str(d["violations"]),
+                str(d["unverified"]),
+                _verdict(d["verdict"]),
+            ]
             for d in daily
         ],
     )
@@ -108,23 +138,37 @@ def render(lake: Path) -> str:
         ["driver", "date", "vehicles", "trips", "miles", "violations", "verdict"],
         [
             [
-                _e(d["driver"]), _e(d["date"]), str(d["vehicles"]), str(d["trips"]),
-                f"{d['distance_mi']:.1f}", str(d["violations"]), _verdict(d["verdict"]),
-            ]  # fmt: skip
+                _e(d["driver"]),
+                _e(d["date"]),
+                str(d["vehicles"]),
+                str(d["trips"]),
+                f"{d['distance_mi']:.1f}",
+                str(d["violations"]),
+                _verdict(d["verdict"]),
+            ]
             for d in res["driver_days"]
         ],
     )
     violations = [e for e in events if e["kind"] == "violation"]
-    viol_html = _table(
-        ["device", "trip", "rule", "state", "start", "for", "source"],
-        [
+    viol_html = (
+        _table(
+            ["device", "trip", "rule", "state", "start", "for", "source"],
             [
-                _e(e["device_id"]), _e(e["trip_key"]), _e(e["rule"]), _e(e["state"]),
-                _e(e["start"]), f"{e['duration_s']:.0f} s", _e(e["source"]),
-            ]  # fmt: skip
-            for e in violations
-        ],
-    ) if violations else "<p>None found.</p>"
+                [
+                    _e(e["device_id"]),
+                    _e(e["trip_key"]),
+                    _e(e["rule"]),
+                    _e(e["state"]),
+                    _e(e["start"]),
+                    f"{e['duration_s']:.0f} s",
+                    _e(e["source"]),
+                ]
+                for e in violations
+            ],
+        )
+        if violations
+        else "<p>None found.</p>"
+    )
     made = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>keilog fleet report</title>

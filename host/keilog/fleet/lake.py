@@ -25,7 +25,6 @@ import sqlite3
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -240,10 +239,9 @@ def is_database(path: Path) -> bool:
         return False
 
 
-@contextmanager
 def _sources(
     inputs: list[Path], scratch: Path, dbc_files: list[Path] | None
-) -> Iterator[list[tuple[str, Path]]]:
+) -> list[tuple[str, Path]]:
     """(label, database) for every input: databases as they are, segments (files or
     folders of them) imported together into one scratch database by keilog.store, so
     trips that span segments are made exactly as keilog import makes them."""
@@ -264,7 +262,7 @@ def _sources(
         db_path = scratch / "segments.db"
         import_files(db_path, files, can_db=load_databases(dbc_files or [paths.keicar_dbc()]))
         dbs.append(("segments", db_path))
-    yield dbs
+    return dbs
 
 
 # -- ingest -------------------------------------------------------------------------------
@@ -310,9 +308,9 @@ def ingest(
     """Bring segments or keilog databases of many devices into the lake.
 
     Segments are decoded with ``dbc_files`` (default: the kei car DBC), so the vehicle's
-    own speed is found as ``keilog check`` finds it. Every device must be in the fleet file (given now, or at an earlier ingest). Each
-    partition (device, date) is replaced atomically; a failure leaves every partition
-    either as it was or complete.
+    own speed is found as ``keilog check`` finds it. Every device must be in the fleet
+    file (given now, or at an earlier ingest). Each partition (device, date) is replaced
+    atomically; a failure leaves every partition either as it was or complete.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -320,29 +318,25 @@ def ingest(
     if not inputs:
         raise ConfigError("give log segments, folders of them, or keilog databases to ingest")
     vehicles = load_fleet(fleet_file) if fleet_file else None
-    if vehicles is None:
-        known = read_vehicles(lake)
-    else:
-        known = vehicles
+    known = read_vehicles(lake) if vehicles is None else vehicles
     ids = {v.device_id for v in known}
     lake.mkdir(parents=True, exist_ok=True)
     result = IngestResult()
     parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix=".ingest-", dir=lake) as tmp:
-        with _sources([Path(p) for p in inputs], Path(tmp), dbc_files) as dbs:
-            for label, path in dbs:
-                db = _open_ro(path)
-                try:
-                    for row in database_trips(db, label):
-                        if row["device_id"] not in ids:
-                            raise ConfigError(
-                                f"{label}: device {row['device_id']} is not in the fleet file; "
-                                "add it as a [[vehicle]] and ingest again (nothing was written)"
-                            )
-                        parts.setdefault((row["device_id"], row["date"]), []).append(row)
-                finally:
-                    db.close()
-                result.sources += 1
+        for label, path in _sources([Path(p) for p in inputs], Path(tmp), dbc_files):
+            db = _open_ro(path)
+            try:
+                for row in database_trips(db, label):
+                    if row["device_id"] not in ids:
+                        raise ConfigError(
+                            f"{label}: device {row['device_id']} is not in the fleet file; "
+                            "add it as a [[vehicle]] and ingest again (nothing was written)"
+                        )
+                    parts.setdefault((row["device_id"], row["date"]), []).append(row)
+            finally:
+                db.close()
+            result.sources += 1
     if vehicles is not None:
         write_vehicles(lake, vehicles)
     schema = trips_schema()
@@ -356,4 +350,3 @@ def ingest(
         if progress is not None:
             progress(n, len(parts))
     return result
-

@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 if __name__ == "__main__" and __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from keilog.errors import ConfigError  # noqa: E402
-from keilog.fleet.config import VehicleEntry  # noqa: E402
-from keilog.fleet.tripcheck import (  # noqa: E402
+from keilog.errors import ConfigError
+from keilog.fleet.config import VehicleEntry
+from keilog.fleet.tripcheck import (
     DAILY_SQL,
     DRIVER_DAY_SQL,
     EVENT_COLUMNS,

@@ -208,7 +208,11 @@ def event_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The violations, unverified stretches and crossings of one result row."""
     detail = json.loads(result["detail"])
     rows = []
-    for kind, key in (("violation", "violations"), ("unverified", "unverified"), ("crossing", "crossings")):  # fmt: skip
+    for kind, key in (
+        ("violation", "violations"),
+        ("unverified", "unverified"),
+        ("crossing", "crossings"),
+    ):
         for e in detail[key]:
             rows.append(
                 {
