@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 BATCH_ROWS = 256  # trips per record batch (a trip is ~1,000 samples per list column)
 
 
-def _rows(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
+def batch_rows(batch: pa.RecordBatch) -> Iterator[dict[str, Any]]:
     """A batch's rows as dicts, list columns as numpy views (no Python float per sample)."""
     import pyarrow as pa
 
@@ -75,7 +75,7 @@ def check_lake_duckdb(
     events: list[dict[str, Any]] = []
     roads = str(roads_path) if roads_path else None
     for batch in reader:
-        for row in _rows(batch):
+        for row in batch_rows(batch):
             res = check_row(row, vehicles[row["device_id"]], roads)
             results.append(res)
             events.extend(event_rows(res))

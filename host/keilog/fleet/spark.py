@@ -61,6 +61,7 @@ def session(master: str = "local[2]", app: str = "keilog-fleet-check") -> SparkS
         builder = builder.master(master)
     return (
         builder.config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
