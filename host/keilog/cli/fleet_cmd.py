@@ -219,7 +219,7 @@ def report_command(lake: Path, out: Path, quiet: bool) -> None:
         \b
         keilog fleet report --lake lake --out fleet.html
     """
-    from keilog.fleet.html import write_report
+    from keilog.fleet.page import write_report
 
     write_report(lake, out)
     status(f"wrote {out}", quiet)

@@ -4,7 +4,7 @@
 - :mod:`keilog.fleet.lake`: ingest segments or databases into the lake (device/date partitions).
 - :mod:`keilog.fleet.tripcheck`: a lake trip through ``keilog.rules.check.check_trip``.
 - :mod:`keilog.fleet.duck`, :mod:`keilog.fleet.spark`: the check over the whole lake.
-- :mod:`keilog.fleet.html`: the fleet report. :mod:`keilog.fleet.simulate`: a test fleet.
+- :mod:`keilog.fleet.page`: the fleet report. :mod:`keilog.fleet.simulate`: a test fleet.
 
 Heavy libraries (duckdb, pyarrow, pandas, pyspark) are imported inside the functions
 that use them. docs/fleet.md describes the lake and how to run the check on a cluster.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from keilog.errors import ConfigError
 from keilog.fleet.lake import check_lake
+from keilog.fleet.needs import need
 
 ENGINES = ("duckdb", "spark")
 
@@ -29,6 +30,7 @@ def check(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
     """Run the rules check on every trip of the lake with ``engine``; write LAKE/results."""
+    need("duckdb", "pyarrow")
     check_lake(lake)
     if engine == "duckdb":
         from keilog.fleet.duck import check_lake_duckdb

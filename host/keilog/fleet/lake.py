@@ -35,6 +35,7 @@ from keilog import paths
 from keilog.decode.dbc import load_databases
 from keilog.errors import ConfigError, StoreError
 from keilog.fleet.config import VehicleEntry, load_fleet
+from keilog.fleet.needs import need
 from keilog.store import import_files
 from keilog.store.fixes import read_fixes
 from keilog.store.trips import Trip, list_trips
@@ -312,6 +313,7 @@ def ingest(
     file (given now, or at an earlier ingest). Each partition (device, date) is replaced
     atomically; a failure leaves every partition either as it was or complete.
     """
+    need("pyarrow")
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -32,6 +32,7 @@ if __name__ == "__main__" and __package__ in (None, ""):
 
 from keilog.errors import ConfigError
 from keilog.fleet.config import VehicleEntry
+from keilog.fleet.needs import need
 from keilog.fleet.tripcheck import (
     DAILY_SQL,
     DRIVER_DAY_SQL,
@@ -45,12 +46,9 @@ from keilog.fleet.tripcheck import (
 
 def session(master: str = "local[2]", app: str = "keilog-fleet-check") -> SparkSession:
     """A Spark session; ``master`` as spark-submit's (``local[N]`` runs in this process)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise ConfigError(
-            "--engine spark needs pyspark: pip install 'keilog[spark]' (and a Java runtime)"
-        ) from None
+    need("pyspark", "pandas", extra="spark")
+    from pyspark.sql import SparkSession
+
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise ConfigError(
             "--engine spark needs a Java runtime (Debian: apt-get install default-jre-headless)"
@@ -176,10 +174,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lake", required=True, help="the lake (path, s3a://, abfss://, gs://)")
     parser.add_argument("--out", help="where the results go (default: LAKE/results)")
     parser.add_argument("--roads", help="a road file (keilog roads build) every worker can read")
+    parser.add_argument("--master", help="only outside spark-submit, e.g. local[2]")
     args = parser.parse_args(argv)
     from pyspark.sql import SparkSession
 
-    spark = SparkSession.builder.appName("keilog-fleet-check").getOrCreate()
+    builder = SparkSession.builder.appName("keilog-fleet-check")
+    spark = (builder.master(args.master) if args.master else builder).getOrCreate()
     out = args.out or f"{args.lake.rstrip('/')}/results"
     counts = check_lake_spark(args.lake, spark, out, args.roads)
     print(json.dumps(counts))

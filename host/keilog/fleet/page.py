@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from keilog.fleet.needs import need
 from keilog.fleet.results import read_results
 from keilog.outputs import check_parent
 from keilog.report.assets import CSS
@@ -191,6 +192,7 @@ th, td {{ text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--lin
 
 def write_report(lake: Path, out: Path) -> Path:
     """Write the fleet report of ``lake`` (after keilog fleet check) to ``out``."""
+    need("pyarrow")
     check_parent(out, "--out")
     page = render(lake)
     tmp = out.with_name(f".{out.name}.tmp")
