@@ -6,6 +6,8 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from keilog.errors import ConfigError
 from keilog.fleet.config import load_fleet
 from keilog.fleet.lake import ingest, read_vehicles, trip_files
@@ -138,3 +140,17 @@ def test_a_bad_fleet_file_is_one_line_naming_it(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as err:
         load_fleet(path)
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_any_fleet_file_is_read_or_refused_in_one_line(tmp_path, data):
+    for name in ("fleet.toml", "fleet.json"):
+        path = tmp_path / name
+        path.write_bytes(data)
+        try:
+            load_fleet(path)
+        except ConfigError as exc:
+            assert str(exc).startswith(str(path)) and "\n" not in str(exc)
