@@ -126,7 +126,7 @@ def ingest_command(
         lake,
         fleet_file,
         list(dbc_paths) or None,
-        progress=_every(quiet, "partition"),
+        progress=_every(quiet, "trip"),
     )
     doc = result.to_dict()
     if as_json:

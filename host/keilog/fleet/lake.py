@@ -196,9 +196,11 @@ def _date(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).date().isoformat()
 
 
-def database_trips(db: sqlite_utils.Database, source: str) -> Iterator[dict[str, Any]]:
-    """Lake rows of every trip with GPS fixes in a keilog database."""
-    for trip in list_trips(db):
+def database_trips(
+    db: sqlite_utils.Database, trips: list[Trip], source: str
+) -> Iterator[dict[str, Any]]:
+    """Lake rows of ``trips`` (of ``list_trips``) that have GPS fixes."""
+    for trip in trips:
         if not trip.gps_fixes:
             continue
         fx = read_fixes(db, trip)
@@ -314,9 +316,6 @@ def ingest(
     atomically; a failure leaves every partition either as it was or complete.
     """
     need("pyarrow")
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     if not inputs:
         raise ConfigError("give log segments, folders of them, or keilog databases to ingest")
     vehicles = load_fleet(fleet_file) if fleet_file else None
@@ -324,31 +323,54 @@ def ingest(
     ids = {v.device_id for v in known}
     lake.mkdir(parents=True, exist_ok=True)
     result = IngestResult()
-    parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix=".ingest-", dir=lake) as tmp:
-        for label, path in _sources([Path(p) for p in inputs], Path(tmp), dbc_files):
-            db = _open_ro(path)
-            try:
-                for row in database_trips(db, label):
-                    if row["device_id"] not in ids:
+        opened = []
+        try:
+            for label, path in _sources([Path(p) for p in inputs], Path(tmp), dbc_files):
+                opened.append((label, _open_ro(path)))
+            # Every device is known before anything is written.
+            plan = []
+            for label, db in opened:
+                trips = [t for t in list_trips(db) if t.gps_fixes]
+                for t in trips:
+                    if t.device_id not in ids:
                         raise ConfigError(
-                            f"{label}: device {row['device_id']} is not in the fleet file; "
-                            "add it as a [[vehicle]] and ingest again (nothing was written)"
+                            f"{label}: device {t.device_id} is not in the fleet file; add it "
+                            "as a [[vehicle]] and ingest again (nothing was written)"
                         )
-                    parts.setdefault((row["device_id"], row["date"]), []).append(row)
-            finally:
+                plan.append((label, db, trips))
+            if vehicles is not None:
+                write_vehicles(lake, vehicles)
+            total = sum(len(trips) for _, _, trips in plan)
+            done = 0
+            for label, db, trips in plan:
+                # One device at a time: memory holds one device's trips, not the fleet's.
+                for dev in sorted({t.device_id for t in trips}):
+                    mine = [t for t in trips if t.device_id == dev]
+                    parts: dict[str, list[dict[str, Any]]] = {}
+                    for row in database_trips(db, mine, label):
+                        parts.setdefault(row["date"], []).append(row)
+                    for date, rows in sorted(parts.items()):
+                        _write_partition(lake, dev, date, rows, result)
+                    done += len(mine)
+                    if progress is not None:
+                        progress(done, total)
+        finally:
+            for _, db in opened:
                 db.close()
-            result.sources += 1
-    if vehicles is not None:
-        write_vehicles(lake, vehicles)
-    schema = trips_schema()
-    for n, ((dev, date), rows) in enumerate(sorted(parts.items()), start=1):
-        path = partition_dir(lake, dev, date) / PART
-        old = pq.read_table(path).to_pylist() if path.is_file() else []
-        merged = _merge(old, rows, result)
-        if merged is not None:
-            write_atomic(pa.Table.from_pylist(merged, schema=schema), path)
-            result.partitions_written.append(str(path.parent.relative_to(lake)))
-        if progress is not None:
-            progress(n, len(parts))
+        result.sources = len(opened)
     return result
+
+
+def _write_partition(
+    lake: Path, device_id: str, date: str, rows: list[dict[str, Any]], result: IngestResult
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = partition_dir(lake, device_id, date) / PART
+    old = pq.read_table(path).to_pylist() if path.is_file() else []
+    merged = _merge(old, rows, result)
+    if merged is not None:
+        write_atomic(pa.Table.from_pylist(merged, schema=trips_schema()), path)
+        result.partitions_written.append(str(path.parent.relative_to(lake)))
