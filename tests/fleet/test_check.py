@@ -81,3 +81,19 @@ def test_checking_again_replaces_the_results_whole(fleet):
     check(fleet.lake)
     assert {k: t.to_pylist() for k, t in read_results(fleet.lake).items()} == before
     assert sorted(p.name for p in fleet.lake.iterdir()) == ["results", "trips", "vehicles.parquet"]
+
+
+def test_a_damaged_partition_is_one_line_naming_the_lake(fleet, tmp_path):
+    import shutil
+
+    import pytest
+    from keilog.errors import StoreError
+    from keilog.fleet import check
+
+    lake = tmp_path / "lake"
+    shutil.copytree(fleet.lake, lake)
+    trip_files(lake)[0].write_bytes(b"PAR1 torn write")
+    with pytest.raises(StoreError, match="DuckDB could not read the lake") as err:
+        check(lake)
+    assert "\n" not in str(err.value)
+    assert read_results(lake)["trips"].num_rows == fleet.sim.trips  # old results kept

@@ -8,12 +8,15 @@ summaries (the SQL Spark runs too) and writes every table as Parquet.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from keilog.errors import StoreError
+from keilog.fleet.config import VehicleEntry
 from keilog.fleet.lake import read_vehicles, trip_files, vehicles_schema
 from keilog.fleet.results import ORDER, publish, staging
 from keilog.fleet.tripcheck import (
@@ -56,11 +59,31 @@ def check_lake_duckdb(
 ) -> dict[str, int]:
     """Check every trip of the lake and write ``LAKE/results``; returns counts."""
     import duckdb
-    import pyarrow as pa
 
     vehicles = {v.device_id: v for v in read_vehicles(lake)}
     files = [str(p) for p in trip_files(lake)]
     con = duckdb.connect()
+    try:
+        return _check(con, lake, vehicles, files, roads_path, progress)
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"{lake}: DuckDB could not read the lake ({str(exc).splitlines()[0]}); remove the "
+            "partition it names and ingest that device's logs again"
+        ) from None
+    finally:
+        con.close()
+
+
+def _check(
+    con: Any,
+    lake: Path,
+    vehicles: dict[str, VehicleEntry],
+    files: list[str],
+    roads_path: Path | None,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, int]:
+    import pyarrow as pa
+
     total = con.sql(
         "select count(*) from read_parquet($files, hive_partitioning = false)",
         params={"files": files},
@@ -103,12 +126,8 @@ def check_lake_duckdb(
             )
         publish(lake, out)
     except BaseException:
-        import shutil
-
         shutil.rmtree(out, ignore_errors=True)
         raise
-    finally:
-        con.close()
     return {
         "trips": len(results),
         "events": len(events),

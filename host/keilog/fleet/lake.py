@@ -155,11 +155,21 @@ def read_vehicles(lake: Path) -> list[VehicleEntry]:
 
 
 def check_lake(lake: Path) -> None:
-    if not (lake / "vehicles.parquet").is_file() or not trip_files(lake):
+    """Refuse a folder that is not a lake, or one with trips of an unregistered device."""
+    files = trip_files(lake)
+    if not (lake / "vehicles.parquet").is_file() or not files:
         raise StoreError(
             f"{lake}: not a fleet lake with trips; make one with keilog fleet ingest LOGS "
             f"--lake {lake} --fleet fleet.toml"
         )
+    known = {v.device_id for v in read_vehicles(lake)}
+    for f in files:
+        device = urllib.parse.unquote(f.parent.parent.name.removeprefix("device="))
+        if device not in known:
+            raise ConfigError(
+                f"{f.parent}: device {device} is not in the lake's vehicles; ingest again "
+                "with --fleet FILE listing it"
+            )
 
 
 # -- reading trips from keilog databases ---------------------------------------------------
@@ -369,7 +379,13 @@ def _write_partition(
     import pyarrow.parquet as pq
 
     path = partition_dir(lake, device_id, date) / PART
-    old = pq.read_table(path).to_pylist() if path.is_file() else []
+    try:
+        old = pq.read_table(path).to_pylist() if path.is_file() else []
+    except (pa.ArrowException, OSError) as exc:
+        raise StoreError(
+            f"{path}: not a readable lake partition ({str(exc).splitlines()[0]}); remove it and "
+            "ingest that device's logs again (the other partitions are complete)"
+        ) from None
     merged = _merge(old, rows, result)
     if merged is not None:
         write_atomic(pa.Table.from_pylist(merged, schema=trips_schema()), path)
