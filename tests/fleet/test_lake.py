@@ -154,3 +154,12 @@ def test_any_fleet_file_is_read_or_refused_in_one_line(tmp_path, data):
             load_fleet(path)
         except ConfigError as exc:
             assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+
+
+def test_a_failed_first_ingest_leaves_no_lake_behind(fleet, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    lake = tmp_path / "lake"
+    with pytest.raises(ConfigError, match="no log segments"):
+        ingest([empty], lake, fleet.sim.fleet_file)
+    assert not lake.exists()

@@ -36,6 +36,7 @@ from keilog.decode.dbc import load_databases
 from keilog.errors import ConfigError, StoreError
 from keilog.fleet.config import VehicleEntry, load_fleet
 from keilog.fleet.needs import need
+from keilog.outputs import undo_on_failure
 from keilog.store import import_files
 from keilog.store.fixes import read_fixes
 from keilog.store.trips import Trip, list_trips
@@ -330,8 +331,20 @@ def ingest(
         raise ConfigError("give log segments, folders of them, or keilog databases to ingest")
     vehicles = load_fleet(fleet_file) if fleet_file else None
     known = read_vehicles(lake) if vehicles is None else vehicles
-    ids = {v.device_id for v in known}
-    lake.mkdir(parents=True, exist_ok=True)
+    # A lake this run creates is removed if the run fails before a partition is complete.
+    with undo_on_failure(lake, keep_if=lambda: bool(trip_files(lake))):
+        lake.mkdir(parents=True, exist_ok=True)
+        return _ingest(inputs, lake, vehicles, {v.device_id for v in known}, dbc_files, progress)
+
+
+def _ingest(
+    inputs: list[Path],
+    lake: Path,
+    vehicles: list[VehicleEntry] | None,
+    ids: set[str],
+    dbc_files: list[Path] | None,
+    progress: Callable[[int, int], None] | None,
+) -> IngestResult:
     result = IngestResult()
     with tempfile.TemporaryDirectory(prefix=".ingest-", dir=lake) as tmp:
         opened = []
