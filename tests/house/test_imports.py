@@ -29,6 +29,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "report": {"outputs", "errors", "units", "geo", "roads", "rules", "store"},
     "export": {"outputs", "errors", "progress", "units", "geo", "store", "rules"},
     "bus": {"outputs", "errors", "paths", "progress", "logformat", "decode", "store", "export"},
+    "fleet": {
+        "errors", "outputs", "paths", "progress", "units", "geo", "logformat", "decode", "store",
+        "roads", "rules", "report",
+    },
     "demo": {"outputs",
         "errors", "paths", "units", "logformat", "decode", "store", "sync", "unixport",
         "sim", "roads", "rules", "report",
@@ -36,6 +40,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "cli": {
         "errors", "outputs", "paths", "progress", "units", "geo", "logformat", "decode", "store",
         "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "bus", "demo",
+        "fleet",
     },
 }  # fmt: skip
 
