@@ -110,6 +110,7 @@ def test_builtins_load_by_name_and_the_demo_is_florida_rural():
     assert names == [
         "florida_alabama_line",
         "florida_rural",
+        "florida_unposted",
         "indiana_interstate",
         "north_carolina_gps_only",
         "tennessee_speed_cap",
