@@ -30,6 +30,7 @@ import sqlite_utils
 from numpy.typing import NDArray
 
 from keilog.decode import Decoder, FrameBatch, open_log
+from keilog.decode.dbc import inputs_database
 from keilog.decode.logs import CanLog, Progress, ProgressCallback
 from keilog.errors import LogFormatError, StoreError
 from keilog.logformat.clock import Clock
@@ -40,7 +41,7 @@ from keilog.logformat.columns import (
     segment_clock,
     utc_seconds,
 )
-from keilog.logformat.reader import Event, GpsFix, Segment
+from keilog.logformat.reader import CanFrame, Event, GpsFix, InputFrame, Segment
 from keilog.outputs import check_parent, undo_on_failure
 from keilog.store import trips as dbtrips
 from keilog.store.bulk import insert_columns
@@ -168,6 +169,9 @@ def _store_columns(
                 )
             if on_frames:
                 on_frames(start + len(part), len(can))
+        inputs = [r for r in cols.others if isinstance(r, InputFrame)]
+        if inputs:
+            result.decoded += _write_inputs(db, inputs, clock, device_id, boot)
         key = (segment, device_id, boot)
         fixes = [r for r in cols.others if isinstance(r, GpsFix)]
         events = [r for r in cols.others if isinstance(r, Event)]
@@ -407,6 +411,36 @@ def _write_decoded(
         table = ensure_message_table(db, can_db.get_message_by_name(part.message))
         insert_columns(db.conn, table, part.columns, part.values, part.count)
         written += part.count
+    return written
+
+
+def _write_inputs(
+    db: sqlite_utils.Database,
+    inputs: list[InputFrame],
+    clock: Clock,
+    device: str,
+    boot: int,
+) -> int:
+    """Decode the logger's input records with dbc/keilog_inputs.dbc into their
+    ``msg_INPUT_*`` tables: the one path every decoded signal takes. They have no raw
+    CAN frame (``frames`` is the car's bus), so each row's ``frame_id`` is its own id."""
+    inputs_db = inputs_database()
+    part = CanColumns.from_frames(
+        [CanFrame(r.mono_us, r.message_id, False, False, False, 8, r.data) for r in inputs]
+    )
+    batch = _batch(part, utc_seconds(part.mono_us, clock))
+    result = _decoder(inputs_db).decode(batch)
+    written = 0
+    for rows in message_rows(
+        result, np.zeros(len(batch), np.int64), device, boot, part.mono_us
+    ):
+        table = ensure_message_table(
+            db, inputs_db.get_message_by_name(rows.message), raw_frames=False
+        )
+        last = db.conn.execute(f"select coalesce(max(frame_id), 0) from [{table}]").fetchone()
+        rows.values[0] = range(int(last[0]) + 1, int(last[0]) + 1 + rows.count)
+        insert_columns(db.conn, table, rows.columns, rows.values, rows.count)
+        written += rows.count
     return written
 
 

@@ -193,15 +193,19 @@ MESSAGE_LEAD = {
 }
 
 
-def ensure_message_table(db: sqlite_utils.Database, msg: Any) -> str:
+def ensure_message_table(db: sqlite_utils.Database, msg: Any, raw_frames: bool = True) -> str:
     """The ``msg_<MESSAGE>`` table of a cantools message, created with its signals'
-    units and comments in ``signals`` the first time; new signals become new columns."""
+    units and comments in ``signals`` the first time; new signals become new columns.
+
+    ``raw_frames``: each row decodes the ``frames`` row of its ``frame_id``; False for
+    the logger's input records (no raw CAN frame: ``frame_id`` is the row's own id)."""
     table = message_table(msg.name)
     if not db.table(table).exists():
         cols: dict[str, Any] = dict(MESSAGE_LEAD)
         for sig in msg.signals:
             cols[sig.name] = float if is_float_signal(sig) else int
-        db.table(table).create(cols, pk="frame_id", foreign_keys=[("frame_id", "frames", "id")])
+        fks = [("frame_id", "frames", "id")] if raw_frames else []
+        db.table(table).create(cols, pk="frame_id", foreign_keys=fks)
         db.table(table).create_index(["timestamp"])
         db.table("signals").upsert_all(
             [
