@@ -1,5 +1,5 @@
 # Run under MicroPython: the pulse, analog and switch inputs (logger.inputs) fed from an
-# input stream file (logger.inputfeed, the unix port's input hardware), sampled and
+# input stream file (logger.hal_unix_inputs, the unix port's input hardware), sampled and
 # logged with micropython.heap_lock() held after a warm-up: every edge (Pulse.edge, what
 # a board's pin interrupt does, and the stream decoding before it), every sample and
 # every input record allocates nothing.
@@ -10,6 +10,7 @@ import sys
 import micropython
 from logger import config, hal_unix
 from logger.app import Logger
+from logger.hal_unix_inputs import InputFeed
 from logger.inputs import InputService
 
 
@@ -35,7 +36,9 @@ def main():
     lock = sys.argv[3] == "lock"
     step = int(sys.argv[4])
     log = Logger(cfg, hal_unix)
-    hw = hal_unix.inputs(cfg)
+    # the stream read a record at a time (as from a FIFO), at most 64 per poll: samples
+    # then see a fraction of a second of it each
+    hw = InputFeed(open(sys.argv[2], "rb"), False)
     svc = InputService(cfg, hw, ("X19", 12, 3300, 100000, 22000))
     now = log.clock.update()
     log.open_segment(now)

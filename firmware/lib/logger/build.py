@@ -55,7 +55,9 @@ def logger(cfg, hal, errors=()):
             from logger.inputs import InputService
 
             board = boards.board(cfg["board"], getattr(sys.implementation, "_machine", ""))
-            hw = hal.inputs(cfg)
+            # the HAL's inputs part, <hal>_inputs, so that a car without inputs does
+            # not hold its code: hal_board_inputs, hal_unix_inputs
+            hw = __import__(hal.__name__ + "_inputs", None, None, ("inputs",)).inputs(cfg)
             inp = InputService(cfg, hw, board["ignition"])
             services.append(inp)
             if hal.streams_end and not hw.eof:

@@ -141,13 +141,6 @@ def ignition(cfg):
     return AdcSense(pin, _board(cfg)["ignition"])
 
 
-# The pulse, analog and switch inputs (logger.inputs); only called when one is wired.
-def inputs(cfg):
-    from logger.hal_inputs import PinInputs
-
-    return PinInputs()
-
-
 def leds(cfg):
     out = []
     for kind, ref, use in _board(cfg)["leds"]:

@@ -347,29 +347,6 @@ def ignition(cfg):
     return FileSense(path) if path else None
 
 
-# The pulse, analog and switch inputs (logger.inputs): a stream of edge times and
-# levels (logger.inputfeed) from inputs.source; without one, the inputs stay idle.
-def inputs(cfg):
-    from logger.inputfeed import InputFeed
-
-    path = cfg["inputs.source"]
-    if not path:
-        return InputFeed(None)
-    f, _ = _open_stream(path)
-    poller = select.poll()
-    poller.register(f, _POLLIN)
-    _ready(poller)
-    register(f)
-
-    def ready():
-        return _ready(poller)
-
-    def ended():
-        unregister(f)
-
-    return InputFeed(f, _is_regular(path), ready, ended)
-
-
 class Led:
     # The unix port has no LEDs; the state is kept so that tests can read it.
     def __init__(self):

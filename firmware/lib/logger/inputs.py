@@ -137,9 +137,11 @@ class Rate:
         dt = tdiff(last, self.last)
         self.n = n
         self.last = last
-        if not self.seen or dt <= 0 or dt >= _STOP_US:
-            self.seen = True  # the first edges after a stop: no period known yet
+        if not self.seen or dt <= 0 or (dt >= _STOP_US and k == 1):
+            self.seen = True  # the first edge after a stop: no period known yet
             self.mhz = 0
+        elif dt >= _STOP_US:  # many edges over a long window: in 1/16 us, to stay small
+            self.mhz = ratio_mhz(k, dt >> 4) >> 4
         else:
             self.mhz = ratio_mhz(k, dt)
         return self.mhz

@@ -1,5 +1,6 @@
 # Hardware of the pulse, analog and switch inputs on the boards (docs/firmware.md,
-# "Inputs"): a hard pin interrupt per pulse input (falling edge: the input network
+# "Inputs"), the part of hal_board that only a car with inputs wired loads (build.py
+# imports <hal>_inputs and calls its inputs(cfg)): a hard pin interrupt per pulse input (falling edge: the input network
 # pulls the pin low on each pulse), machine.ADC for the senders and the battery,
 # machine.Pin with its pull-up for the switches. Loaded only when an input is wired.
 import time
@@ -32,3 +33,7 @@ class PinInputs:
 
     def pump(self):
         pass
+
+
+def inputs(cfg):
+    return PinInputs()

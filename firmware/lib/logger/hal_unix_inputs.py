@@ -1,4 +1,6 @@
-# The input "hardware" of the unix port (and of the 32-bit test tier): a stream of
+# The input "hardware" of the unix port (and of the 32-bit test tier), the part of
+# hal_unix that only a config with inputs wired loads (build.py imports <hal>_inputs
+# and calls its inputs(cfg)): a stream of
 # 8-byte records standing in for the pins of docs/firmware.md's inputs. Each record is
 # <BBHI kind, channel, value, t:
 #   kind 0: clock only; 1: an edge on pulse channel `channel`; 2: level `value` on
@@ -8,6 +10,7 @@
 # BRAKE 6, LIGHTS 7. An edge goes to the same Pulse.edge() a board's pin interrupt
 # calls; the stream's clock is the pulse inputs' edge clock (a board's is ticks_us).
 # pump() reads what is waiting and allocates nothing.
+import select
 from array import array
 
 from micropython import const
@@ -106,3 +109,27 @@ class InputFeed:
                 pulse.edge(t)
         elif kind == 2:
             self.levels[ch] = b[p + 2] | (b[p + 3] << 8)
+
+
+# The inputs of the unix port: the stream at inputs.source (a FIFO, file or unix
+# socket, registered with hal_unix's poller so the main loop wakes for it); without
+# one the inputs stay idle.
+def inputs(cfg):
+    from logger import hal_unix
+
+    path = cfg["inputs.source"]
+    if not path:
+        return InputFeed(None)
+    f, _ = hal_unix._open_stream(path)
+    poller = select.poll()
+    poller.register(f, 1)  # POLLIN
+    hal_unix._ready(poller)
+    hal_unix.register(f)
+
+    def ready():
+        return hal_unix._ready(poller)
+
+    def ended():
+        hal_unix.unregister(f)
+
+    return InputFeed(f, hal_unix._is_regular(path), ready, ended)
