@@ -24,7 +24,14 @@ from keilog.rules.daylight import is_daylight
 from keilog.rules.events import Run, runs
 from keilog.rules.model import ClassRule, RuleBook, load_rules
 from keilog.rules.speed import speedometer
-from keilog.rules.tripdata import MPS_PER_MPH, TripData, connect, load_trip, trip_spans
+from keilog.rules.tripdata import (
+    MPS_PER_MPH,
+    TripData,
+    connect,
+    load_trip,
+    speed_source,
+    trip_spans,
+)
 from keilog.rules.vehicle import Vehicle
 
 SPEED_TOLERANCE_MPH = 1.0
@@ -273,7 +280,7 @@ class _Trip:
         active = self.active[fix] & near
         cap = cap_num[self.rule_idx[fix]]
         over = active & (mph > cap + SPEED_TOLERANCE_MPH)
-        source = "can" if len(d.can_t) else "gps"
+        source = speed_source(d.can_label)
 
         def values(run: Run) -> dict[str, Any]:
             seg = slice(run.first, run.last + 1)
@@ -529,7 +536,7 @@ class _Trip:
             "states": seen,
             "verdict": verdict,
             "distance_mi": round(self.distance_mi, 2),
-            "speed_source": {"source": "can" if len(d.can_t) else "gps", "signal": d.can_label},
+            "speed_source": {"source": speed_source(d.can_label), "signal": d.can_label},
             "speedometer": speedometer(d),
             "violations": sorted(self.violations, key=key),
             "unverified": sorted(self.unverified, key=key),
