@@ -22,6 +22,7 @@ from keilog.cli import decode_cmd as _decode_cmd  # noqa: F401
 from keilog.cli import report_cmd as _report_cmd  # noqa: F401
 from keilog.cli import sync_cmd as _sync_cmd  # noqa: F401
 from keilog.cli import export_cmd as _export_cmd  # noqa: F401
+from keilog.cli import calibrate_cmd as _calibrate_cmd  # noqa: F401
 
 __all__ = ["cli", "main"]
 

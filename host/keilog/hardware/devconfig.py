@@ -268,3 +268,27 @@ def load_config(path: Path) -> dict[str, Any]:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return data
+
+
+def with_value(config: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of a nested config with ``key`` (dotted, e.g. ``vss.pulses_per_km``) set,
+    validated by the firmware's schema."""
+    out = json.loads(json.dumps(config))
+    node = out
+    *parents, leaf = key.split(".")
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[leaf] = value
+    check_config(out)
+    return out
+
+
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    """Write a config.json whole (a temporary file renamed over it: never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
