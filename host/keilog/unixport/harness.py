@@ -201,6 +201,9 @@ def log_events(
                 if in_fd is not None:
                     _write_all(in_fd, ev.data)
             elif isinstance(ev, Nmea):
+                if not speedup and in_fd is not None:
+                    # Unpaced, likewise: every edge and level before this sentence first.
+                    _wait_fifo_empty(in_fd, timeout)
                 if not speedup and bridge:
                     # Unpaced, CAN frames would queue far ahead of the NMEA sentences
                     # that the firmware reads at once; let it read every earlier frame
