@@ -31,7 +31,7 @@ def listed(n):
     gc.collect()
     gc.disable()
     held = gc.mem_alloc()
-    for i in range(n):
+    for _i in range(n):
         kept.append(time.ticks_us())
     garbage = gc.mem_alloc() - held
     gc.enable()

@@ -61,8 +61,17 @@ def main():
             micropython.heap_unlock()
     log.flush()
     log.store.close()
-    print(json.dumps({"polls": polls, "records_in_lock": edges, "total": hw.records,
-                      "samples": svc.samples, "bytes": log.store.bytes_written}))
+    print(
+        json.dumps(
+            {
+                "polls": polls,
+                "records_in_lock": edges,
+                "total": hw.records,
+                "samples": svc.samples,
+                "bytes": log.store.bytes_written,
+            }
+        )
+    )
 
 
 main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from keilog.sim import run as sim_run
 from keilog.sim import scenario as sim_scenario
@@ -29,7 +31,7 @@ def test_vss_edges_count_the_distance_at_the_sensor_pulses_per_km():
     tach = [r for r in recs if r[0] == ins.KIND_EDGE and r[1] == ins.TACH]
     assert len(vss) == int(166.6667 * 2548 * 1.04 / 1000)
     assert len(tach) == int(10 * 3000 / 60 * 1.5)  # 1.5 pulses per revolution
-    gaps = [b[3] - a[3] for a, b in zip(vss, vss[1:], strict=False)]
+    gaps = [b[3] - a[3] for a, b in itertools.pairwise(vss)]
     assert sum(gaps) / len(gaps) == pytest.approx(1 / (60 / 3.6 * 2.64992), rel=1e-3)
     assert recs == sorted(recs, key=lambda r: r[3]) and recs[-1][0] == ins.KIND_CLOCK
 

@@ -71,7 +71,9 @@ def test_fits_pulses_per_km_and_the_speedometer_error(tmp_path):
     cal = calibrate_vss(make_db(tmp_path / "k.db"))
     assert cal.pulses_per_km == pytest.approx(TRUE_PPK, rel=0.003)
     assert cal.configured_pulses_per_km == CONFIGURED_PPK
-    assert cal.vss_reads_high_percent == pytest.approx((TRUE_PPK / CONFIGURED_PPK - 1) * 100, abs=0.3)
+    assert cal.vss_reads_high_percent == pytest.approx(
+        (TRUE_PPK / CONFIGURED_PPK - 1) * 100, abs=0.3
+    )
     assert cal.pulses_per_rev == 4
     assert cal.speedometer_reads_high_percent == pytest.approx(4.0, abs=0.3)
     # the two holds at 60 and 80 km/h; the ramps and the stop are not steady
@@ -86,7 +88,7 @@ def test_without_steady_driving_with_gps_it_says_what_to_do(tmp_path):
 def test_a_database_without_vss_samples_is_refused(tmp_path):
     path = tmp_path / "empty.db"
     sqlite3.connect(path).execute("create table gps_fixes (x)").connection.close()
-    with pytest.raises(StoreError, match="wire vss.pin"):
+    with pytest.raises(StoreError, match=r"wire vss\.pin"):
         calibrate_vss(path)
 
 

@@ -1,5 +1,6 @@
 # Assemble the logger from its config: storage, recovery, CAN source, GPS, the pulse,
-# analog and switch inputs, OBD-II, power, status LED and watchdog, each a service of the Logger's main loop.
+# analog and switch inputs, OBD-II, power, status LED and watchdog, each a service of
+# the Logger's main loop.
 from logger import config
 from logger.app import Logger
 from logger.record import EV_RECOVERED

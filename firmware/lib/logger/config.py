@@ -71,7 +71,11 @@ SCHEMA = {
     "coolant.pin": ("str?", None, None),
     "coolant.pullup_ohm": ("int", 1000, [10, 100000]),
     # [ohm, degC] points of the sender; an example curve, not a maker's: measure yours
-    "coolant.table": ("list", [[30, 120], [60, 95], [100, 80], [200, 55], [500, 30], [1500, 0]], None),
+    "coolant.table": (
+        "list",
+        [[30, 120], [60, 95], [100, 80], [200, 55], [500, 30], [1500, 0]],
+        None,
+    ),
     "fuel.pin": ("str?", None, None),
     "fuel.pullup_ohm": ("int", 1000, [10, 100000]),
     # [ohm, percent] points of the tank sender; an example, not a maker's: measure yours

@@ -1,8 +1,9 @@
 # Hardware of the pulse, analog and switch inputs on the boards (docs/firmware.md,
 # "Inputs"), the part of hal_board that only a car with inputs wired loads (build.py
-# imports <hal>_inputs and calls its inputs(cfg)): a hard pin interrupt per pulse input (falling edge: the input network
-# pulls the pin low on each pulse), machine.ADC for the senders and the battery,
-# machine.Pin with its pull-up for the switches. Loaded only when an input is wired.
+# imports <hal>_inputs and calls its inputs(cfg)): a hard pin interrupt per pulse
+# input (falling edge: the input network pulls the pin low on each pulse),
+# machine.ADC for the senders and the battery, machine.Pin with its pull-up for the
+# switches.
 import time
 
 import machine

@@ -154,7 +154,7 @@ class Table:
         from array import array
 
         self.ohm = array("i", [p[0] for p in points])
-        self.val = array("i", [int(round(p[1] * 10)) for p in points])
+        self.val = array("i", [round(p[1] * 10) for p in points])
 
     def at(self, ohm):
         r = self.ohm

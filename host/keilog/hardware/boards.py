@@ -141,7 +141,9 @@ class Board:
         """The pin of each input (config section name -> pin): ``vss``, ``tach``,
         ``battery`` (the sense pin), ``coolant``, ``fuel``, ``oil``, ``brake``, ``lights``."""
         pins = {"vss": self.vss_pin}
-        pins.update({role: str(p["pin"]) for role, p in self.data["inputs"].items() if role != "source"})
+        pins.update(
+            {role: str(p["pin"]) for role, p in self.data["inputs"].items() if role != "source"}
+        )
         return pins
 
     @property

@@ -11,8 +11,8 @@ built for import speed instead of one Python object per record:
   format), and their UTC times come from the clock anchors as one array operation.
 
 Only the rare records (GPS fixes, events, clock anchors, the segment header, input
-records) become Python objects, through logfile's own record parser. Like ``parse``, this never raises
-on bad bytes.
+records) become Python objects, through logfile's own record parser. Like ``parse``,
+this never raises on bad bytes.
 """
 
 from __future__ import annotations

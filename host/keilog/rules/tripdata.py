@@ -40,6 +40,7 @@ def speed_source(label: str | None) -> str:
         return "gps"
     return "vss" if label.startswith("VSS") else "can"
 
+
 F64 = npt.NDArray[np.float64]
 
 

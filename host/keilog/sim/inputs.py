@@ -15,6 +15,7 @@ counts, the battery by the alternator's ripple.
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ def sender_ohm(curve: tuple[tuple[int, float], ...], value: float) -> float:
     pts = sorted(curve, key=lambda p: p[1])  # by value
     if value <= pts[0][1]:
         return float(pts[0][0])
-    for (r0, v0), (r1, v1) in zip(pts, pts[1:], strict=False):
+    for (r0, v0), (r1, v1) in itertools.pairwise(pts):
         if value <= v1:
             return r0 + (r1 - r0) * (value - v0) / (v1 - v0)
     return float(pts[-1][0])
@@ -98,7 +99,9 @@ class InputSignals:
         fuel = sender_ohm(FUEL_CURVE, s.fuel_pct)
         ev = self._events
         ev.append((t, ins.KIND_LEVEL, ins.BATTERY, self._adc(ins.divider_u16(volts, *DIVIDER_OHM))))
-        ev.append((t, ins.KIND_LEVEL, ins.COOLANT, self._adc(ins.sender_u16(coolant, SENDER_PULLUP_OHM))))
+        ev.append(
+            (t, ins.KIND_LEVEL, ins.COOLANT, self._adc(ins.sender_u16(coolant, SENDER_PULLUP_OHM)))
+        )
         ev.append((t, ins.KIND_LEVEL, ins.FUEL, self._adc(ins.sender_u16(fuel, SENDER_PULLUP_OHM))))
         # switches, active low: the oil pressure switch closes without oil pressure
         # (engine stopped), the brake-light and headlight feeds pull their opto low

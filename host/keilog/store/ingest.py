@@ -431,9 +431,7 @@ def _write_inputs(
     batch = _batch(part, utc_seconds(part.mono_us, clock))
     result = _decoder(inputs_db).decode(batch)
     written = 0
-    for rows in message_rows(
-        result, np.zeros(len(batch), np.int64), device, boot, part.mono_us
-    ):
+    for rows in message_rows(result, np.zeros(len(batch), np.int64), device, boot, part.mono_us):
         table = ensure_message_table(
             db, inputs_db.get_message_by_name(rows.message), raw_frames=False
         )
