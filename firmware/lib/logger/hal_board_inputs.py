@@ -29,8 +29,9 @@ class PinInputs:
     def switch(self, ch, pin):
         return machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
 
+    # The edge clock: ticks_us, 30-bit (a 32-bit port's ticks period; the mask says so)
     def now(self):
-        return time.ticks_us() & 0x3FFFFFFF
+        return time.ticks_us() & 0x3FFFFFFF  # pyright: ignore[reportOperatorIssue]
 
     def pump(self):
         pass

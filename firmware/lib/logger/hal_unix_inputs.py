@@ -56,7 +56,7 @@ class InputFeed:
 
     def pulse(self, ch, pin):
         p = Pulse()
-        self.pulses[ch] = p
+        self.pulses[ch] = p  # pyright: ignore[reportArgumentType, reportCallIssue]
         return p
 
     def adc(self, ch, pin):

@@ -75,7 +75,7 @@ class Pulse:
     # A hard pin interrupt's handler (boards): the edge happened now.
     def irq(self, _pin):
         self.n = (self.n + 1) & _MASK30
-        self.last = time.ticks_us() & _MASK30
+        self.last = time.ticks_us() & _MASK30  # pyright: ignore[reportOperatorIssue]
 
 
 # a - b for 30-bit times (time.ticks_diff of a 32-bit port, on every port: the unix
