@@ -80,6 +80,7 @@ def test_a_kei_truck_without_can_is_judged_by_its_speed_sensor(tmp_path):
     assert trip["speedometer"]["can_reads_high_percent"] == pytest.approx(4.0, abs=0.5)
     html = result.report_path.read_text()
     assert "msg_INPUT_VSS.VSS_SPEED_KPH" in html and "msg_INPUT_TACH.TACH_RPM" in html
+    assert "speed from the speed sensor (VSS)" in html
     cal = calibrate_vss(result.db_path)
     assert cal.configured_pulses_per_km == 2548
     assert cal.pulses_per_km == pytest.approx(2548 * 1.04, rel=0.005)
