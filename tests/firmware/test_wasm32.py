@@ -142,7 +142,7 @@ def test_a_car_without_can_logs_its_inputs_heap_locked_on_32_bit(device, tmp_pat
     assert res["maxsize"] == 2**31 - 1
     assert "InputService" in res["services"] and "CanService" not in res["services"]
     assert res["bytes_in_lock"] >= 8 * 512  # blocks of input records sealed in the lock
-    # Measured 79.9 KB built (GPS, inputs, sync; the tier's stream HAL for the inputs):
+    # Measured 77.6 KB built (GPS, inputs, sync; the tier's stream HAL for the inputs):
     # over the 70 KB goal of a CAN car, within a Pyboard's 101.5 KB. A known gap
     # (docs/firmware.md, "Inputs"); this bound keeps it from growing.
     assert res["built"] <= PRECAN_HEAP_BOUND < PYBOARD_FREE_HEAP

@@ -45,7 +45,7 @@ ID_VSS = const(0x100)
 ID_TACH = const(0x101)
 ID_BATTERY = const(0x110)
 ID_COOLANT = const(0x111)
-ID_FUEL = const(0x112)
+ID_FUEL = const(0x112)  # ID_BATTERY + 2: _analog counts on it
 ID_SWITCHES = const(0x120)
 
 # config pin key of each channel, in channel order (build.py lists them too)
@@ -63,10 +63,19 @@ PIN_KEYS = (
 
 class Pulse:
     # One pulse input. edge(t) and irq(pin) are interrupt-safe and non-allocating: they
-    # count the edge and keep its time, nothing else.
+    # count the edge and keep its time, nothing else. sample(now), from the main loop,
+    # turns the edges into a frequency: the edges since the last sample over the time
+    # between the last edges of the two samples. At speed that is the count over the
+    # window; at a crawl, with one edge per window or fewer, it is the period itself.
+    # No edge in a window: the frequency can be no higher than one edge in the time
+    # waited, and is 0 after _STOP_US. Non-allocating.
     def __init__(self):
-        self.n = 0  # edges since start, modulo 2**30
+        self.n = 0  # edges since start, modulo 2**30 (the interrupt's)
         self.last = 0  # time of the last edge, on the edge clock (ticks_us on boards)
+        self.sn = 0  # n and last as of the last sample
+        self.slast = 0
+        self.seen = False  # an edge was sampled, so slast is an edge time
+        self.mhz = 0
 
     def edge(self, t):
         self.n = (self.n + 1) & _MASK30
@@ -76,6 +85,35 @@ class Pulse:
     def irq(self, _pin):
         self.n = (self.n + 1) & _MASK30
         self.last = time.ticks_us() & _MASK30  # pyright: ignore[reportOperatorIssue]
+
+    def sample(self, now):
+        while True:  # a consistent (n, last) pair even if an edge interrupts the read
+            last = self.last
+            n = self.n
+            if self.last == last:
+                break
+        k = (n - self.sn) & _MASK30
+        if k == 0:
+            if self.mhz:
+                waited = tdiff(now, self.slast)
+                if waited >= _STOP_US:
+                    self.mhz = 0
+                elif waited > 0:
+                    bound = ratio_mhz(1, waited)
+                    if bound < self.mhz:
+                        self.mhz = bound
+            return self.mhz
+        dt = tdiff(last, self.slast)
+        self.sn = n
+        self.slast = last
+        if not self.seen or dt <= 0 or (dt >= _STOP_US and k == 1):
+            self.seen = True  # the first edge after a stop: no period known yet
+            self.mhz = 0
+        elif dt >= _STOP_US:  # many edges over a long window: in 1/16 us, to stay small
+            self.mhz = ratio_mhz(k, dt >> 4) >> 4
+        else:
+            self.mhz = ratio_mhz(k, dt)
+        return self.mhz
 
 
 # a - b for 30-bit times (time.ticks_diff of a 32-bit port, on every port: the unix
@@ -103,73 +141,28 @@ def ratio_mhz(k, d):
     return q if q < F_MAX_MHZ else F_MAX_MHZ
 
 
-class Rate:
-    # The frequency of a Pulse, sampled now and then: the edges since the last sample
-    # over the time between the last edges of the two samples. At high rates that is
-    # the count over the window; at low rates, with one edge per window or fewer, it
-    # is the period itself. No edge in a window: the frequency can be no higher than
-    # one edge in the time waited, and is 0 after _STOP_US. Non-allocating.
-    def __init__(self, pulse):
-        self.pulse = pulse
-        self.n = pulse.n
-        self.last = pulse.last
-        self.seen = False  # an edge was seen, so self.last is an edge time
-        self.mhz = 0
+# A sender's [ohm, value] points (config) as two arrays, values in tenths.
+def table(points):
+    from array import array
 
-    def sample(self, now):
-        p = self.pulse
-        while True:  # a consistent (n, last) pair even if an edge interrupts the read
-            last = p.last
-            n = p.n
-            if p.last == last:
-                break
-        k = (n - self.n) & _MASK30
-        if k == 0:
-            if self.mhz:
-                waited = tdiff(now, self.last)
-                if waited >= _STOP_US:
-                    self.mhz = 0
-                elif waited > 0:
-                    bound = ratio_mhz(1, waited)
-                    if bound < self.mhz:
-                        self.mhz = bound
-            return self.mhz
-        dt = tdiff(last, self.last)
-        self.n = n
-        self.last = last
-        if not self.seen or dt <= 0 or (dt >= _STOP_US and k == 1):
-            self.seen = True  # the first edge after a stop: no period known yet
-            self.mhz = 0
-        elif dt >= _STOP_US:  # many edges over a long window: in 1/16 us, to stay small
-            self.mhz = ratio_mhz(k, dt >> 4) >> 4
-        else:
-            self.mhz = ratio_mhz(k, dt)
-        return self.mhz
+    return array("i", [p[0] for p in points]), array("i", [round(p[1] * 10) for p in points])
 
 
-class Table:
-    # A sender's [ohm, value] points (config), values kept in tenths; at() interpolates
-    # linearly and holds the end values outside the table. Non-allocating.
-    def __init__(self, points):
-        from array import array
-
-        self.ohm = array("i", [p[0] for p in points])
-        self.val = array("i", [round(p[1] * 10) for p in points])
-
-    def at(self, ohm):
-        r = self.ohm
-        v = self.val
-        last = len(r) - 1
-        if ohm <= r[0]:
-            return v[0]
-        if ohm >= r[last]:
-            return v[last]
-        i = 1
-        while r[i] < ohm:
-            i += 1
-        r0 = r[i - 1]
-        v0 = v[i - 1]
-        return v0 + (v[i] - v0) * (ohm - r0) // (r[i] - r0)
+# The value at ohm of a table: linear between points, the end values outside.
+# Non-allocating.
+def lookup(tab, ohm):
+    r, v = tab
+    last = len(r) - 1
+    if ohm <= r[0]:
+        return v[0]
+    if ohm >= r[last]:
+        return v[last]
+    i = 1
+    while r[i] < ohm:
+        i += 1
+    r0 = r[i - 1]
+    v0 = v[i - 1]
+    return v0 + (v[i] - v0) * (ohm - r0) // (r[i] - r0)
 
 
 # A sender's resistance from its divider: the logger's pull-up (pull ohm to the ADC
@@ -189,34 +182,23 @@ class InputService:
     def __init__(self, cfg, hw, adc):
         self.hw = hw
         self.buf = bytearray(8)
-        self.vss = self.tach = None
-        if cfg["vss.pin"]:
-            self.vss = Rate(hw.pulse(VSS, cfg["vss.pin"]))
-        if cfg["tach.pin"]:
-            self.tach = Rate(hw.pulse(TACH, cfg["tach.pin"]))
+        pins = [cfg[k] for k in PIN_KEYS]
+        self.vss = hw.pulse(VSS, pins[VSS]) if pins[VSS] else None
+        self.tach = hw.pulse(TACH, pins[TACH]) if pins[TACH] else None
         self.ppk = cfg["vss.pulses_per_km"]
         self.ppr_milli = int(cfg["tach.pulses_per_rev"] * 1000 + 0.5)
-        self.adcs = [None, None, None]  # battery, coolant, fuel (channel - BATTERY)
-        for ch in (BATTERY, COOLANT, FUEL):
-            pin = cfg[PIN_KEYS[ch]]
-            if pin:
-                self.adcs[ch - BATTERY] = hw.adc(ch, pin)
-        self.switches = []
-        for ch in (OIL, BRAKE, LIGHTS):
-            pin = cfg[PIN_KEYS[ch]]
-            if pin:
-                self.switches.append((ch - OIL, hw.switch(ch, pin)))
+        # battery, coolant, fuel (channel - BATTERY)
+        self.adcs = [hw.adc(ch, pins[ch]) if pins[ch] else None for ch in (2, 3, 4)]
+        self.switches = [(ch - OIL, hw.switch(ch, pins[ch])) for ch in (5, 6, 7) if pins[ch]]
         # battery mV per 12-bit step << 12: vref * (top + bottom) / bottom (18300 for
         # 3.3 V behind 100k/22k: the product with a reading stays below 2**27)
         self.batt_scale = adc[2] * (adc[3] + adc[4]) // adc[4]
-        self.coolant_pull = cfg["coolant.pullup_ohm"]
-        self.fuel_pull = cfg["fuel.pullup_ohm"]
-        self.coolant_table = Table(cfg["coolant.table"])
-        self.fuel_table = Table(cfg["fuel.table"])
+        self.pulls = (0, cfg["coolant.pullup_ohm"], cfg["fuel.pullup_ohm"])
+        self.tables = (None, table(cfg["coolant.table"]), table(cfg["fuel.table"]))
         self.pulse_us = 1000000 // cfg["inputs.pulse_hz"]
         self.analog_us = 1000000 // cfg["inputs.analog_hz"]
         self.pulsing = self.vss is not None or self.tach is not None
-        self.analog = bool(self.switches) or self.adcs[0] or self.adcs[1] or self.adcs[2]
+        self.analog = bool(self.switches) or pins[2] or pins[3] or pins[4]
         self.t_pulse = self.t_analog = time.ticks_us()
         self.samples = 0
         self.eof = False  # streams (unix port): the input stream ended
@@ -243,43 +225,37 @@ class InputService:
                 wait = left // 1000
         return wait
 
+    # <HHBHB: the value, the frequency in mHz (24 bits), the edge count modulo 2**16, 0
     def _pulses(self, log, now, edge_now):
-        if self.vss is not None:
-            mhz = self.vss.sample(edge_now)
-            kph = (mhz * 360 + (self.ppk >> 1)) // self.ppk  # 0.01 km/h, rounded
-            self._freq(log, now, ID_VSS, kph, mhz, self.vss.n)
-        if self.tach is not None:
-            mhz = self.tach.sample(edge_now)
-            rpm = (mhz * 60 + (self.ppr_milli >> 1)) // self.ppr_milli
-            self._freq(log, now, ID_TACH, rpm, mhz, self.tach.n)
-
-    # <HBHBH: value, frequency in mHz (24 bits), edge count modulo 2**16, 0
-    def _freq(self, log, now, mid, value, mhz, count):
         b = self.buf
-        b[0] = value & 0xFF
-        b[1] = value >> 8 & 0xFF
-        b[2] = mhz & 0xFF
-        b[3] = mhz >> 8 & 0xFF
-        b[4] = mhz >> 16 & 0xFF
-        b[5] = count & 0xFF
-        b[6] = count >> 8 & 0xFF
-        b[7] = 0
-        write(log, now, mid, b)
+        p = self.vss
+        if p is not None:
+            mhz = p.sample(edge_now)
+            kph = (mhz * 360 + (self.ppk >> 1)) // self.ppk  # 0.01 km/h, rounded
+            struct.pack_into("<HHBHB", b, 0, kph, mhz & 0xFFFF, mhz >> 16, p.n & 0xFFFF, 0)
+            write(log, now, ID_VSS, b)
+        p = self.tach
+        if p is not None:
+            mhz = p.sample(edge_now)
+            rpm = (mhz * 60 + (self.ppr_milli >> 1)) // self.ppr_milli
+            struct.pack_into("<HHBHB", b, 0, rpm, mhz & 0xFFFF, mhz >> 16, p.n & 0xFFFF, 0)
+            write(log, now, ID_TACH, b)
 
+    # <HHI: a value (u16, or i16 as its low 16 bits), the raw measure beside it, 0
     def _analog(self, log, now):
         b = self.buf
-        adcs = self.adcs
-        if adcs[0] is not None:
-            raw = adcs[0].read_u16() >> 4
-            self._pair(log, now, ID_BATTERY, raw * self.batt_scale >> 12, raw)
-        if adcs[1] is not None:
-            raw = adcs[1].read_u16() >> 4
-            ohm = sender_ohm(raw, self.coolant_pull)
-            self._pair(log, now, ID_COOLANT, self.coolant_table.at(ohm) & 0xFFFF, ohm)
-        if adcs[2] is not None:
-            raw = adcs[2].read_u16() >> 4
-            ohm = sender_ohm(raw, self.fuel_pull)
-            self._pair(log, now, ID_FUEL, self.fuel_table.at(ohm) & 0xFFFF, ohm)
+        for i in range(3):
+            adc = self.adcs[i]
+            if adc is not None:
+                raw = adc.read_u16() >> 4
+                if i:
+                    ohm = sender_ohm(raw, self.pulls[i])
+                    value = lookup(self.tables[i], ohm) & 0xFFFF
+                    raw = ohm
+                else:
+                    value = raw * self.batt_scale >> 12
+                struct.pack_into("<HHI", b, 0, value, raw, 0)
+                write(log, now, ID_BATTERY + i, b)
         if self.switches:
             bits = 0
             wired = 0
@@ -287,22 +263,9 @@ class InputService:
                 wired |= 1 << bit
                 if not pin.value():  # active low: the switch or optocoupler pulls down
                     bits |= 1 << bit
-            for i in range(8):
-                b[i] = 0
-            b[0] = bits
-            b[1] = wired
+            struct.pack_into("<BBHI", b, 0, bits, wired, 0, 0)
             write(log, now, ID_SWITCHES, b)
         self.samples += 1
-
-    # <HH4x: a value (u16, or i16 as its low 16 bits) and the raw measure beside it
-    def _pair(self, log, now, mid, value, raw):
-        b = self.buf
-        b[0] = value & 0xFF
-        b[1] = value >> 8 & 0xFF
-        b[2] = raw & 0xFF
-        b[3] = raw >> 8 & 0xFF
-        b[4] = b[5] = b[6] = b[7] = 0
-        write(log, now, mid, b)
 
 
 # Append an input record to the logger's current block (sealing it when full), as
