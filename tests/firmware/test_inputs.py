@@ -115,3 +115,29 @@ def test_frequency_arithmetic_stays_in_small_ints(k, d_us, mhz):
     script = TESTS / "firmware" / "mp_ratio.py"
     out = run_mp(script, str(k), str(d_us))
     assert int(out.stdout.split()[0]) == mhz
+
+
+def test_a_stopped_wheel_reads_zero_within_two_seconds(tmp_path):
+    # 60 km/h for 5 s, then the truck stands: no edge, only the stream's clock ticking
+    # on (as a board's ticks_us would). The speed decays (at most one edge in the time
+    # waited) and reads 0 once 2 s pass without an edge.
+    # (the clock ticks every ms; a poll of the test reads 64 records: about 60 ms)
+    period = 1 / (60 / 3.6 / 1000 * PPK)
+    events = [(k * period, ins.KIND_EDGE, ins.VSS, 0) for k in range(1, int(5 / period))]
+    events += [(k / 1000, ins.KIND_CLOCK, 0, 0) for k in range(10_000)]
+    events.sort(key=lambda e: e[0])
+    src = tmp_path / "inputs.bin"
+    src.write_bytes(ins.pack(events))
+    store = tmp_path / "log"
+    store.mkdir()
+    run_mp(TESTS / "firmware" / "mp_inputs.py", str(store), str(src), "lock", "20000")
+    recs = [r for seg in sorted(store.glob("*.KLG")) for r in read_segment(seg).records]
+    kph = [v / 100 for v in values([r for r in recs if isinstance(r, InputFrame)], 0x100)]
+    moving = kph.index(next(k for k in kph if abs(k - 60) < 0.3))
+    stopped = kph.index(0.0, moving)
+    held = [k for k in kph[moving:stopped] if abs(k - 60) < 0.3]
+    assert len(held) >= 50  # about 5 s of samples at 60 km/h
+    # after the last edge the reading only falls, and is 0 within 2 s (some 33 polls)
+    decay = kph[moving + len(held) : stopped]
+    assert decay == sorted(decay, reverse=True) and len(decay) <= 36
+    assert kph[stopped:] == [0.0] * (len(kph) - stopped) and len(kph) - stopped > 20
