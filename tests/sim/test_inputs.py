@@ -63,3 +63,23 @@ def test_the_pre_can_scenario_sends_inputs_and_no_frames():
 def test_scenarios_without_inputs_send_none():
     kinds = {type(ev).__name__ for ev in sim_run.simulate("florida_rural", duration=2.0)}
     assert "InputChunk" not in kinds
+
+
+def test_run_writes_the_input_stream_for_the_firmware(tmp_path):
+    out = tmp_path / "inputs.bin"
+    summary = sim_run.run(
+        "kei_truck_1995", interface=None, speedup=None, duration=10.0, inputs_out=out
+    )
+    recs = decode(out.read_bytes())
+    assert summary["inputs_records"] == len(recs) > 100
+    tach = [r for r in recs if r[0] == ins.KIND_EDGE and r[1] == ins.TACH]
+    # the engine runs from 1.3 s: idle about 850 rpm, 1.5 pulses per revolution
+    assert len(tach) > 8 * 850 / 60 * 1.5
+
+
+def test_run_refuses_an_input_stream_for_a_car_without_inputs(tmp_path):
+    from keilog.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"vehicle\.inputs"):
+        sim_run.run("florida_rural", interface=None, speedup=None, inputs_out=tmp_path / "x")
+    assert not (tmp_path / "x").exists()

@@ -130,8 +130,8 @@ def _by_how_much(v: Violation) -> str:
         excess = v.excess_mph
     if excess is None:
         return "–"
-    speed = v.extra.get("speed_source")
-    by = f"<br><small>speed from {escape(SPEED_SOURCES.get(speed, str(speed)))}</small>"
+    speed = str(v.extra.get("speed_source") or "")
+    by = f"<br><small>speed from {escape(SPEED_SOURCES.get(speed, speed))}</small>"
     return f"+{excess:.1f} mph (+{excess * KMH_PER_MPH:.1f} km/h)" + (by if speed else "")
 
 

@@ -488,6 +488,7 @@ def run(
     obd_poll: Sequence[int] = (),
     progress: Callable[[Simulation], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    inputs_out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Drive a scenario onto real outputs and return its summary.
 
@@ -496,7 +497,8 @@ def run(
     ``nmea_out`` (a path, serial port, pyserial URL or ``"pty"``), and every frame on
     the bus is written to ``stream`` in the firmware's 16-byte format. ``speedup`` runs
     faster than real time; ``None`` as fast as possible. ``progress`` is called about
-    once per simulated second.
+    once per simulated second. ``inputs_out`` (a file or FIFO) gets the logger's input
+    stream of a car with ``vehicle.inputs`` (the firmware's ``inputs.source``).
     """
     sim = Simulation(_scenario(scenario), nmea=nmea, seed=seed, obd_poll=obd_poll)
     opened: list[Any] = []
@@ -510,6 +512,16 @@ def run(
         if isinstance(nmea_out, str):
             nmea_out = NmeaOutput(nmea_out, baud=nmea_baud)
             opened.append(nmea_out)
+        inputs_file = None
+        if inputs_out is not None:
+            if sim.inputs is None:
+                raise ConfigError(
+                    f"{sim.scenario.source}: no input stream to write: the scenario's "
+                    "vehicle has no inputs (set vehicle.inputs to true)"
+                )
+            inputs_file = open(inputs_out, "wb")  # noqa: SIM115 (closed with the others)
+            opened.append(inputs_file)
+        inputs_bytes = 0
         writer = stream
         link = None
         if bus is not None:
@@ -539,6 +551,10 @@ def run(
                     writer.write(ev.message)
             elif isinstance(ev, NmeaSentence) and nmea_out is not None:
                 nmea_out.write_line(ev.text)
+            elif isinstance(ev, InputChunk) and inputs_file is not None:
+                inputs_file.write(ev.data)
+                inputs_file.flush()
+                inputs_bytes += len(ev.data)
             if progress is not None and ev.t >= next_progress:
                 progress(sim)
                 next_progress += 1.0
@@ -551,6 +567,8 @@ def run(
             out["bus_frames_heard"] = link.heard
         if writer is not None:
             out["stream_frames"] = writer.frames
+        if inputs_file is not None:
+            out["inputs_records"] = inputs_bytes // 8
         if isinstance(nmea_out, NmeaOutput):
             out["nmea_output"] = nmea_out.path
             out["nmea_dropped_bytes"] = nmea_out.dropped_bytes
