@@ -65,7 +65,8 @@ def test_a_kei_truck_without_can_is_judged_by_its_speed_sensor(tmp_path):
     # 42 mph legs read 4 % high: about 70 km/h; a 660 cc engine between idle and redline;
     # a warm-up from 14 degC ambient; a charging 12 V system
     assert 67 < max(kph) < 74
-    assert min(rpm) > 600 and max(rpm) < 7200
+    # (cranking and the engine stopping read lower: the tach's reading decays to 0)
+    assert max(rpm) < 7200 and sum(r >= 800 for r in rpm) > 0.9 * len(rpm)
     assert 10 < min(coolant) < max(coolant) < 110
     assert all(11.5 < v < 15.0 for v in volts)
     [trip] = result.check["trips"]

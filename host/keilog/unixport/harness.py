@@ -64,6 +64,9 @@ class Inputs:
     data: bytes
 
 
+UNPACED_SAMPLE_S = 0.5
+"""Unpaced runs with inputs let the firmware sample at least this often (drive time)."""
+
 INPUT_PINS = ("vss", "tach", "battery", "coolant", "fuel", "oil", "brake", "lights")
 """The inputs wired when a run feeds them (each section's ``pin``)."""
 
@@ -186,6 +189,7 @@ def log_events(
     if bridge:
         bridge.start()
     sent = sentences = 0
+    sampled_t = float("-inf")
     try:
         t0: float | None = None
         wall0 = time.monotonic()
@@ -200,6 +204,13 @@ def log_events(
             if isinstance(ev, Inputs):
                 if in_fd is not None:
                     _write_all(in_fd, ev.data)
+                    if not speedup and ev.t - sampled_t >= UNPACED_SAMPLE_S:
+                        # Unpaced, the drive would outrun the firmware's sampling clock:
+                        # let it read this much and take a sample (50 Hz) every 0.5 s
+                        # of the drive.
+                        _wait_fifo_empty(in_fd, timeout)
+                        time.sleep(0.022)
+                        sampled_t = ev.t
             elif isinstance(ev, Nmea):
                 if not speedup and in_fd is not None:
                     # Unpaced, likewise: every edge and level before this sentence first.
