@@ -33,6 +33,15 @@ own clock.
   starts it, with a segment open and written (``gc.mem_alloc()``, MicroPython's own
   modules not counted), vs the ~101.5 KB a Pyboard v1.1 has free after boot.
   ``built`` is the figure right after build.logger(); ``goal`` is keilog's (70 KB).
+- firmware_pulses_per_s: edges/s the pulse inputs' path sustains on the unix port:
+  the input stream (bench/_mp_inputs.py: VSS and tach edges) through
+  ``InputFeed.pump`` and ``Pulse.edge``, sampled at 50 Hz into input records and
+  blocks, vs the fastest real need: a tach at 9,000 rpm with 1.5 pulses per
+  revolution (a 3-cylinder 4-stroke) = 225 pulses/s. ``edge_handler_per_s`` is
+  ``Pulse.edge`` alone, what a board's pin interrupt runs.
+- firmware_heap_bytes_per_pulse: garbage per pulse of that path (``gc.mem_alloc()``
+  growth with the collector off over the second half), vs the same interpreter
+  keeping each edge's time in a list.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ import can
 from bench import entry
 
 ROOT = Path(__file__).resolve().parents[1]
+TACH_9000_RPM_HZ = 9000 / 60 * 1.5  # 225 pulses/s: 3-cylinder 4-stroke, 1.5 per revolution
 SATURATED_FPS = 1_000_000 / 111  # 9,009 frames/s: 8-byte standard frames at 1 Mbit/s
 RING = 256  # can.ring default
 PYBOARD_HZ = 168_000_000  # STM32F405 (hardware/boards/pyboard_v11.json, mcu.clock_hz)
@@ -150,6 +160,65 @@ def _heap(work: Path) -> dict[str, Any] | None:
     )
 
 
+def _mp_inputs(*args: str) -> dict[str, Any]:
+    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware" / "lib"))
+    proc = subprocess.run(
+        [*_micropython(), str(ROOT / "bench" / "_mp_inputs.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _pulses(work: Path, n: int) -> dict[str, Any]:
+    from keilog.unixport import inputstream as ins
+
+    # VSS and tach edges interleaved, 1 ms and 3 ms apart on the stream's clock
+    src = work / "edges.bin"
+    t = 0.0
+    events = []
+    for i in range(n):
+        t += 0.001 if i % 2 else 0.003
+        events.append((t, ins.KIND_EDGE, i & 1, 0))
+    src.write_bytes(ins.pack(events))
+    storage = work / "inputs"
+    storage.mkdir()
+    res = _mp_inputs(str(src), str(storage), str(n))
+    assert res["pulses"] > n * 0.99, res
+    alone = _mp_inputs("edges", str(n))
+    ref = _mp_inputs("list", str(min(n, 100_000)))
+    ref_per_pulse = ref["heap_bytes"] / ref["pulses"]
+    per_pulse = res["garbage_bytes"] / res["garbage_pulses"]
+    heap = entry(
+        per_pulse,
+        ref_per_pulse,
+        "edge times kept in a list by the same MicroPython interpreter",
+        "bytes/pulse",
+        False,
+        pulses=res["garbage_pulses"],
+    )
+    if per_pulse == 0:  # nothing in that many pulses: the ratio is the bound it gives
+        heap["ratio"] = round(ref_per_pulse * res["garbage_pulses"], 3)
+    return {
+        "firmware_pulses_per_s": entry(
+            res["pulses"] / (res["us"] / 1e6),
+            TACH_9000_RPM_HZ,
+            "a tach at 9,000 rpm, 1.5 pulses per revolution (3-cylinder 4-stroke)",
+            "pulses/s",
+            True,
+            interpreter="micropython unix port",
+            path="input stream -> InputFeed.pump -> Pulse.edge, sampled at 50 Hz",
+            edge_handler_per_s=round(alone["pulses"] / (alone["us"] / 1e6)),
+            pulses=res["pulses"],
+        ),
+        "firmware_heap_bytes_per_pulse": heap,
+    }
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     n = 20_000 if quick else 200_000
     out: dict[str, Any] = {}
@@ -207,6 +276,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             False,
             medium="image file in the host's page cache (an SD card is slower)",
         )
+        out.update(_pulses(work, 100_000 if quick else 400_000))
         heap = _heap(work)
         if heap is not None:
             out["firmware_heap_in_use_bytes"] = heap

@@ -40,6 +40,7 @@ class DemoResult:
     segment_bytes: int
     rows: dict[str, int] = field(default_factory=dict)
     damage: list[str] = field(default_factory=list)
+    input_records_logged: int = 0
     firmware_seconds: float = 0.0
     interpreter: str = "MicroPython unix port"
     synced: bool = False
@@ -57,9 +58,16 @@ class DemoResult:
             f"keilog demo: scenario {self.scenario!r}",
             f"  simulator sent {self.frames_sent} CAN frames on a virtual bus and "
             f"{self.sentences_sent} NMEA sentences",
-            f"  firmware ({self.interpreter}) logged {self.frames_logged} frames and "
-            f"{self.gps_fixes_logged} GPS fixes into {len(self.segments)} segment(s), "
-            f"{self.segment_bytes} bytes ({self.bytes_per_frame:.2f} bytes/frame) "
+            f"  firmware ({self.interpreter}) logged {self.frames_logged} frames"
+            + (
+                f", {self.input_records_logged} input samples (VSS, tach, analog)"
+                if self.input_records_logged
+                else ""
+            )
+            + f" and {self.gps_fixes_logged} GPS fixes into {len(self.segments)} segment(s), "
+            f"{self.segment_bytes} bytes"
+            + (f" ({self.bytes_per_frame:.2f} bytes/frame)" if self.frames_logged else "")
+            + " "
             f"in {self.firmware_seconds:.1f} s",
             f"  {'synced over USB (pty) and imported' if self.synced else 'imported'}: "
             f"damage found: {len(self.damage) or 'none'}",
@@ -90,9 +98,10 @@ class DemoResult:
                             f" (unposted road: its limit by {statute['cite'].split(';')[0]},"
                             f" {v.get('confidence', 'low')} confidence)"
                         )
+                    speed = f", speed from {v['speed_source']}" if v.get("speed_source") else ""
                     lines.append(
                         f"      {v['rule']} in {v['state']} for {v['duration_s']:.0f} s:"
-                        f"{detail} ({v['source']})"
+                        f"{detail} ({v['source']}{speed})"
                     )
         if self.report_path is not None:
             lines.append(f"  report: {self.report_path} ({self.report_bytes} bytes)")
@@ -101,12 +110,15 @@ class DemoResult:
 
 def scenario_events(
     sc: sim_scenario.Scenario, duration: float | None = None
-) -> Iterator[can.Message | harness.Nmea]:
-    """The simulator's CAN frames and NMEA sentences on one clock (UTC epoch seconds)."""
+) -> Iterator[can.Message | harness.Nmea | harness.Inputs]:
+    """The simulator's CAN frames, NMEA sentences and input stream records (a car with
+    ``vehicle.inputs``) on one clock (UTC epoch seconds)."""
     start = sc.start_epoch
     for ev in sim_run.simulate(sc, duration=duration):
         if isinstance(ev, sim_run.CanFrame):
             yield ev.message
+        elif isinstance(ev, sim_run.InputChunk):
+            yield harness.Inputs(start + ev.t, ev.data)
         else:
             yield harness.Nmea(start + ev.t, ev.text)
 
@@ -164,6 +176,7 @@ def run_demo(
         allow_shim=True,
         can_bus=sc.vehicle.can,
         sync=usb_sync if sync else None,
+        inputs=sc.vehicle.inputs,
     )
     if run.sync is not None:
         segments = [Path(archive) / f"{r.sha256}.KLG" for r in run.sync.segments if r.sha256]
@@ -173,11 +186,12 @@ def run_demo(
         segments = run.segments
         imported = store.import_files(db_path, segments, can_db)
         damage = [d for r in imported for d in r.damage]
-    frames_logged = fixes_logged = 0
+    frames_logged = fixes_logged = inputs_logged = 0
     for p in segments:
         seg = read_segment(p)
         frames_logged += len(seg.frames)
         fixes_logged += sum(1 for r in seg.records if type(r).__name__ == "GpsFix")
+        inputs_logged += sum(1 for r in seg.records if type(r).__name__ == "InputFrame")
     db = store.open_db(db_path)
     rows = {name: db.table(name).count for name in db.table_names()}
 
@@ -202,6 +216,7 @@ def run_demo(
         sentences_sent=run.sentences_sent,
         frames_logged=frames_logged,
         gps_fixes_logged=fixes_logged,
+        input_records_logged=inputs_logged,
         segments=segments,
         segment_bytes=sum(p.stat().st_size for p in segments),
         rows=rows,

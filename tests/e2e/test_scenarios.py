@@ -42,3 +42,47 @@ def test_scenario_end_to_end(tmp_path, name):
     for v in trip["violations"]:
         assert v["source"], v  # every verdict names its statute or DMV page
     assert result.report_path is not None and result.report_bytes > 10_000
+
+
+def test_a_kei_truck_without_can_is_judged_by_its_speed_sensor(tmp_path):
+    # kei_truck_1995: no CAN; VSS, tach, battery and coolant fed to the firmware as edge
+    # times and ADC readings; its speedometer (and so its VSS) reads 4 % high.
+    import sqlite3
+
+    from keilog.store.calibrate import calibrate_vss
+
+    result = run_demo(tmp_path / "kei", scenario="kei_truck_1995", speedup=None)
+    assert result.frames_sent == 0 and result.input_records_logged > 200
+    db = sqlite3.connect(result.db_path)
+
+    def column(table: str, signal: str) -> list[float]:
+        return [r[0] for r in db.execute(f"select {signal} from {table} where {signal} > 0")]
+
+    kph = column("msg_INPUT_VSS", "VSS_SPEED_KPH")
+    rpm = column("msg_INPUT_TACH", "TACH_RPM")
+    coolant = column("msg_INPUT_COOLANT", "COOLANT_C")
+    volts = column("msg_INPUT_BATTERY", "BATTERY_V")
+    # 42 mph legs read 4 % high: about 70 km/h; a 660 cc engine between idle and redline;
+    # a warm-up from 14 degC ambient; a charging 12 V system
+    assert 67 < max(kph) < 74
+    # (cranking and the engine stopping read lower: the tach's reading decays to 0)
+    assert max(rpm) < 7200 and sum(r >= 800 for r in rpm) > 0.9 * len(rpm)
+    assert 10 < min(coolant) < max(coolant) < 110
+    assert all(11.5 < v < 15.0 for v in volts)
+    [trip] = result.check["trips"]
+    assert trip["speed_source"] == {
+        "source": "vss",
+        "signal": "VSS pulse input (VSS_SPEED_KPH)",
+    }
+    # one stretch over the cap (split where an unpaced run left gaps between samples)
+    assert {(v["rule"], v["speed_source"]) for v in trip["violations"]} == {
+        ("vehicle_max_speed", "vss")
+    }
+    assert trip["speedometer"]["can_reads_high_percent"] == pytest.approx(4.0, abs=0.5)
+    html = result.report_path.read_text()
+    assert "msg_INPUT_VSS.VSS_SPEED_KPH" in html and "msg_INPUT_TACH.TACH_RPM" in html
+    assert "speed from the speed sensor (VSS)" in html
+    cal = calibrate_vss(result.db_path)
+    assert cal.configured_pulses_per_km == 2548
+    assert cal.pulses_per_km == pytest.approx(2548 * 1.04, rel=0.005)
+    assert cal.speedometer_reads_high_percent == pytest.approx(4.0, abs=0.5)

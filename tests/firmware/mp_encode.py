@@ -47,6 +47,10 @@ def encode_block(enc, blk):
             ok = enc.event(t, r["code"], r["value"])
         elif kind == "anchor":
             ok = enc.anchor(t, r["day"], r["tod_ms"], r["us"], r["source"])
+        elif kind == "input":
+            from logger import inputs
+
+            ok = inputs.put(enc, t, r["id"], hexbytes(r["data"]))
         elif kind == "segment":
             ok = enc.segment(r["boot"], r["seq"], r["device_id"].encode(), r["firmware"])
         else:

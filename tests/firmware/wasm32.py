@@ -59,6 +59,11 @@ def install_set(out: Path) -> Path:
     config = devconfig.build_config(board, []).config
     install = deploy.build_install_set(board, config, out)
     deploy._compile(WASM / "hal_wasm.py", out / "lib" / "hal_wasm.mpy", board.mpy_cross_arch)
+    # the unix port's input stream decoder, which the tier's HAL uses for the inputs
+    feed = ROOT / "firmware" / "lib" / "logger" / "hal_unix_inputs.py"
+    deploy._compile(feed, out / "lib" / "logger" / "hal_unix_inputs.mpy", board.mpy_cross_arch)
+    arch = board.mpy_cross_arch
+    deploy._compile(WASM / "hal_wasm_inputs.py", out / "lib" / "hal_wasm_inputs.mpy", arch)
     return install.directory
 
 

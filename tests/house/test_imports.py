@@ -18,7 +18,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "units": set(),
     "geo": {"outputs", "errors", "units"},
     "logformat": {"outputs", "errors"},
-    "decode": {"outputs", "errors", "progress", "logformat"},
+    # paths: the logger's own inputs DBC (dbc/keilog_inputs.dbc) ships beside the package
+    "decode": {"outputs", "errors", "paths", "progress", "logformat"},
     "store": {"outputs", "errors", "progress", "units", "geo", "logformat", "decode"},
     "hardware": {"outputs", "errors", "paths"},
     "sync": {"outputs", "errors", "paths", "hardware", "store"},

@@ -61,6 +61,10 @@ def block(payload: bytes, seq: int = 0, count: int = 0, base_us: int = 0) -> byt
         bytes.fromhex("19") + bytes(16),  # DLC 9: stops the block
         bytes.fromhex("39") + bytes(16),  # RTR with DLC 9
         bytes.fromhex("F003414243") + bytes.fromhex("10") + struct.pack("<IH", 1, 1),
+        bytes.fromhex("F10E") + struct.pack("<IH", 7, 0x100) + bytes(range(8)),  # input
+        bytes.fromhex("F10E") + struct.pack("<IH", 7, 0xF901) + bytes(8),  # id to 11 bits
+        bytes.fromhex("F103414243") + bytes.fromhex("10") + struct.pack("<IH", 1, 1),  # skipped
+        bytes.fromhex("F10E") + bytes(6),  # input record cut short
         bytes.fromhex("F0FF"),  # extension running past the payload
         bytes.fromhex("F0"),  # extension without its length byte
         bytes.fromhex("51"),  # GPS tag with a nonzero low nibble: unknown
@@ -117,3 +121,18 @@ def test_no_reference_point_means_no_utc():
     cols = read_columns(MIXED)
     cols.others = [r for r in cols.others if not isinstance(r, ClockAnchor | GpsFix)]
     assert utc_seconds(cols.can.mono_us, segment_clock(cols)) is None
+
+
+input_record = st.builds(
+    lambda t, mid, data: b"\xf1\x0e" + struct.pack("<IH", t, mid) + data,
+    st.integers(0, 2**29),
+    st.integers(0, 0xFFFF),
+    st.binary(min_size=8, max_size=8),
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(input_record | st.binary(max_size=20), max_size=30), st.integers(0, 40))
+def test_input_records_among_anything_read_the_same(parts, count):
+    payload = b"".join(parts)[:488]
+    assert_same_reading(block(payload, count=count))

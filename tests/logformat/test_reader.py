@@ -14,6 +14,7 @@ from keilog.logformat.reader import (
     ClockAnchor,
     Event,
     GpsFix,
+    InputFrame,
     SegmentHeader,
     apply_clock,
     block_crc,
@@ -60,6 +61,8 @@ def expected_records(vec: dict) -> list:
             elif kind == "anchor":
                 utc = (r["day"] * 86400000 + r["tod_ms"]) * 1000 + r["us"]
                 out.append(ClockAnchor(t, utc, ANCHOR_SOURCES[r["source"]]))
+            elif kind == "input":
+                out.append(InputFrame(t, r["id"], bytes.fromhex(r["data"])))
             elif kind == "segment":
                 out.append(
                     SegmentHeader(

@@ -112,6 +112,7 @@ def test_builtins_load_by_name_and_the_demo_is_florida_rural():
         "florida_rural",
         "florida_unposted",
         "indiana_interstate",
+        "kei_truck_1995",
         "north_carolina_gps_only",
         "tennessee_speed_cap",
     ]

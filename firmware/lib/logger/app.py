@@ -52,7 +52,8 @@ class Logger:
 
             store = SegmentStore(hal.mount_storage(cfg))
         self.clock = MonoClock(hal.ticks_us)
-        self.ring = FrameRing(cfg["can.ring"])
+        # no CAN (a pre-CAN car): a token ring; the OBD poller and power service read it
+        self.ring = FrameRing(cfg["can.ring"] if cfg["can.enabled"] else 16)
         self.enc = BlockEncoder()
         self.store = store
         self.boot = store.next_boot()

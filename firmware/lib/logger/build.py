@@ -1,5 +1,6 @@
-# Assemble the logger from its config: storage, recovery, CAN source, GPS, OBD-II,
-# power, status LED and watchdog, each a service of the Logger's main loop.
+# Assemble the logger from its config: storage, recovery, CAN source, GPS, the pulse,
+# analog and switch inputs, OBD-II, power, status LED and watchdog, each a service of
+# the Logger's main loop.
 from logger import config
 from logger.app import Logger
 from logger.record import EV_RECOVERED
@@ -45,6 +46,23 @@ def logger(cfg, hal, errors=()):
             services.append(gps)
             if hal.streams_end:
                 log.streams.append(uart)
+
+    for key in config.PINS:
+        if cfg.get(key):  # any input wired: the inputs code is loaded only then
+            import sys
+
+            from logger import boards
+            from logger.inputs import InputService
+
+            board = boards.board(cfg["board"], getattr(sys.implementation, "_machine", ""))
+            # the HAL's inputs part, <hal>_inputs, so that a car without inputs does
+            # not hold its code: hal_board_inputs, hal_unix_inputs
+            hw = __import__(hal.__name__ + "_inputs", None, None, ("inputs",)).inputs(cfg)
+            inp = InputService(cfg, hw, board["ignition"])
+            services.append(inp)
+            if hal.streams_end and not hw.eof:
+                log.streams.append(inp)
+            break
 
     if cfg["obd.enabled"] and src is not None and config.can_mode(cfg) == "normal":
         from logger.obd import ObdPoller

@@ -9,7 +9,8 @@
 import json
 
 # key: (type, default, rule). rule is a tuple of allowed values, a (min, max) range as
-# a list, or None. Types: "bool", "int", "str", "str?" (string or null), "list".
+# a list, or None. Types: "bool", "int", "num" (int or float), "str", "str?" (string or
+# null), "list".
 SCHEMA = {
     "board": ("str", "unix", ("unix", "pyboard_v11", "nucleo_g474re", "teensy41")),
     "device.id": ("str?", None, None),
@@ -53,6 +54,35 @@ SCHEMA = {
     # a pty or serial device path, or "stdio"; none (the default) means no sync link.
     "usb.enabled": ("bool", True, None),
     "usb.path": ("str?", None, None),
+    # Pulse, analog and switch inputs for cars without CAN (docs/firmware.md, "Inputs").
+    # A pin of null means "not wired"; with none wired the inputs code is never loaded.
+    # Unix port: inputs.source is the stream of edges and levels (docs/firmware-unix.md).
+    "inputs.source": ("str?", None, None),
+    "inputs.pulse_hz": ("int", 10, [1, 50]),
+    "inputs.analog_hz": ("int", 1, [1, 20]),
+    "vss.pin": ("str?", None, None),
+    # JIS D 5601: 637 speedometer-cable revolutions per km; 4 pulses per revolution is
+    # common but unverified per model (hardware/README.md): calibrate (keilog calibrate).
+    "vss.pulses_per_km": ("int", 2548, [100, 100000]),
+    "tach.pin": ("str?", None, None),
+    # a 4-stroke fires each cylinder once per 2 revolutions: 3 cylinders, 1.5 per rev
+    "tach.pulses_per_rev": ("num", 1.5, [0.25, 16]),
+    "battery.pin": ("str?", None, None),
+    "coolant.pin": ("str?", None, None),
+    "coolant.pullup_ohm": ("int", 1000, [10, 100000]),
+    # [ohm, degC] points of the sender; an example curve, not a maker's: measure yours
+    "coolant.table": (
+        "list",
+        [[30, 120], [60, 95], [100, 80], [200, 55], [500, 30], [1500, 0]],
+        None,
+    ),
+    "fuel.pin": ("str?", None, None),
+    "fuel.pullup_ohm": ("int", 1000, [10, 100000]),
+    # [ohm, percent] points of the tank sender; an example, not a maker's: measure yours
+    "fuel.table": ("list", [[10, 100], [50, 50], [110, 0]], None),
+    "oil.pin": ("str?", None, None),
+    "brake.pin": ("str?", None, None),
+    "lights.pin": ("str?", None, None),
     "counters_s": ("int", 60, [1, 3600]),
     "run_s": ("int", 0, [0, 1 << 30]),
 }
@@ -69,8 +99,23 @@ _STD_MAX = 0x7FF
 _EXT_MAX = 0x1FFFFFFF
 
 
-def defaults():
-    return {k: v[1] for k, v in SCHEMA.items()}
+# The pulse, analog and switch inputs' keys are in a config only when one of their
+# pins is wired: a car with CAN (most configs) holds none of them in RAM.
+_INPUTS = ("inputs.", "vss.", "tach.", "battery.", "coolant.", "fuel.", "oil.", "brake.",
+           "lights.")  # fmt: skip
+PINS = ("vss.pin", "tach.pin", "battery.pin", "coolant.pin", "fuel.pin", "oil.pin",
+        "brake.pin", "lights.pin")  # fmt: skip
+
+
+def _is_input(key):
+    for p in _INPUTS:
+        if key.startswith(p):
+            return True
+    return False
+
+
+def defaults(inputs=False):
+    return {k: v[1] for k, v in SCHEMA.items() if inputs or not _is_input(k)}
 
 
 def _flatten(d, prefix, out):
@@ -87,6 +132,10 @@ def _is_int(v):
     return isinstance(v, int) and not (v is True or v is False)
 
 
+def _is_num(v):
+    return _is_int(v) or isinstance(v, float)
+
+
 def _check_filter(f):
     if not (isinstance(f, list) and len(f) in (2, 3)):
         return "can.filters entries must be [id, mask] or [id, mask, extended], got %r" % (f,)
@@ -97,6 +146,22 @@ def _check_filter(f):
     for v in f[:2]:
         if not _is_int(v) or v < 0 or v > top:
             return "can.filters: %r: id and mask must be integers 0..0x%X" % (f, top)
+    return None
+
+
+# A sender table: 2 to 16 [ohm, value] points, ohms (integers) strictly rising.
+def _check_table(key, value):
+    if not 2 <= len(value) <= 16:
+        return "%s must list 2 to 16 [ohm, value] points, got %d" % (key, len(value))
+    prev = -1
+    for pt in value:
+        if not (isinstance(pt, list) and len(pt) == 2 and _is_int(pt[0]) and _is_num(pt[1])):
+            return "%s entries must be [ohm, value] with an integer ohm, got %r" % (key, pt)
+        if pt[0] <= prev or pt[0] > 100000:
+            return "%s: ohms must rise, from 0 to 100000, got %r" % (key, pt)
+        if not -1000 <= pt[1] <= 1000:
+            return "%s: values must be between -1000 and 1000, got %r" % (key, pt)
+        prev = pt[0]
     return None
 
 
@@ -112,6 +177,8 @@ def _check_extra(key, value):
         for p in value:
             if not _is_int(p) or not 0 <= p <= 0xFF:
                 return "obd.pids entries must be integers 0..255, got %r" % (p,)
+    elif key in ("coolant.table", "fuel.table"):
+        return _check_table(key, value)
     elif key == "device.id" and value is not None:
         # The host makes a folder of it (docs/sync-protocol.md): letters, digits, '.',
         # '_' and '-', starting with a letter or digit.
@@ -137,6 +204,8 @@ def _check(key, value):
         ok = value is True or value is False
     elif kind == "int":
         ok = _is_int(value)
+    elif kind == "num":
+        ok = _is_num(value)
     elif kind == "str":
         ok = isinstance(value, str)
     elif kind == "str?":
@@ -160,12 +229,16 @@ def validate(obj):
         return _safe(), ["config must be a JSON object"]
     flat = {}
     _flatten(obj, "", flat)
-    cfg = defaults()
+    wired = False
+    for k in PINS:
+        if flat.get(k):
+            wired = True
+    cfg = defaults(wired)
     for key in flat:
         err = _check(key, flat[key])
         if err:
             errors.append(err)
-        else:
+        elif wired or not _is_input(key):
             cfg[key] = flat[key]
     if errors:
         for k in SAFE:

@@ -45,6 +45,14 @@ if TYPE_CHECKING:
     help="Sense wired to OBD-II pin 16 (key = charging voltage) or to an IGN/ACC fuse.",
 )
 @click.option("--device-id", default=None, help="Name stored in every segment.")
+@click.option(
+    "--inputs",
+    default="",
+    metavar="LIST",
+    help="Inputs wired, comma-separated: vss, tach, battery, coolant, fuel, oil, brake, "
+    "lights, or all (each on the board's pin for it; hardware/README.md).",
+)
+@click.option("--can/--no-can", default=True, show_default=True, help="The car has a CAN bus.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option(
     "--push",
@@ -67,6 +75,8 @@ def config_cmd(
     min_free_mb: int,
     sense: str,
     device_id: str | None,
+    inputs: str,
+    can: bool,
     output: Path | None,
     push_port: str | None,
 ) -> None:
@@ -86,6 +96,9 @@ def config_cmd(
 
         \b
         keilog config --board pyboard_v11 --dbc dbc/keicar.dbc --push auto
+
+        \b
+        keilog config --board pyboard_v11 --no-can --inputs all -o config.json
     """
     from keilog.hardware import boards, devconfig
 
@@ -105,8 +118,12 @@ def config_cmd(
         min_free_bytes=min_free_mb * 1024 * 1024,
         sense=sense,
         device_id=device_id,
+        inputs=[name.strip() for name in inputs.split(",") if name.strip()],
+        can=can,
     )
-    if result.filters:
+    if not can:
+        status("no CAN: the logger logs GPS and its inputs")
+    elif result.filters:
         status(
             f"{result.wanted_ids} CAN ids in {len(result.filters)} filters "
             f"(board has {board.can_filters['machine_can_max']}); "

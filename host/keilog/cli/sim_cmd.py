@@ -76,6 +76,14 @@ def _pids(text: str | None) -> list[int]:
     default=None,
     help="Write every bus frame as 16-byte SocketCAN frames (file, FIFO or unix socket).",
 )
+@click.option(
+    "--inputs",
+    "inputs_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the logger's input stream (a vehicle with inputs: VSS and tach edges, "
+    "analog and switch levels) to a file or FIFO: the firmware's inputs.source.",
+)
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--seed", type=int, default=None, help="Noise seed (default: the scenario's).")
 @click.option(
@@ -101,6 +109,7 @@ def simulate_cmd(
     gsa: bool,
     talker: str,
     stream_path: str | None,
+    inputs_path: str | None,
     duration: float | None,
     seed: int | None,
     obd_poll: str | None,
@@ -120,6 +129,7 @@ def simulate_cmd(
     \b
         keilog simulate florida_rural --speedup 10 --nmea gps.nmea --stream can.bin
         keilog simulate my_trip.json -i socketcan -c vcan0 --nmea pty
+        keilog simulate kei_truck_1995 --nmea gps.nmea --inputs inputs.bin
         keilog simulate --list
     """
     from keilog.sim.nmea import NmeaOptions
@@ -171,6 +181,7 @@ def simulate_cmd(
             seed=seed,
             obd_poll=pids,
             progress=progress,
+            inputs_out=inputs_path,
         )
     except KeyboardInterrupt:
         status("Interrupted.")

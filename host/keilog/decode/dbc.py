@@ -7,6 +7,7 @@ VAL_ entry for a signal that does not exist), the line the problem is on.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,7 @@ import textparser
 from cantools.database import Database, UnsupportedDatabaseFormatError
 from cantools.database.can import Message
 
+from keilog import paths
 from keilog.errors import DbcError
 
 # cantools' encoding for DBC files (Vector tools write Windows-1252).
@@ -140,3 +142,14 @@ def _find_line(path: Path, cause: BaseException) -> int | None:
         if found:
             return text.count("\n", 0, found.start()) + 1
     return None
+
+
+INPUTS_DBC = "keilog_inputs.dbc"
+"""The DBC of the logger's own inputs (VSS, tach, analog, switches), in ``dbc/``."""
+
+
+@functools.cache
+def inputs_database() -> Database:
+    """``dbc/keilog_inputs.dbc``: how input records (docs/log-format.md, tag 0xF1)
+    decode. keilog import applies it to every input record by itself."""
+    return load_database(paths.dbc_dir() / INPUTS_DBC)

@@ -137,6 +137,15 @@ class Board:
     def vss_pin(self) -> str:
         return str(self.data["vss"]["pin"])
 
+    def input_pins(self) -> dict[str, str]:
+        """The pin of each input (config section name -> pin): ``vss``, ``tach``,
+        ``battery`` (the sense pin), ``coolant``, ``fuel``, ``oil``, ``brake``, ``lights``."""
+        pins = {"vss": self.vss_pin}
+        pins.update(
+            {role: str(p["pin"]) for role, p in self.data["inputs"].items() if role != "source"}
+        )
+        return pins
+
     @property
     def sd_mount(self) -> str:
         return str(self.data["sd"]["mount"])
@@ -152,6 +161,8 @@ class Board:
             _pin("Ignition sense (ADC)", d["ignition_adc"]),
             _pin("VSS pulse in", d["vss"]),
         ]
+        for role, function in INPUT_FUNCTIONS.items():
+            pins.append(_pin(function, d["inputs"][role]))
         for led in d["leds"]["items"]:
             pins.append(_pin(f"LED {led['color']} ({led['use']})", led))
         for role, p in d["sd"]["pins"].items():
@@ -166,6 +177,17 @@ class Board:
             ("Ground", p["gnd"]["pin"], p["gnd"]["header"]),
             ("3.3 V out", p["v3v3"]["pin"], p["v3v3"]["header"]),
         ]
+
+
+INPUT_FUNCTIONS = {
+    "tach": "Tach pulse in",
+    "coolant": "Coolant sender (ADC)",
+    "fuel": "Fuel sender (ADC)",
+    "oil": "Oil pressure switch in",
+    "brake": "Brake lights in",
+    "lights": "Headlights in",
+}
+"""The inputs' functions as the pin list and the wiring name them (battery: the sense pin)."""
 
 
 def _pin(function: str, p: dict[str, Any]) -> Pin:

@@ -192,9 +192,15 @@ def build_config(
     min_free_bytes: int = 1024 * 1024,
     sense: str = "obd",
     device_id: str | None = None,
+    inputs: list[str] | None = None,
+    can: bool = True,
 ) -> DeviceConfig:
     """The device config for ``board``. Raises :class:`ConfigError` listing every value
-    the firmware's schema rejects."""
+    the firmware's schema rejects.
+
+    ``inputs``: the inputs wired (``vss``, ``tach``, ``battery``, ``coolant``, ``fuel``,
+    ``oil``, ``brake``, ``lights``, or ``all``), each on the board's pin for it;
+    ``can``: False for a car without CAN (the logger then loads no CAN code)."""
     if sense not in IGNITION_MV:
         raise ConfigError(f"sense must be one of {', '.join(IGNITION_MV)}, got {sense!r}")
     std, ext = dbc_frame_ids(list(dbc_paths or []))
@@ -231,7 +237,22 @@ def build_config(
         "flush_ms": flush_ms,
         "power.ignition_pin": board.ignition_pin,
         "power.ignition_mv": IGNITION_MV[sense],
+        "can.enabled": can,
     }
+    pins = board.input_pins()
+    wanted = list(pins) if inputs and "all" in inputs else list(inputs or [])
+    for name in wanted:
+        if name not in pins:
+            raise ConfigError(
+                f"input {name!r} is not one of {', '.join(pins)} (or all); "
+                f"{board.name}'s pins are in hardware/boards/{board.name}.json"
+            )
+        flat[f"{name}.pin"] = pins[name]
+    if wanted and can:
+        notes.append(
+            "inputs wired on a CAN car: both are logged (add --no-can for a car without "
+            "CAN, so the logger loads no CAN code)"
+        )
     nested = _nest(flat)
     check_config(nested)
     return DeviceConfig(nested, filters, len(std) + len(ext), extra, notes)
@@ -313,3 +334,27 @@ def load_config(path: Path) -> dict[str, Any]:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return data
+
+
+def with_value(config: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of a nested config with ``key`` (dotted, e.g. ``vss.pulses_per_km``) set,
+    validated by the firmware's schema."""
+    out = json.loads(json.dumps(config))
+    node = out
+    *parents, leaf = key.split(".")
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[leaf] = value
+    check_config(out)
+    return out
+
+
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    """Write a config.json whole (a temporary file renamed over it: never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -27,7 +27,7 @@ ROW = 18  # height of one terminal row
 COL_A = (20, 230)  # car side
 COL_B = (330, 600)  # parts
 COL_C = (800, 1160)  # board
-CHANNEL_AB = (245, 315)
+CHANNEL_AB = (236, 322)
 CHANNEL_BC = (615, 785)
 WIDTH = 1180
 
@@ -39,6 +39,8 @@ COLORS = {
     "gnss": "#2471a3",
     "sense": "#1e8449",
     "vss": "#8e44ad",
+    "analog": "#117a65",
+    "switch": "#5d6d7e",
     "sd": "#6e2c00",
     "led": "#b7950b",
 }
@@ -89,10 +91,18 @@ def _parts(board: Board) -> tuple[list[Box], list[Box], list[Net]]:
             ["bus is terminated by the car:", "fit no 120 ohm resistor"],
         ),
         Box(
-            "Vehicle speed sensor wire",
+            "Car wires, cars without CAN",
             COL_A,
-            [Terminal("vss_car", "VSS pulse (meter / ECU)", "right")],
-            ["optional; pre-CAN cars"],
+            [
+                Terminal("vss_car", "VSS pulse (meter / ECU)", "right"),
+                Terminal("tach_car", "tach: ECU out or coil (-)", "right"),
+                Terminal("cool_car", "coolant sender (own)", "right"),
+                Terminal("fuel_car", "fuel sender (own)", "right"),
+                Terminal("oil_car", "oil pressure lamp wire", "right"),
+                Terminal("brake_car", "brake light +12 V", "right"),
+                Terminal("lights_car", "headlight +12 V", "right"),
+            ],
+            ["optional: cars without CAN", "battery: the sense divider"],
         ),
     ]
     parts = [
@@ -145,14 +155,43 @@ def _parts(board: Board) -> tuple[list[Box], list[Box], list[Net]]:
             ["BAT54S clamp to 3.3 V / GND"],
         ),
         Box(
-            "VSS input: 10 kohm + BAT54S clamp",
+            "Pulse inputs: PC817 optocouplers",
             COL_B,
             [
-                Terminal("vs_in", "in", "left"),
-                Terminal("vs_out", "out: pulse pin", "right"),
-                Terminal("vs_gnd", "GND", "right"),
+                Terminal("vs_in", "VSS in: 4.7 kohm, 1N4148", "left"),
+                Terminal("tc_in", "tach in: 47 kohm 1 W, 1N4148", "left"),
+                Terminal("vs_out", "VSS out: collector", "right"),
+                Terminal("tc_out", "tach out: collector", "right"),
+                Terminal("vs_gnd", "emitters, GND", "right"),
             ],
-            [],
+            ["pin pull-up; 4.7 kohm for an ECU", "tach output"],
+        ),
+        Box(
+            "Senders: 1 kohm pull-up, 10 kohm + 100 nF",
+            COL_B,
+            [
+                Terminal("an_cool", "coolant sender", "left"),
+                Terminal("an_fuel", "fuel sender", "left"),
+                Terminal("an_cool_out", "coolant ADC", "right"),
+                Terminal("an_fuel_out", "fuel ADC", "right"),
+                Terminal("an_3v3", "pull-ups 3.3 V", "right"),
+                Terminal("an_gnd", "GND", "right"),
+            ],
+            ["BAT54S clamp at each pin"],
+        ),
+        Box(
+            "Switches: oil 10 kohm + BAT54S; PC817",
+            COL_B,
+            [
+                Terminal("sw_oil", "oil lamp wire", "left"),
+                Terminal("sw_brake", "brake: 4.7 kohm, 1N4148", "left"),
+                Terminal("sw_lights", "lights: 4.7 kohm, 1N4148", "left"),
+                Terminal("sw_oil_out", "oil out", "right"),
+                Terminal("sw_brake_out", "brake out: collector", "right"),
+                Terminal("sw_lights_out", "lights out: collector", "right"),
+                Terminal("sw_gnd", "GND", "right"),
+            ],
+            ["active low: pin pull-ups"],
         ),
     ]
     nets = [
@@ -168,9 +207,25 @@ def _parts(board: Board) -> tuple[list[Box], list[Box], list[Net]]:
         Net("board to GNSS", "gnss", ["gn_rx", "b_gps_tx"]),
         Net("ignition", "sense", ["dv_out", "b_ign"]),
         Net("VSS pulse", "vss", ["vs_out", "b_vss"]),
+        Net("tach", "vss", ["tach_car", "tc_in"]),
+        Net("tach pulse", "vss", ["tc_out", "b_tach"]),
+        Net("coolant sender", "analog", ["cool_car", "an_cool"]),
+        Net("fuel sender", "analog", ["fuel_car", "an_fuel"]),
+        Net("coolant", "analog", ["an_cool_out", "b_coolant"]),
+        Net("fuel", "analog", ["an_fuel_out", "b_fuel"]),
+        Net("oil lamp", "switch", ["oil_car", "sw_oil"]),
+        Net("brake feed", "switch", ["brake_car", "sw_brake"]),
+        Net("lights feed", "switch", ["lights_car", "sw_lights"]),
+        Net("oil", "switch", ["sw_oil_out", "b_oil"]),
+        Net("brake", "switch", ["sw_brake_out", "b_brake"]),
+        Net("lights", "switch", ["sw_lights_out", "b_lights"]),
         Net("+5 V", "power", ["pw_5v", "tr_vcc", "gn_vcc", "b_vin"]),
-        Net("3.3 V", "logic", ["tr_vio", "tr_s", "b_3v3"]),
-        Net("GND", "ground", ["pw_gnd", "tr_gnd", "gn_gnd", "dv_gnd", "vs_gnd", "b_gnd"]),
+        Net("3.3 V", "logic", ["tr_vio", "tr_s", "an_3v3", "b_3v3"]),
+        Net(
+            "GND",
+            "ground",
+            ["pw_gnd", "tr_gnd", "gn_gnd", "dv_gnd", "vs_gnd", "an_gnd", "sw_gnd", "b_gnd"],
+        ),
     ]
     sd = d["sd"]
     if sd["interface"] == "spi":
@@ -220,6 +275,12 @@ def _board_box(board: Board) -> Box:
         "GNSS TX (to GNSS RX)": "b_gps_tx",
         "Ignition sense (ADC)": "b_ign",
         "VSS pulse in": "b_vss",
+        "Tach pulse in": "b_tach",
+        "Coolant sender (ADC)": "b_coolant",
+        "Fuel sender (ADC)": "b_fuel",
+        "Oil pressure switch in": "b_oil",
+        "Brake lights in": "b_brake",
+        "Headlights in": "b_lights",
     }
     sd_spi = d["sd"]["interface"] == "spi"
     leds = {f"LED {led['color']} ({led['use']})": led for led in d["leds"]["items"]}
@@ -297,7 +358,7 @@ def render_svg(board: Board) -> str:
         xs = [t.x for t in ends]
         channel = CHANNEL_AB if min(xs) <= COL_B[0] else CHANNEL_BC
         lane_key = "ab" if channel is CHANNEL_AB else "bc"
-        step = 8 if lane_key == "ab" else 9
+        step = 7 if lane_key == "ab" else 9
         bus_x = channel[0] + 6 + step * lanes[lane_key]
         lanes[lane_key] += 1
         color = COLORS[net.kind]
@@ -319,7 +380,7 @@ def render_svg(board: Board) -> str:
         20,
         height - 20,
         "Colours: red supply, black ground, grey 3.3 V, orange CAN, blue GNSS, green sense, "
-        "purple speed pulse, brown SD, gold LED. See hardware/README.md for values and arithmetic.",
+        "purple pulses, teal senders, slate switches, brown SD, gold LED. See hardware/README.md.",
     )
     ET.indent(svg, space=" ")
     return ET.tostring(svg, encoding="unicode") + "\n"

@@ -10,9 +10,9 @@ built for import speed instead of one Python object per record:
 * the CAN records' fields are gathered as whole columns (their layouts are fixed by the
   format), and their UTC times come from the clock anchors as one array operation.
 
-Only the rare records (GPS fixes, events, clock anchors, the segment header) become
-Python objects, through logfile's own record parser. Like ``parse``, this never raises
-on bad bytes.
+Only the rare records (GPS fixes, events, clock anchors, the segment header, input
+records) become Python objects, through logfile's own record parser. Like ``parse``,
+this never raises on bad bytes.
 """
 
 from __future__ import annotations
@@ -273,11 +273,14 @@ def _scan(buf: NDArray[np.uint8], blocks: I64, used: I64) -> tuple[I64, dict[int
         tags = buf[at]
         size = _SIZES[tags]
         extension = size == 0
+        is_input = np.zeros(len(tags), np.bool_)
         if extension.any():
             # The length byte must be inside the payload, the records it covers too.
             has_length = p + 1 < n
             length = buf[at + 1].astype(np.int64)
             size = np.where(extension, np.where(has_length, 2 + length, PAYLOAD_SIZE + 1), size)
+            # input records are read (reader.InputFrame); other extensions are skipped
+            is_input = (tags == reader.TAG_INPUT) & (length == reader.INPUT_LENGTH)
         end = p + size
         reason = np.where(
             size == -1, _STOP_UNKNOWN, np.where(size == -2, _STOP_DLC, _STOP_TRUNCATED)
@@ -287,7 +290,7 @@ def _scan(buf: NDArray[np.uint8], blocks: I64, used: I64) -> tuple[I64, dict[int
             for i, r in zip(np.flatnonzero(bad).tolist(), reason[bad].tolist(), strict=True):
                 stops[int(blocks[live[i]])] = (int(at[i]), r)
         ok = ~bad
-        found.append(at[ok & ~extension])
+        found.append(at[ok & (~extension | is_input)])
         pos[live[ok]] = end[ok]
         live = live[ok & (end < n)]
     at_all = np.concatenate(found) if found else np.zeros(0, np.int64)
@@ -348,7 +351,8 @@ def _other_records(
 ) -> list[Record]:
     out: list[Record] = []
     for a, tag, blk in zip(at.tolist(), tags.tolist(), block_of.tolist(), strict=True):
-        record = raw[a : a + int(_SIZES[tag])]
+        size = int(_SIZES[tag]) or 2 + raw[a + 1]  # an extension record: its length byte
+        record = raw[a : a + size]
         reader._parse_payload(record, int(base[blk]), blk, blk * BLOCK_SIZE, out)
     return out
 

@@ -34,10 +34,14 @@ _GPS = struct.Struct("<IHIiiiHHHBBB")
 _EVENT = struct.Struct("<IBI")
 _ANCHOR = struct.Struct("<IHIHB")
 _SEGMENT = struct.Struct("<BBII16s3B")
+_INPUT = struct.Struct("<IH8s")
 
 T_CAN_STD, T_CAN_EXT, T_CAN_RTR, T_CAN_ERR = 0x1, 0x2, 0x3, 0x4
 T_GPS, T_EVENT, T_ANCHOR, T_SEGMENT = 0x5, 0x6, 0x7, 0x8
 T_EXTENSION = 0xF
+TAG_INPUT = 0xF1
+"""Extension tag of an input record (pulse, analog and switch inputs)."""
+INPUT_LENGTH = _INPUT.size
 
 EVENT_NAMES = {
     1: "boot",
@@ -124,7 +128,18 @@ class SegmentHeader:
     timestamp: float | None = None
 
 
-Record = CanFrame | GpsFix | Event | ClockAnchor | SegmentHeader
+@dataclass(frozen=True, slots=True)
+class InputFrame:
+    """A sample of the logger's own inputs (VSS, tach, analog, switches): an 11-bit
+    message id of ``dbc/keilog_inputs.dbc`` and 8 data bytes, like a CAN frame."""
+
+    mono_us: int
+    message_id: int
+    data: bytes
+    timestamp: float | None = None
+
+
+Record = CanFrame | GpsFix | Event | ClockAnchor | SegmentHeader | InputFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +245,9 @@ def _parse_payload(
                 length = payload[body]
                 if body + 1 + length > n:
                     raise struct.error("extension record runs past the payload")
+                if tag == TAG_INPUT and length == INPUT_LENGTH:
+                    off, mid, data = _INPUT.unpack_from(payload, body + 1)
+                    out.append(InputFrame(base + off, mid & 0x7FF, data))
                 p = body + 1 + length
             else:
                 return Damage(index, offset + HEADER_SIZE + p, f"unknown record tag 0x{tag:02X}")

@@ -70,6 +70,7 @@ svg text { fill: var(--ink); }
 .engine { fill: none; stroke-width: 1.5; }
 .engine.rpm { stroke: #6a1b9a; } .engine.throttle { stroke: #00838f; }
 .engine.coolant { stroke: #c62828; }
+.engine.battery { stroke: #ef6c00; } .engine.vss { stroke: #2e7d32; }
 .panel-label { font-weight: 600; fill: var(--muted); }
 .violation-band rect { fill: var(--bad); fill-opacity: .13; }
 .violation-band text { fill: var(--bad); font-weight: 700; }

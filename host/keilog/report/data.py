@@ -49,11 +49,29 @@ class Quantity:
     preferred: tuple[str, ...]  # tables, in order
 
 
-SPEED = Quantity("speed", "Vehicle speed", ("VEHICLE_SPEED",), ("msg_VEHICLE_SPEED", *_OBD))
+# CAN first, then the logger's own inputs (a car without CAN: dbc/keilog_inputs.dbc)
+SPEED = Quantity(
+    "speed",
+    "Vehicle speed",
+    ("VEHICLE_SPEED", "VSS_SPEED_KPH"),
+    ("msg_VEHICLE_SPEED", *_OBD, "msg_INPUT_VSS"),
+)
+VSS = Quantity("vss", "VSS speed", ("VSS_SPEED_KPH",), ("msg_INPUT_VSS",))
 ENGINE = (
-    Quantity("rpm", "Engine speed", ("ENGINE_RPM", "RPM"), ("msg_ENGINE_STATUS", *_OBD)),
+    Quantity(
+        "rpm",
+        "Engine speed",
+        ("ENGINE_RPM", "RPM", "TACH_RPM"),
+        ("msg_ENGINE_STATUS", *_OBD, "msg_INPUT_TACH"),
+    ),
     Quantity("throttle", "Throttle", ("THROTTLE_POS",), ("msg_ENGINE_STATUS", *_OBD)),
-    Quantity("coolant", "Coolant", ("COOLANT_TEMP",), ("msg_ENGINE_TEMPS", *_OBD)),
+    Quantity(
+        "coolant",
+        "Coolant",
+        ("COOLANT_TEMP", "COOLANT_C"),
+        ("msg_ENGINE_TEMPS", *_OBD, "msg_INPUT_COOLANT"),
+    ),
+    Quantity("battery", "Battery", ("BATTERY_V",), ("msg_INPUT_BATTERY",)),
 )
 
 
@@ -157,6 +175,10 @@ def gather(
     if speed is not None:
         speed = _to_mph(speed)
     engine = [s for q in ENGINE if (s := find_series(db, trip, q)) is not None]
+    if speed is not None and not speed.source.startswith("msg_INPUT_VSS"):
+        vss = find_series(db, trip, VSS)  # a car with CAN and the VSS wired: both shown
+        if vss is not None:
+            engine.insert(0, _to_mph(vss))
     gps = Series(
         "gps_speed",
         "GPS speed",

@@ -155,7 +155,13 @@ def _by_how_much(v: Violation) -> str:
         excess = v.excess_mph
     if excess is None:
         return "–"
-    return f"+{excess:.1f} mph (+{excess * KMH_PER_MPH:.1f} km/h)"
+    speed = str(v.extra.get("speed_source") or "")
+    by = f"<br><small>speed from {escape(SPEED_SOURCES.get(speed, speed))}</small>"
+    return f"+{excess:.1f} mph (+{excess * KMH_PER_MPH:.1f} km/h)" + (by if speed else "")
+
+
+SPEED_SOURCES = {"can": "CAN", "vss": "the speed sensor (VSS)", "gps": "GPS"}
+"""How a violation's ``speed_source`` (rules check) reads in the report."""
 
 
 def _source(v: Violation) -> str:

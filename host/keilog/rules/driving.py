@@ -12,6 +12,7 @@ from keilog.rules.daylight import is_daylight
 from keilog.rules.events import Run
 from keilog.rules.findings import Findings
 from keilog.rules.thresholds import DROPOUT_S, SPEED_TOLERANCE_MPH
+from keilog.rules.tripdata import speed_source
 from keilog.units import M_PER_MILE, haversine_m
 
 
@@ -76,7 +77,7 @@ def vehicle_speed(found: Findings, active: BOOL) -> None:
     here = active[fix] & near
     cap = cap_num[c.rule_idx[fix]]
     over = here & (mph > cap + SPEED_TOLERANCE_MPH)
-    source = "can" if len(d.can_t) else "gps"
+    source = speed_source(d.can_label) if len(d.can_t) else "gps"
 
     def values(run: Run) -> dict[str, Any]:
         seg = slice(run.first, run.last + 1)

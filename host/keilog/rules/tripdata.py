@@ -19,9 +19,23 @@ from keilog.errors import StoreError
 from keilog.units import KMH_PER_MPH
 
 # (table, column, what it is), in order of preference; speeds are in km/h (DBC units).
-SPEED_SIGNALS = [("msg_VEHICLE_SPEED", "VEHICLE_SPEED", "CAN VEHICLE_SPEED (ABS)")] + [
-    (f"msg_OBD2_RESPONSE_ECU{i}", "VEHICLE_SPEED", f"OBD-II PID 0x0D (ECU{i})") for i in range(1, 9)
-]
+# CAN first, then the logger's VSS pulse input (a car without CAN), else GPS.
+SPEED_SIGNALS = (
+    [("msg_VEHICLE_SPEED", "VEHICLE_SPEED", "CAN VEHICLE_SPEED (ABS)")]
+    + [
+        (f"msg_OBD2_RESPONSE_ECU{i}", "VEHICLE_SPEED", f"OBD-II PID 0x0D (ECU{i})")
+        for i in range(1, 9)
+    ]
+    + [("msg_INPUT_VSS", "VSS_SPEED_KPH", "VSS pulse input (VSS_SPEED_KPH)")]
+)
+
+
+def speed_source(label: str | None) -> str:
+    """Which kind of source a trip's speed came from: "can", "vss" or "gps"."""
+    if label is None:
+        return "gps"
+    return "vss" if label.startswith("VSS") else "can"
+
 
 F64 = npt.NDArray[np.float64]
 

@@ -7,6 +7,7 @@ from typing import Any
 from keilog.rules.context import BOOL, F64
 from keilog.rules.findings import Findings, stamp
 from keilog.rules.speed import speedometer
+from keilog.rules.tripdata import speed_source
 
 
 def _order(e: dict[str, Any]) -> tuple[str, float, str]:
@@ -52,7 +53,10 @@ def trip_json(
         "countries": sorted({str(x) for x in c.where.country if x}),
         "verdict": verdict,
         "distance_mi": round(float(step_mi.sum()), 2),
-        "speed_source": {"source": "can" if len(d.can_t) else "gps", "signal": d.can_label},
+        "speed_source": {
+            "source": speed_source(d.can_label) if len(d.can_t) else "gps",
+            "signal": d.can_label,
+        },
         "speedometer": speedometer(d),
         "violations": sorted(found.violations, key=_order),
         "unverified": sorted(found.unverified, key=_order),

@@ -31,6 +31,7 @@ from keilog.errors import ConfigError
 from keilog.sim.bus import BusLink, open_bus
 from keilog.sim.driver import Driver
 from keilog.sim.frames import Periodic, bus_silent, load_dbc, schedule
+from keilog.sim.inputs import InputSignals
 from keilog.sim.model import (
     IGNITION_OFF,
     IGNITION_ON,
@@ -54,6 +55,7 @@ PULL_AWAY_AT_S = 4.0
 END_IDLE_S = 5.0
 STOP_CAPTURE_M = 3.0  # closer than this to a stop point, the driver just stops
 DEFAULT_ALT_M = 30.0
+INPUT_CHUNK_STEPS = 10  # input stream records handed over every 0.1 s
 OBD_RESPONSE_DELAY_S = 0.008  # ECU answer time, well inside J1979's P2 of 50 ms
 
 
@@ -73,7 +75,16 @@ class NmeaSentence:
     text: str
 
 
-Event = CanFrame | NmeaSentence
+@dataclass(frozen=True, slots=True)
+class InputChunk:
+    """The logger's own inputs (a car with ``vehicle.inputs``): records of the unix
+    port's input stream (keilog.unixport.inputstream) for the time up to ``t``."""
+
+    t: float
+    data: bytes
+
+
+Event = CanFrame | NmeaSentence | InputChunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +188,10 @@ class Simulation:
                 "vehicle.can or vehicle.obd set to false"
             )
         self.receiver = Receiver(self.nmea_options, seed=self.seed)
+        self.inputs = (
+            InputSignals(v.speedo_error_pct, self.seed) if v.inputs else None
+        )  # fmt: skip
+        self._brake_pedal = 0.0
         self.track: list[TrackPoint] = []
         self.summary = Summary(scenario.name)
         self.finished = False
@@ -262,6 +277,7 @@ class Simulation:
             car.set_ignition(IGNITION_OFF)
             self.finished = True
         controls = self.driver.step(STEP_S, s, target)
+        self._brake_pedal = controls.brake
         car.step(STEP_S, controls.throttle, controls.brake, controls.gear)
         if t >= self._next_light_check:
             # Headlights on from sunset to sunrise, checked once a second.
@@ -335,6 +351,13 @@ class Simulation:
                 next_poll += self.obd_poll_period_s
             while pending and pending[0][0] < t_next:
                 window.append(heapq.heappop(pending))
+            # The logger's inputs: edges and levels of [t, t_next) from the state at t,
+            # handed over every INPUT_CHUNK_STEPS steps (as the stream's writer would).
+            if self.inputs is not None:
+                self.inputs.step(t, STEP_S, self.state, self._brake_pedal)
+                if (k + 1) % INPUT_CHUNK_STEPS == 0 or self.finished:
+                    window.append((t_next, seq, InputChunk(t_next, self.inputs.take(t_next))))
+                    seq += 1
             window.sort(key=lambda e: (e[0], e[1]))
             for _ts, _n, ev in window:
                 yield ev
@@ -465,6 +488,7 @@ def run(
     obd_poll: Sequence[int] = (),
     progress: Callable[[Simulation], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    inputs_out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Drive a scenario onto real outputs and return its summary.
 
@@ -473,7 +497,8 @@ def run(
     ``nmea_out`` (a path, serial port, pyserial URL or ``"pty"``), and every frame on
     the bus is written to ``stream`` in the firmware's 16-byte format. ``speedup`` runs
     faster than real time; ``None`` as fast as possible. ``progress`` is called about
-    once per simulated second.
+    once per simulated second. ``inputs_out`` (a file or FIFO) gets the logger's input
+    stream of a car with ``vehicle.inputs`` (the firmware's ``inputs.source``).
     """
     sim = Simulation(_scenario(scenario), nmea=nmea, seed=seed, obd_poll=obd_poll)
     opened: list[Any] = []
@@ -487,6 +512,16 @@ def run(
         if isinstance(nmea_out, str):
             nmea_out = NmeaOutput(nmea_out, baud=nmea_baud)
             opened.append(nmea_out)
+        inputs_file = None
+        if inputs_out is not None:
+            if sim.inputs is None:
+                raise ConfigError(
+                    f"{sim.scenario.source}: no input stream to write: the scenario's "
+                    "vehicle has no inputs (set vehicle.inputs to true)"
+                )
+            inputs_file = open(inputs_out, "wb")  # noqa: SIM115 (closed with the others)
+            opened.append(inputs_file)
+        inputs_bytes = 0
         writer = stream
         link = None
         if bus is not None:
@@ -514,8 +549,12 @@ def run(
                     link.send(ev.message)
                 elif writer is not None:
                     writer.write(ev.message)
-            elif nmea_out is not None:
+            elif isinstance(ev, NmeaSentence) and nmea_out is not None:
                 nmea_out.write_line(ev.text)
+            elif isinstance(ev, InputChunk) and inputs_file is not None:
+                inputs_file.write(ev.data)
+                inputs_file.flush()
+                inputs_bytes += len(ev.data)
             if progress is not None and ev.t >= next_progress:
                 progress(sim)
                 next_progress += 1.0
@@ -528,6 +567,8 @@ def run(
             out["bus_frames_heard"] = link.heard
         if writer is not None:
             out["stream_frames"] = writer.frames
+        if inputs_file is not None:
+            out["inputs_records"] = inputs_bytes // 8
         if isinstance(nmea_out, NmeaOutput):
             out["nmea_output"] = nmea_out.path
             out["nmea_dropped_bytes"] = nmea_out.dropped_bytes

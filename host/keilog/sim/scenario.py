@@ -54,6 +54,7 @@ _VEHICLE_KEYS = {
     "odometer_km",
     "fuel_pct",
     "engine_warm",
+    "inputs",
 }
 _POINT_KEYS = {"lat", "lon", "speed_mph", "stop_s", "alt_m", "note"}
 _DROPOUT_KEYS = {"after_s", "for_s"}
@@ -80,6 +81,9 @@ class Vehicle:
     odometer_km: float = 48_000.0
     fuel_pct: float = 60.0
     engine_warm: bool = False
+    # the logger's pulse, analog and switch inputs are wired (VSS, tach, battery,
+    # coolant, fuel, oil, brake, headlights): the simulator feeds them edges and levels
+    inputs: bool = False
 
 
 @dataclass(frozen=True)
@@ -277,6 +281,7 @@ def _vehicle(c: _Checker, raw: Any) -> Vehicle:
         ),
         fuel_pct=c.number(v.get("fuel_pct", 60.0), "vehicle.fuel_pct", lo=0.0, hi=100.0),
         engine_warm=c.boolean(v.get("engine_warm", False), "vehicle.engine_warm"),
+        inputs=c.boolean(v.get("inputs", False), "vehicle.inputs"),
     )
 
 

@@ -39,7 +39,7 @@ from keilog.logformat.columns import (
     segment_clock,
     utc_seconds,
 )
-from keilog.logformat.reader import Event, GpsFix, Segment
+from keilog.logformat.reader import CanFrame, Event, GpsFix, InputFrame, Segment
 from keilog.outputs import check_parent, undo_on_failure
 from keilog.store import overlap, rows
 from keilog.store import trips as dbtrips
@@ -192,6 +192,18 @@ def _store_columns(
                 )  # fmt: skip
             if on_frames:
                 on_frames(start + len(part), len(can))
+        inputs = [r for r in cols.others if isinstance(r, InputFrame)]
+        if inputs:
+            frames_in = CanColumns.from_frames(
+                [CanFrame(r.mono_us, r.message_id, False, False, False, 8, r.data) for r in inputs]
+            )
+            result.decoded += rows.write_inputs(
+                db,
+                frames_in,
+                _batch(frames_in, utc_seconds(frames_in.mono_us, clock)),
+                device_id,
+                boot,
+            )
         key = (segment, device_id, boot)
         fix_utc = _utc_list([f.mono_us for f in fixes], clock)
         event_utc = _utc_list([e.mono_us for e in events], clock)

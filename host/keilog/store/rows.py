@@ -14,6 +14,8 @@ import sqlite_utils
 from numpy.typing import NDArray
 
 from keilog.decode import Decoder, FrameBatch
+from keilog.decode.dbc import inputs_database
+from keilog.logformat.columns import CanColumns
 from keilog.store.bulk import insert_columns
 from keilog.store.decoded import message_rows
 from keilog.store.names import names_of, quote
@@ -114,4 +116,29 @@ def write_decoded(
         insert_columns(db.conn, table, part.columns, part.values, part.count)
         written += part.count
         renamed += [r for r in names.renamed.get(part.message, []) if r not in renamed]
+    return written
+
+
+def write_inputs(
+    db: sqlite_utils.Database,
+    part: CanColumns,
+    batch: FrameBatch,
+    device: str,
+    boot: int,
+) -> int:
+    """Decode the logger's input records (as frames of dbc/keilog_inputs.dbc) into their
+    ``msg_INPUT_*`` tables: the one path every decoded signal takes. They have no raw
+    CAN frame (``frames`` is the car's bus), so each row's ``frame_id`` is its own id."""
+    inputs_db = inputs_database()
+    result = _decoder(inputs_db).decode(batch)
+    names = names_of(inputs_db)
+    written = 0
+    zeros = np.zeros(len(batch), np.int64)
+    for rows in message_rows(result, zeros, device, boot, part.mono_us, names):
+        msg = inputs_db.get_message_by_name(rows.message)
+        table = ensure_message_table(db, msg, names, raw_frames=False)
+        last = db.conn.execute(f"select coalesce(max(frame_id), 0) from {quote(table)}").fetchone()
+        rows.values[0] = range(int(last[0]) + 1, int(last[0]) + 1 + rows.count)
+        insert_columns(db.conn, table, rows.columns, rows.values, rows.count)
+        written += rows.count
     return written

@@ -193,12 +193,17 @@ MESSAGE_LEAD = {
 
 
 def ensure_message_table(
-    db: sqlite_utils.Database, msg: Any, names: StoredNames | None = None
+    db: sqlite_utils.Database,
+    msg: Any,
+    names: StoredNames | None = None,
+    raw_frames: bool = True,
 ) -> str:
     """The table of a cantools message (``msg_<MESSAGE>``, renamed by
     :mod:`keilog.store.names` if it collides), created with its signals' units and
     comments in ``signals`` the first time; new signals become new columns. names: the
-    stored names of the message's whole database (default: of this message alone)."""
+    stored names of the message's whole database (default: of this message alone).
+    raw_frames: each row decodes the ``frames`` row of its ``frame_id``; False for the
+    logger's input records (no raw CAN frame: ``frame_id`` is the row's own id)."""
     if names is None:
         names = stored_names([msg])
     table = names.table(msg.name)
@@ -207,7 +212,8 @@ def ensure_message_table(
         cols: dict[str, Any] = dict(MESSAGE_LEAD)
         for column, sig in columns:
             cols[column] = float if is_float_signal(sig) else int
-        db.table(table).create(cols, pk="frame_id", foreign_keys=[("frame_id", "frames", "id")])
+        fks = [("frame_id", "frames", "id")] if raw_frames else []
+        db.table(table).create(cols, pk="frame_id", foreign_keys=fks)
         db.table(table).create_index(["timestamp"])
         db.table("signals").upsert_all(
             [

@@ -9,8 +9,10 @@ into the firmware's CAN FIFO; NMEA sentences go into its GPS FIFO.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
+import termios
 import time
 import tty
 import uuid
@@ -53,6 +55,34 @@ class Nmea:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Records of the unix port's input stream (keilog.unixport.inputstream: edges and
+    levels of the logger's pulse, analog and switch inputs) for the time up to t."""
+
+    t: float
+    data: bytes
+
+
+UNPACED_SAMPLE_S = 0.5
+"""Unpaced runs with inputs let the firmware sample at least this often (drive time)."""
+
+INPUT_PINS = ("vss", "tach", "battery", "coolant", "fuel", "oil", "brake", "lights")
+"""The inputs wired when a run feeds them (each section's ``pin``)."""
+
+
+def inputs_config(source: Path, pulses_per_km: int | None = None) -> dict[str, Any]:
+    """Config sections wiring every input to the stream at ``source``, sampled at the
+    highest rates (a paced run compresses time: at 20x, 50 samples/s of the logger's
+    clock are 2.5 per second of the drive)."""
+    cfg: dict[str, Any] = {"inputs": {"source": str(source), "pulse_hz": 50, "analog_hz": 20}}
+    for name in INPUT_PINS:
+        cfg[name] = {"pin": name}
+    if pulses_per_km is not None:
+        cfg["vss"]["pulses_per_km"] = pulses_per_km
+    return cfg
+
+
 def firmware_config(
     can_source: Path | None, storage: Path, gps_source: Path | None = None, **extra: Any
 ) -> dict[str, Any]:
@@ -92,7 +122,7 @@ def log_messages(
 
 
 def log_events(
-    events: Iterable[can.Message | Nmea],
+    events: Iterable[can.Message | Nmea | Inputs],
     workdir: str | Path,
     speedup: float | None = None,
     channel: str | None = None,
@@ -102,13 +132,15 @@ def log_events(
     can_bus: bool = True,
     gps: bool = True,
     sync: SyncFn | None = None,
+    inputs: bool = False,
 ) -> FirmwareRun:
     """Feed CAN messages and NMEA sentences to the firmware; return its segments.
 
     Events are sent in order; with speedup, paced by their times divided by speedup
     (``can.Message.timestamp`` or ``Nmea.t``, on one time base), otherwise as fast as
     the firmware takes them. When the events end, the inputs close and the firmware
-    flushes and exits (``can.eof = exit``).
+    flushes and exits (``can.eof = exit``). With ``inputs``, every input is wired and
+    fed from the :class:`Inputs` events (a car without CAN: VSS, tach, analog, switches).
 
     With sync, the firmware's USB link is a pty and it keeps running when its inputs
     end (``can.eof = wait``); once it has logged every frame, sync(port) fetches the
@@ -118,8 +150,11 @@ def log_events(
     work.mkdir(parents=True, exist_ok=True)
     can_fifo = _fifo(work / "can.fifo") if can_bus else None
     gps_fifo = _fifo(work / "gps.fifo") if gps else None
+    in_fifo = _fifo(work / "inputs.fifo") if inputs else None
     storage = work / "storage"
     cfg = config or firmware_config(can_fifo, storage, gps_fifo)
+    if in_fifo is not None:
+        cfg.update(inputs_config(in_fifo))
     port = None
     master = slave = -1
     ignition = work / "ignition_mv"
@@ -139,6 +174,7 @@ def log_events(
     # The GPS FIFO is opened read-write so that opening it never waits for the firmware
     # (which opens its inputs one after the other); closing it is the end of input.
     gps_fd = os.open(gps_fifo, os.O_RDWR) if gps_fifo else None
+    in_fd = os.open(in_fifo, os.O_RDWR) if in_fifo else None
     if sync is not None:
         proc = firmware.start(
             cfg_path, device_id="demo-unix", allow_shim=allow_shim, stdin=master, stdout=master
@@ -153,18 +189,32 @@ def log_events(
     if bridge:
         bridge.start()
     sent = sentences = 0
+    sampled_t = float("-inf")
     try:
         t0: float | None = None
         wall0 = time.monotonic()
         for ev in events:
-            t = ev.t if isinstance(ev, Nmea) else ev.timestamp
+            t = ev.timestamp if isinstance(ev, can.Message) else ev.t
             if speedup:
                 if t0 is None:
                     t0 = t
                 delay = wall0 + (t - t0) / speedup - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            if isinstance(ev, Nmea):
+            if isinstance(ev, Inputs):
+                if in_fd is not None:
+                    _write_all(in_fd, ev.data)
+                    if not speedup and ev.t - sampled_t >= UNPACED_SAMPLE_S:
+                        # Unpaced, the drive would outrun the firmware's sampling clock:
+                        # let it read this much and take a sample (50 Hz) every 0.5 s
+                        # of the drive.
+                        _wait_fifo_empty(in_fd, timeout)
+                        time.sleep(0.022)
+                        sampled_t = ev.t
+            elif isinstance(ev, Nmea):
+                if not speedup and in_fd is not None:
+                    # Unpaced, likewise: every edge and level before this sentence first.
+                    _wait_fifo_empty(in_fd, timeout)
                 if not speedup and bridge:
                     # Unpaced, CAN frames would queue far ahead of the NMEA sentences
                     # that the firmware reads at once; let it read every earlier frame
@@ -184,7 +234,12 @@ def log_events(
                 time.sleep(0.01)
             bridge.stop()
             bridge.join_checked(timeout=10)
+        if in_fd is not None:
+            _wait_fifo_empty(in_fd, timeout)  # the firmware read every edge and level
+            os.close(in_fd)
+            in_fd = None
         if gps_fd is not None:
+            _wait_fifo_empty(gps_fd, timeout)
             os.close(gps_fd)  # after the CAN stream ended: both inputs end together
             gps_fd = None
         synced = None
@@ -204,6 +259,8 @@ def log_events(
             bridge.stop()
         if gps_fd is not None:
             os.close(gps_fd)
+        if in_fd is not None:
+            os.close(in_fd)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -215,6 +272,23 @@ def log_events(
     return FirmwareRun(
         segments, sent, time.monotonic() - started, log, interpreter, sentences, storage, synced
     )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _wait_fifo_empty(fd: int, timeout: float) -> None:
+    """Until the reader has taken every byte written to the FIFO (FIONREAD)."""
+    deadline = time.monotonic() + timeout
+    buf = bytearray(4)
+    while time.monotonic() < deadline:
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
+        if not int.from_bytes(buf, "little"):
+            return
+        time.sleep(0.005)
 
 
 def _wait_drained(bridge: BusToStream, sent: int, timeout: float) -> None:

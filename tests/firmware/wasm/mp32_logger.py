@@ -3,9 +3,11 @@
 # /config.json, build.logger(), the boot-only modules dropped) from the Pyboard's
 # config, measure the heap it holds, then log the fed-in CAN frames (and NMEA) with the whole
 # main loop under micropython.heap_lock(). Prints one JSON line.
-# Usage: mp32_logger.py CONFIG FRAMES NMEA LOCK
-#   CONFIG  the install set's config.json; FRAMES a file of SocketCAN records; NMEA a
-#   file of NMEA text or "-"; LOCK "lock" to run the steady state heap-locked.
+# Usage: mp32_logger.py CONFIG FRAMES NMEA LOCK [INPUTS]
+#   CONFIG  the install set's config.json; FRAMES a file of SocketCAN records or "-"
+#   (no CAN: can.enabled false); NMEA a file of NMEA text or "-"; LOCK "lock" to run
+#   the steady state heap-locked; INPUTS a file of the unix port's input stream: the
+#   VSS, tach, battery, coolant, fuel and switch inputs are wired and fed from it.
 import array  # noqa: F401
 import binascii  # noqa: F401
 import gc
@@ -33,8 +35,13 @@ def start():
 
     with open(sys.argv[1]) as f:
         obj = json.load(f)
-    obj.setdefault("can", {})["source"] = sys.argv[2]
+    obj.setdefault("can", {})["source"] = None if sys.argv[2] == "-" else sys.argv[2]
+    obj["can"]["enabled"] = sys.argv[2] != "-"
     obj["can"]["eof"] = "exit"
+    if len(sys.argv) > 5:
+        obj["inputs"] = {"source": sys.argv[5], "pulse_hz": 50, "analog_hz": 10}
+        for name in ("vss", "tach", "battery", "coolant", "fuel", "oil", "brake", "lights"):
+            obj[name] = {"pin": "X" + name}
     obj.setdefault("gps", {})["source"] = None if sys.argv[3] == "-" else sys.argv[3]
     obj.setdefault("storage", {})["min_free_bytes"] = 0
     obj["flush_ms"] = 50
@@ -56,6 +63,7 @@ def main(log):
     gc.collect()
     logging = gc.mem_alloc() - base
     warm = log.frames
+    bytes_warm = log.store.bytes_written
     lock = sys.argv[4] == "lock"
     if lock:
         micropython.heap_lock()
@@ -74,6 +82,7 @@ def main(log):
                 "logging": logging,
                 "frames": log.frames,
                 "in_lock": in_lock if lock else 0,
+                "bytes_in_lock": log.store.bytes_written - bytes_warm if lock else 0,
                 "dropped": log.ring.dropped,
                 "segments": log.segments,
                 "services": [type(s).__name__ for s in log.services],
