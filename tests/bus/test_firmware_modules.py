@@ -4,6 +4,7 @@ bytes, and its zlib CRC is the firmware's own."""
 from __future__ import annotations
 
 import json
+import struct
 
 import pytest
 from hypothesis import given
@@ -45,6 +46,15 @@ def _encode(rec, block: dict) -> bytes:
             ok = enc.event(t, r["code"], r["value"])
         elif r["type"] == "anchor":
             ok = enc.anchor(t, r["day"], r["tod_ms"], r["us"], r["source"])
+        elif r["type"] == "input":
+            # An input record (docs/log-format.md, tag 0xF1, 16 bytes) as the firmware's
+            # logger/inputs.put writes it; the host's recorder never writes one.
+            at = rec.HEADER_SIZE + enc.used
+            data = bytes.fromhex(r["data"])
+            struct.pack_into("<BBIH8s", enc.buf, at, 0xF1, 14, enc._offset(t), r["id"], data)
+            enc.used += 16
+            enc.count += 1
+            ok = True
         else:
             ok = enc.segment(r["boot"], r["seq"], r["device_id"].encode(), r["firmware"])
         assert ok, r
