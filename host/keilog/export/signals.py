@@ -111,7 +111,7 @@ def available(db: sqlite_utils.Database) -> list[tuple[str, str, str]]:
     rows = db.execute(
         "select message, signal, coalesce(unit, '') from signals order by message, signal"
     ).fetchall()
-    tables = set(db.table_names())
+    tables = {*db.table_names(), *db.view_names()}
     return [(m, s, u) for m, s, u in rows if f"msg_{m}" in tables]
 
 

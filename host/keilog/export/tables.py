@@ -23,7 +23,9 @@ from typing import Any
 import sqlite_utils
 
 from keilog.export.source import CHUNK_FRAMES, ExportError, Selection
+from keilog.store.frames import frame_rows, read_frames
 from keilog.store.names import file_name, quote
+from keilog.store.schema import message_columns
 
 INSTALL_HINT = "pyarrow is not installed; install it with: pip install 'keilog[parquet]'"
 PARQUET_SUFFIX = ".parquet"
@@ -49,7 +51,7 @@ def write_parquet(
         shutil.rmtree(out)
     out.mkdir(parents=True)
     counts: dict[str, int] = {}
-    names = db.table_names()
+    names = [*db.table_names(), *db.view_names(), "frames"]
     tables = ["frames", "gps_fixes", "events", "trips"]
     tables += sorted(t for t in names if t.startswith("msg_"))
     files: set[str] = set()
@@ -60,6 +62,9 @@ def write_parquet(
         # A DBC name may hold '/' or control characters: the file gets a safe name
         # (the first free one, compared without case), the table keeps its own.
         file = _free_file(file_name(table), files)
+        if table == "frames":
+            counts[table] = _write_frames(pa, pq, db, sel, out / f"{file}{PARQUET_SUFFIX}", done)
+            continue
         counts[table] = _write_table(
             pa, pq, db, table, where, args, out / f"{file}{PARQUET_SUFFIX}",
             done if table == "frames" else None,
@@ -86,10 +91,10 @@ def _where(db: sqlite_utils.Database, table: str, sel: Selection) -> tuple[str, 
         args = tuple(v for r in sel.ranges for v in r)
         return f"({ranges}) and {sel.where}", (*args, *sel.args)
     if table.startswith("msg_"):
+        # The views have the frame's mono_us and timestamp: the trip's window applies.
         ranges = " or ".join("frame_id between ? and ?" for _ in sel.ranges) or "0"
         args = tuple(v for r in sel.ranges for v in r)
-        frames = f"frame_id in (select id from frames where ({ranges}) and {sel.where})"
-        return frames, (*args, *sel.args)
+        return f"({ranges}) and {sel.where}", (*args, *sel.args)
     if sel.window is None:
         return "0", ()
     return "timestamp between ? and ?", sel.window
@@ -105,9 +110,12 @@ def _write_table(
     path: Path,
     done: Callable[[int], None] | None,
 ) -> int:
-    info = db.execute(f"pragma table_info({quote(table)})").fetchall()
-    columns = [row[1] for row in info]
-    declared = {row[1]: (row[2] or "").upper() for row in info}
+    if table.startswith("msg_") and table in db.view_names():
+        declared = message_columns(db.conn, table)
+    else:
+        info = db.execute(f"pragma table_info({quote(table)})").fetchall()
+        declared = {row[1]: (row[2] or "").upper() for row in info}
+    columns = list(declared)
     clause = f" where {where}" if where else ""
     text_in = _text_columns(db, table, columns, declared, clause, args)
     units = _units(db, table)
@@ -128,6 +136,34 @@ def _write_table(
             rows += len(chunk)
             if done:
                 done(len(chunk))
+        if not rows:
+            writer.write_table(schema.empty_table())
+    return rows
+
+
+_FRAME_FIELDS = (
+    ("id", "int64"), ("segment", "int64"), ("mono_us", "int64"), ("timestamp", "float64"),
+    ("arbitration_id", "int64"), ("is_extended", "int64"), ("is_remote", "int64"),
+    ("is_error", "int64"), ("is_fd", "int64"), ("bitrate_switch", "int64"),
+    ("error_state_indicator", "int64"), ("dlc", "int64"), ("data", "binary"),
+)  # fmt: skip
+
+
+def _write_frames(
+    pa: Any, pq: Any, db: sqlite_utils.Database, sel: Selection, path: Path,
+    done: Callable[[int], None],
+) -> int:  # fmt: skip
+    """Raw frames, a row each as schema 2's ``frames`` table had them (the database
+    packs them in blocks: keilog.store.frames)."""
+    schema = pa.schema([pa.field(name, getattr(pa, kind)()) for name, kind in _FRAME_FIELDS])
+    rows = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        if sel.ranges:
+            for part in read_frames(db.conn, sel.query()):
+                columns = [list(c) for c in zip(*frame_rows(part), strict=True)]
+                writer.write_table(pa.table(columns, schema=schema))
+                rows += len(part)
+                done(len(part))
         if not rows:
             writer.write_table(schema.empty_table())
     return rows
