@@ -109,8 +109,12 @@ def test_segment_import_decodes_like_cantools(tmp_path: Path) -> None:
 def test_integer_signals_get_integer_columns(tmp_path: Path) -> None:
     store.import_files(tmp_path / "k.db", [SEGMENT], DB)
     db = store.open_db(tmp_path / "k.db")
-    columns = db["msg_VEHICLE_SPEED"].columns_dict
-    assert (columns["COUNTER"], columns["VEHICLE_SPEED"]) == (int, float)
+    # Stored: integers, VEHICLE_SPEED (scale 0.01) as its raw number; read through the
+    # view msg_VEHICLE_SPEED: the integer counter and the physical float.
+    columns = db["sig_VEHICLE_SPEED"].columns_dict
+    assert (columns["COUNTER"], columns["VEHICLE_SPEED"]) == (int, int)
+    [speed] = db.execute("select VEHICLE_SPEED from msg_VEHICLE_SPEED").fetchone()
+    assert speed == 8721 * 0.01  # raw * scale, in float64 as cantools computes it
 
 
 def test_cli_import_accepts_a_candump_log(tmp_path: Path, drive: list[can.Message]) -> None:

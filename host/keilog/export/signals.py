@@ -147,7 +147,7 @@ def read_signals(
     cond = f" where {where.where}" if where.where else ""
     for message in dict.fromkeys(m for m, _, _ in chosen):
         signals = [(s, u) for m, s, u in chosen if m == message]
-        columns = db.table(f"msg_{message}").columns_dict
+        columns = db[f"msg_{message}"].columns_dict
         cols = ", ".join(f"[{s}]" for s, _ in signals if s in columns)
         rows = db.execute(
             f"select timestamp, mono_us, {cols} from [msg_{message}]{cond} "

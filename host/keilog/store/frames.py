@@ -189,7 +189,8 @@ def _unpack(
             f"frame block of segment {segment} (frames from {first_frame}) is damaged: "
             f"{exc}; re-import its segment into a new database"
         ) from exc
-    data = np.zeros((n, max(8, -(-width // 8) * 8)), np.uint8)
+    wide = max(width, int(dlc.max()) if n else 0)  # a remote frame's dlc may exceed its data
+    data = np.zeros((n, max(8, -(-wide // 8) * 8)), np.uint8)
     data[:, :width] = payload
     bits = {name: (flags >> bit & 1).astype(np.bool_) for bit, name in enumerate(_FLAGS)}
     batch = FrameBatch(
