@@ -20,9 +20,9 @@ import can
 from keilog import paths, store
 from keilog.decode import dbc
 from keilog.logformat.reader import read_segment
-from keilog.store.frames import frame_count
 from keilog.sim import run as sim_run
 from keilog.sim import scenario as sim_scenario
+from keilog.store.frames import frame_count
 from keilog.unixport import harness
 
 Status = Callable[[str], None]

@@ -46,7 +46,7 @@ CHUNK_FRAMES = 32_768  # frames per chunk a reader yields (memory stays flat)
 _VERSION = 1
 _HEAD = struct.Struct("<BIHB")  # version, frames, payload width, has mono_us
 _FLAGS = ("is_remote", "is_error", "is_fd", "bitrate_switch", "error_state_indicator")
-_LEVEL = 1  # zlib level: 6 saves ~5 % more bytes at a third of the speed (measured)
+_LEVEL = 1  # zlib level: 9 saves 10 % of the blocks' bytes at 20 times the time (measured)
 
 
 @dataclass(eq=False)
@@ -345,7 +345,7 @@ def frame_rows(frames: StoredFrames) -> Iterable[tuple[Any, ...]]:
         m if h else None
         for m, h in zip(frames.mono_us.tolist(), frames.has_mono.tolist(), strict=True)
     ]
-    flags = [getattr(b, name).astype(np.uint8).tolist() for name in _FLAGS]  # type: ignore[union-attr]
+    flags = [getattr(b, name).astype(np.uint8).tolist() for name in _FLAGS]
     return zip(
         frames.frame_id.tolist(),
         frames.segment.tolist(),
