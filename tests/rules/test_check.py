@@ -482,7 +482,9 @@ def _unposted(tmp_path, origin, vehicle, highway="tertiary", start=MIDDAY):
         (LIMON_CO, Vehicle("t", "CO", "mini_truck"), "2028-06-01T17:00:00"),
     ],
 )
-def test_an_unposted_rural_road_within_the_classes_limit_is_judged_kept(tmp_path, origin, vehicle, start):
+def test_an_unposted_rural_road_within_the_classes_limit_is_judged_kept(
+    tmp_path, origin, vehicle, start
+):
     trip, posted = _unposted(tmp_path, origin, vehicle, start=start)
     assert posted == []
     assert trip["road_judged"]["statutory_default_share"] == 1.0
@@ -508,6 +510,10 @@ def test_an_unposted_road_whose_lowest_statutory_limit_is_above_the_classes_is_b
     assert v["road_limit_basis"] == "statutory_default" and v["confidence"] == "low"
     assert v["road_limit_source"]["cite"] == "La. R.S. 32:61"
     assert trip["road_judged"]["statutory_default_share"] == 1.0
+    low, high = v["road_limit_source"]["range_mph"]
+    text = keilog.cli.check_cmd._text({"vehicle": vehicle.to_dict(), "trips": [trip]})
+    shown = f"{low:g} mph" if low == high else f"at least {low:g} mph ({low:g}-{high:g})"
+    assert f"unposted road whose limit by statute is {shown} (class max 35" in text
 
 
 @pytest.mark.parametrize(

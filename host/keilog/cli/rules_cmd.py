@@ -126,7 +126,7 @@ def rules_command(
         \b
         keilog rules FL --class mini_truck
         keilog rules --class lsv
-        keilog rules CO --class mini_truck --on 2027-08-01 --json
+        keilog rules CO --class mini_truck --on 2028-08-01 --json
     """
     day = None
     if on:
