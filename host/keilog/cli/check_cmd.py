@@ -37,9 +37,15 @@ def _text(report: dict[str, Any]) -> str:
                 )
                 statute = e.get("road_limit_source")
                 if e.get("road_limit_basis") == "statutory_default" and statute:
+                    low, high = statute.get("range_mph") or (e["observed_mph"],) * 2
+                    limit = (
+                        f"{low:g} mph"
+                        if low == high
+                        else f"at least {low:g} mph ({low:g}-{high:g})"
+                    )
                     detail = (
-                        f" on an unposted road whose limit by statute is {e['observed_mph']:g} "
-                        f"mph (class max {e['limit_mph']:g}; {statute['cite']}; "
+                        f" on an unposted road whose limit by statute is {limit} "
+                        f"(class max {e['limit_mph']:g}; {statute['cite']}; "
                         f"{e.get('confidence', 'low')} confidence)"
                     )
             elif "limit_mph" in e:
