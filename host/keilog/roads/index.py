@@ -136,7 +136,8 @@ class RoadIndex:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+                # the base map's arrays are read by keilog.roads.basemap when drawn
+                arrays = {k: z[k] for k in z.files if not k.startswith("base_")}
             meta = json.loads(str(arrays.pop("meta")))
         except (OSError, KeyError, ValueError) as exc:
             raise RoadsError(

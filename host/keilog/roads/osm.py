@@ -4,7 +4,9 @@
 the ways a car may drive on (``highway=motorway`` ... ``residential``, ``service``,
 ``living_street``, the ``*_link`` roads and ``road``) with their class, ``ref``,
 ``maxspeed`` (parsed, see ``keilog.roads.maxspeed``), ``oneway`` and geometry, and writes
-them as a compressed ``.npz`` (numpy arrays, no pickle) that ``RoadIndex`` loads.
+them as a compressed ``.npz`` (numpy arrays, no pickle) that ``RoadIndex`` loads. The
+same pass collects the offline base map (minor roads, water, place names; see
+``keilog.roads.basemap``), stored in the same file as ``base_*`` arrays.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import osmium
 import shapely
 
 from keilog.errors import KeilogError
+from keilog.roads.basemap import OSM_KEYS, BaseMapCollector
 from keilog.roads.maxspeed import road_limit
 
 FORMAT_VERSION = 1
@@ -57,6 +60,8 @@ class BuildSummary:
     ways: int
     skipped_incomplete: int
     limits: dict[str, int]
+    basemap: dict[str, int]
+    size_bytes: int
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +69,8 @@ class BuildSummary:
             "ways": self.ways,
             "skipped_incomplete": self.skipped_incomplete,
             "limits": self.limits,
+            "basemap": self.basemap,
+            "size_bytes": self.size_bytes,
         }
 
 
@@ -88,7 +95,8 @@ def build_roads(
     """Read ``extract`` and write the road file ``out``; returns counts.
 
     Ways whose nodes are missing from the extract (cut at its edge) cannot be placed and
-    are counted in ``skipped_incomplete``.
+    are counted in ``skipped_incomplete``. The base map is read in the same pass (osmium
+    reads the relations once more first, to assemble multipolygon water areas).
     """
     extract = Path(extract)
     if not extract.is_file():
@@ -112,16 +120,30 @@ def build_roads(
         )
     }
     skipped = 0
+    base = BaseMapCollector(factory)
+    water = osmium.filter.TagFilter(
+        ("natural", "water"), ("waterway", "riverbank"), ("landuse", "reservoir")
+    )
     try:
         processor = (
-            osmium.FileProcessor(str(extract), osmium.osm.NODE | osmium.osm.WAY)
+            osmium.FileProcessor(
+                str(extract), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
+            )
             .with_locations()
-            .with_filter(osmium.filter.KeyFilter("highway"))
+            .with_areas(water)
+            .with_filter(osmium.filter.KeyFilter(*OSM_KEYS))
         )
         for obj in processor:
+            if isinstance(obj, osmium.osm.Node):
+                base.node(obj)
+                continue
+            if isinstance(obj, osmium.osm.Area):
+                base.area(obj)
+                continue
             if not isinstance(obj, osmium.osm.Way):
                 continue
             tags = obj.tags
+            base.way(obj)
             highway = tags.get("highway")
             if highway not in CAR_HIGHWAYS:
                 continue
@@ -149,6 +171,7 @@ def build_roads(
                 progress(len(wkb))
     except RuntimeError as exc:
         raise RoadsError(f"{extract}: cannot read as OpenStreetMap data ({exc})") from None
+    base_arrays = base.arrays()
     lines = shapely.from_wkb(np.array(wkb, dtype=object)) if wkb else np.array([], dtype=object)
     if len(lines):
         _, coords, (offsets,) = shapely.to_ragged_array(lines)
@@ -162,6 +185,7 @@ def build_roads(
         "ways": len(wkb),
         "skipped_incomplete": skipped,
         "limits": limits,
+        "basemap": base.meta(),
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -182,5 +206,7 @@ def build_roads(
             expressway=np.array(cols["expressway"], dtype=bool),
             dual=np.array(cols["dual"], dtype=bool),
             meta=np.array(json.dumps(meta)),
+            **base_arrays,
         )
-    return BuildSummary(out, len(wkb), skipped, limits)
+    counts = {k: base.meta()[k] for k in ("lines", "areas", "places")}
+    return BuildSummary(out, len(wkb), skipped, limits, counts, out.stat().st_size)
