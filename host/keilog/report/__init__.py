@@ -14,6 +14,7 @@ from pathlib import Path
 
 from keilog.errors import ReportError
 from keilog.roads import RoadIndex
+from keilog.roads.basemap import BaseMap
 from keilog.rules import (
     CheckInput,
     CheckResult,
@@ -125,7 +126,8 @@ def write_report(
 
             result = as_check(check_database(db_path, vehicle, roads_npz), book)
     states = load_states()
-    reports = [gather(db, t, result, road_index, states, book) for t in chosen]
+    base = BaseMap.of(road_index) if road_index is not None else None
+    reports = [gather(db, t, result, road_index, states, book, base) for t in chosen]
     for r in reports:
         r.notes.extend(notes)
     html = render_page(reports, db_path.name, tiles, tiles_attribution)
