@@ -121,12 +121,12 @@ def write_report(
     with tempfile.TemporaryDirectory(prefix="keilog-report-") as tmp:
         roads_npz = road_file(road_path, Path(tmp)) if road_path else None
         road_index = RoadIndex.load(roads_npz) if roads_npz else None
+        base = BaseMap.of(road_index) if road_index is not None else None
         if vehicle is not None:
             from keilog.rules.check import check_database
 
             result = as_check(check_database(db_path, vehicle, roads_npz), book)
     states = load_states()
-    base = BaseMap.of(road_index) if road_index is not None else None
     reports = [gather(db, t, result, road_index, states, book, base) for t in chosen]
     for r in reports:
         r.notes.extend(notes)

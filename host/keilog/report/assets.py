@@ -44,19 +44,19 @@ svg text { fill: var(--ink); }
 .water { fill: #aad3df; stroke: none; }
 .waterway { fill: none; stroke: #7fb6cc; stroke-linecap: round; stroke-linejoin: round; }
 .base-road { fill: none; stroke: #fff; stroke-linecap: round; stroke-linejoin: round; }
-.base-road.motorway { stroke: #e892a2; }
-.base-road.trunk { stroke: #f9b29c; }
-.base-road.primary { stroke: #fcd6a4; }
-.base-road.secondary { stroke: #f1ee9e; }
-.base-road.tertiary { stroke: #fdfdf0; }
-.base-road.service, .base-road.pedestrian, .base-road.busway { stroke: #f7f7f7; }
-.base-road.track { stroke: #a87b4f; stroke-dasharray: 4 3; }
+.base-road.hw-motorway { stroke: #e892a2; }
+.base-road.hw-trunk { stroke: #f9b29c; }
+.base-road.hw-primary { stroke: #fcd6a4; }
+.base-road.hw-secondary { stroke: #f1ee9e; }
+.base-road.hw-tertiary { stroke: #fdfdf0; }
+.base-road.hw-service, .base-road.hw-pedestrian, .base-road.hw-busway { stroke: #f7f7f7; }
+.base-road.hw-track { stroke: #a87b4f; stroke-dasharray: 4 3; }
 .place { font-weight: 600; fill: #2f3a45; paint-order: stroke; stroke: #fff;
   stroke-width: 3px; stroke-linejoin: round; }
-.place.city { font-size: 16px; font-weight: 700; }
-.place.town { font-size: 14px; }
-.place.village { font-size: 12.5px; }
-.place.hamlet { font-size: 11px; font-style: italic; font-weight: 500; }
+.place.place-city { font-size: 16px; font-weight: 700; }
+.place.place-town { font-size: 14px; }
+.place.place-village { font-size: 12.5px; }
+.place.place-hamlet { font-size: 11px; font-style: italic; font-weight: 500; }
 .map.with-tiles .places { display: none; }
 .road { fill: none; stroke-linecap: round; stroke-linejoin: round; }
 .road.unknown { stroke-dasharray: 6 4; }

@@ -7,7 +7,7 @@ simplified to half a pixel with shapely, which keeps a 10-hour trip's map small.
 
 The offline base map (``keilog.roads.basemap``, from the road file) is clipped to the
 map's own box and drawn under everything: water areas, waterways, every road by its class
-(one ``path`` per class, so a town's streets cost a few kilobytes) and place names.
+(one ``path`` per class, CSS class ``hw-<class>``, so a town's streets cost a few kilobytes) and place names.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ MINOR_ROAD_WIDTH = 7
 MAX_LABELS = 16
 
 # The base map: road classes drawn minor first, with their width in pixels (colours are
-# in the page's CSS, class "base-road <class>"); waterway widths; place label order.
+# in the page's CSS, class "base-road hw-<class>"); waterway widths; place label order.
 BASE_ROAD_WIDTH = {
     "track": 1.2,
     "pedestrian": 1.5,
@@ -163,14 +163,14 @@ def _basemap(frame: Frame, layers: BaseMapLayers) -> str:
     for kind, width in WATERWAY_WIDTH.items():
         d = "".join(by_kind.get(kind, []))
         if d:
-            out.append(el("path", d=d, class_=f"waterway {kind}", stroke_width=width))
+            out.append(el("path", d=d, class_=f"waterway ww-{kind}", stroke_width=width))
     by_class: dict[str, list[str]] = {}
     for road in layers.roads:
         by_class.setdefault(road.kind, []).append(_geometry_d(frame, road.geometry))
     for cls, width in BASE_ROAD_WIDTH.items():
         d = "".join(by_class.get(cls, []))
         if d:
-            out.append(el("path", d=d, class_=f"base-road {cls}", stroke_width=width))
+            out.append(el("path", d=d, class_=f"base-road hw-{cls}", stroke_width=width))
     return el("g", "".join(out), class_="basemap")
 
 
@@ -196,7 +196,7 @@ def _places(frame: Frame, layers: BaseMapLayers) -> str:
                 x=num(cx),
                 y=num(cy),
                 text_anchor="middle",
-                class_=f"place {p.kind}",
+                class_=f"place place-{p.kind}",
                 data_place=p.kind,
             )
         )

@@ -30,6 +30,8 @@ import numpy.typing as npt
 import osmium
 import shapely
 
+from keilog.roads.errors import NPZ_ERRORS, RoadsError
+
 if TYPE_CHECKING:
     from keilog.roads.index import RoadIndex
 
@@ -266,9 +268,7 @@ class BaseMap:
             try:
                 with np.load(index.path, allow_pickle=False) as z:
                     base = {k: z[k] for k in z.files if k.startswith("base_")}
-            except (OSError, KeyError, ValueError) as exc:
-                from keilog.roads.osm import RoadsError
-
+            except NPZ_ERRORS as exc:
                 raise RoadsError(
                     f"{index.path}: the base map cannot be read ({exc}); rebuild the road "
                     "file with keilog roads build"

@@ -23,9 +23,11 @@ import numpy as np
 import osmium
 import shapely
 
-from keilog.errors import KeilogError
 from keilog.roads.basemap import OSM_KEYS, BaseMapCollector
+from keilog.roads.errors import RoadsError
 from keilog.roads.maxspeed import road_limit
+
+__all__ = ["CAR_HIGHWAYS", "FORMAT_VERSION", "BuildSummary", "RoadsError", "build_roads"]
 
 FORMAT_VERSION = 1
 
@@ -48,8 +50,6 @@ CAR_HIGHWAYS = (
 )
 
 
-class RoadsError(KeilogError):
-    """An OSM extract or a road file cannot be used."""
 
 
 @dataclass(frozen=True)
