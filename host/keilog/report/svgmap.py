@@ -7,7 +7,8 @@ simplified to half a pixel with shapely, which keeps a 10-hour trip's map small.
 
 The offline base map (``keilog.roads.basemap``, from the road file) is clipped to the
 map's own box and drawn under everything: water areas, waterways, every road by its class
-(one ``path`` per class, CSS class ``hw-<class>``, so a town's streets cost a few kilobytes) and place names.
+(one ``path`` per class, CSS class ``hw-<class>``, so a town's streets cost a few
+kilobytes) and, above the track, place names.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import numpy as np
 import shapely
 
 from keilog.report.data import NearbyRoad, TripReport
-from keilog.roads.basemap import PLACE_KINDS, BaseMapLayers, Bounds
 from keilog.report.svg import F64, el, num, path_d, title, txt
+from keilog.roads.basemap import PLACE_KINDS, BaseMapLayers, Bounds
 from keilog.rules import Violation
 from keilog.rules.thresholds import DROPOUT_S  # a GPS dropout, drawn dashed
 from keilog.store.fixes import Fixes

@@ -50,8 +50,6 @@ CAR_HIGHWAYS = (
 )
 
 
-
-
 @dataclass(frozen=True)
 class BuildSummary:
     """What ``build_roads`` kept and skipped."""
@@ -189,24 +187,24 @@ def build_roads(
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, Any] = dict(
+        coords=np.asarray(coords, dtype=np.float64),
+        offsets=np.asarray(offsets, dtype=np.int64),
+        way_id=np.array(cols["way_id"], dtype=np.int64),
+        highway=np.array(cols["highway"], dtype=str),
+        ref=np.array(cols["ref"], dtype=str),
+        name=np.array(cols["name"], dtype=str),
+        maxspeed=np.array(cols["maxspeed"], dtype=str),
+        limit_mph=np.array(cols["limit_mph"], dtype=np.float64),
+        limit_status=np.array(cols["limit_status"], dtype=str),
+        oneway=np.array(cols["oneway"], dtype=np.int8),
+        motorroad=np.array(cols["motorroad"], dtype=bool),
+        expressway=np.array(cols["expressway"], dtype=bool),
+        dual=np.array(cols["dual"], dtype=bool),
+        meta=np.array(json.dumps(meta)),
+        **base_arrays,
+    )
     with out.open("wb") as fh:
-        np.savez_compressed(
-            fh,
-            coords=np.asarray(coords, dtype=np.float64),
-            offsets=np.asarray(offsets, dtype=np.int64),
-            way_id=np.array(cols["way_id"], dtype=np.int64),
-            highway=np.array(cols["highway"], dtype=str),
-            ref=np.array(cols["ref"], dtype=str),
-            name=np.array(cols["name"], dtype=str),
-            maxspeed=np.array(cols["maxspeed"], dtype=str),
-            limit_mph=np.array(cols["limit_mph"], dtype=np.float64),
-            limit_status=np.array(cols["limit_status"], dtype=str),
-            oneway=np.array(cols["oneway"], dtype=np.int8),
-            motorroad=np.array(cols["motorroad"], dtype=bool),
-            expressway=np.array(cols["expressway"], dtype=bool),
-            dual=np.array(cols["dual"], dtype=bool),
-            meta=np.array(json.dumps(meta)),
-            **base_arrays,
-        )
+        np.savez_compressed(fh, **arrays)
     counts = {k: base.meta()[k] for k in ("lines", "areas", "places")}
     return BuildSummary(out, len(wkb), skipped, limits, counts, out.stat().st_size)
