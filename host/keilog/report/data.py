@@ -22,6 +22,7 @@ import sqlite_utils
 from keilog.geo import StateIndex
 from keilog.geo.timezones import timezone_at
 from keilog.roads import RoadIndex
+from keilog.roads.basemap import BaseMap
 from keilog.rules import CheckResult, CheckTrip, RuleBook
 from keilog.rules.speed import MIN_COMPARE_MPH, compare_speeds
 from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
@@ -155,6 +156,7 @@ class TripReport:
     speedometer: Speedometer
     notes: list[str] = field(default_factory=list)
     zone: str | None = None  # the IANA time zone where the trip started (None: show UTC)
+    basemap: BaseMap | None = None  # the road file's offline base map, drawn around the trip
 
 
 def gather(
@@ -164,8 +166,12 @@ def gather(
     roads: RoadIndex | None = None,
     states: StateIndex | None = None,
     rules: RuleBook | None = None,
+    basemap: BaseMap | None = None,
 ) -> TripReport:
-    """Read and compute everything the report shows for one trip."""
+    """Read and compute everything the report shows for one trip.
+
+    ``basemap`` defaults to the one in ``roads`` (pass it to read it once for many trips).
+    """
     from keilog.geo import load_states
     from keilog.rules import load_rules
 
@@ -203,6 +209,13 @@ def gather(
         notes.append(f"The check result {check.path} does not cover this trip.")
     if roads is None:
         notes.append("No road file was used: posted limits are not shown.")
+    elif basemap is None:
+        basemap = BaseMap.of(roads)
+    if basemap is not None and not basemap.has_layers:
+        notes.append(
+            "The road file has no base map (water, place names, minor roads): rebuild it "
+            "with keilog roads build to draw them."
+        )
     visited = list(dict.fromkeys(str(s) for s in where.state if s))
     if check_trip is not None and check_trip.states:
         visited = list(dict.fromkeys([*check_trip.states, *visited]))
@@ -213,6 +226,7 @@ def gather(
     )
     return TripReport(
         zone=zone,
+        basemap=basemap,
         trip=trip,
         fixes=fixes,
         speed=speed,
