@@ -46,6 +46,7 @@ class SignalSeries:
     unit: str
     t: F64
     v: F64
+    integer: bool = False  # an integer signal (the store keeps it as INTEGER); v is float64
 
     @property
     def name(self) -> str:
@@ -159,7 +160,7 @@ def read_signals(
         )
         for k, (signal, unit) in enumerate(s for s in signals if s[0] in columns):
             v = np.array([_number(r[2 + k]) for r in rows], np.float64)
-            out.append(SignalSeries(message, signal, unit, t, v))
+            out.append(SignalSeries(message, signal, unit, t, v, columns[signal] is int))
     return out
 
 
