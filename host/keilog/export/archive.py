@@ -305,7 +305,7 @@ class _Writer:
                 values = pa.array(s.v, pa.float64())
             fields.append(pa.field(_free(s.signal, taken), values.type, metadata=meta))
             arrays.append(values)
-        schema = pa.schema(fields)
+        schema = _with_units(pa.schema(fields))
         writer = self._open(folder, part, trip, schema, [f.name for f in fields if f.name != "time"])
         writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP_ROWS)
         self._close(writer, folder, rows)
@@ -325,7 +325,7 @@ class _Writer:
             *[pa.array(getattr(fixes, c), pa.float64()) for c in units],
             pa.array(fixes.quality.astype(np.uint8)),
         ]
-        schema = pa.schema(fields)
+        schema = _with_units(pa.schema(fields))
         writer = self._open("gps_fixes", part, trip.id, schema, ["trip", "quality"])
         writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
         self._close(writer, "gps_fixes", len(fixes))
@@ -353,6 +353,13 @@ class _Writer:
         writer = self._open("trips", part, trip.id, schema, [])
         writer.write_table(row)
         self._close(writer, "trips", 1)
+
+
+def _with_units(schema: Any) -> Any:
+    """The units also as one file-level key (``keilog.units``: JSON column -> unit), which
+    DuckDB shows (``parquet_kv_metadata``); field metadata only pyarrow and Spark read."""
+    units = {f.name: f.metadata[b"unit"].decode() for f in schema if f.metadata}
+    return schema.with_metadata({"keilog.units": json.dumps(units)})
 
 
 def _umask() -> int:
