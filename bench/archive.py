@@ -12,8 +12,9 @@
 Printed beside: the SQLite database's bytes per frame (``keilog import``), the raw frames
 alone in the archive, and the raw frames as packed 21-byte records (int64 us, uint32 id,
 uint8 dlc, 8 data bytes) through ``xz -9e``: a general compressor's best on the same
-information (no true floor exists for bytes; the frames table beats it). ``year_at_2000_fps_gb``: one year of
-a car at 2,000 frames/s (2.6e9 frames, one hour a day) at the measured figure.
+information (no true floor exists for bytes; the frames table beats this one).
+``year_at_2000_fps_gb``: one year of a car at 2,000 frames/s (2.6e9 frames, one hour a
+day) at the measured figure.
 """
 
 from __future__ import annotations

@@ -65,7 +65,11 @@ def test_frames_have_compact_types_and_the_stored_bytes(archived, florida):
         .fetchall()
     )  # fmt: skip
     assert types["time"] == "TIMESTAMP WITH TIME ZONE"  # int64 microseconds, UTC
-    assert (types["arbitration_id"], types["dlc"], types["data"]) == ("UINTEGER", "UTINYINT", "BLOB")
+    assert (types["arbitration_id"], types["dlc"], types["data"]) == (
+        "UINTEGER",
+        "UTINYINT",
+        "BLOB",
+    )
     assert (types["device"], types["date"]) == ("VARCHAR", "DATE")  # from the partitions
     stored = rows(
         florida.db,
@@ -147,5 +151,7 @@ def test_cli_writes_the_archive_and_says_what_it_wrote(florida, tmp_path):
     assert made["bytes"] == sum(p.stat().st_size for p in out.rglob("*.parquet"))
     again = CliRunner().invoke(cli, ["export", "--db", str(florida.db), "--to", str(out)])
     assert again.exit_code == 1 and "give --force to replace it" in again.output
-    forced = CliRunner().invoke(cli, ["export", "--db", str(florida.db), "--to", str(out), "--force"])
+    forced = CliRunner().invoke(
+        cli, ["export", "--db", str(florida.db), "--to", str(out), "--force"]
+    )
     assert forced.exit_code == 0, forced.output

@@ -153,7 +153,12 @@ def test_every_export_format_writes_the_hostile_database(hostile, tmp_path, suff
         assert "msg_a_b" in folders  # '/' cannot be in a file name
         assert TABLES[INJECTION] in folders
         table = pq.read_table(out / "msg_Engine", partitioning=None)
-        assert table.column_names == ["time", "trip", "RPM_2", "rpm"]  # by name, as signals lists them
+        assert table.column_names == [
+            "time",
+            "trip",
+            "RPM_2",
+            "rpm",
+        ]  # by name, as signals lists them
         assert table.num_rows == N
         assert all(p.relative_to(out).parts[0] in folders for p in out.rglob("*.parquet"))
 

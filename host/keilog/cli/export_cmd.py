@@ -11,7 +11,6 @@ from keilog.cli.main import cli, handle_errors, status
 from keilog.cli.progress import TerminalProgress
 
 
-
 def utc_seconds(text: str | None, option: str) -> float | None:
     """ISO 8601 (UTC unless it says otherwise) or Unix seconds, as Unix seconds."""
     import datetime as dt

@@ -206,7 +206,9 @@ class _Writer:
             ]
         )
 
-    def _open(self, table: str, part: str, trip: int, schema: Any, dictionary: Sequence[str]) -> Any:
+    def _open(
+        self, table: str, part: str, trip: int, schema: Any, dictionary: Sequence[str]
+    ) -> Any:
         folder = self.root / table / part
         folder.mkdir(parents=True, exist_ok=True)
         encodings = {"time": "DELTA_BINARY_PACKED"}
@@ -258,7 +260,9 @@ class _Writer:
         def flush() -> None:
             nonlocal writer, held
             if writer is None:
-                writer = self._open("frames", part, trip.id, self.frames_schema, ("arbitration_id", "dlc", "trip"))
+                writer = self._open(
+                    "frames", part, trip.id, self.frames_schema, ("arbitration_id", "dlc", "trip")
+                )
             group = pa.concat_tables(pending).sort_by(
                 [("arbitration_id", "ascending"), ("time", "ascending")]
             )
@@ -295,19 +299,28 @@ class _Writer:
             return
         taken = {c.lower() for c in LEAD}
         fields = [pa.field("time", self.time), pa.field("trip", pa.int32())]
-        arrays = [pa.array(_micros(series[0].t), self.time), pa.array(np.full(rows, trip, np.int32))]
+        arrays = [
+            pa.array(_micros(series[0].t), self.time),
+            pa.array(np.full(rows, trip, np.int32)),
+        ]
         for s in series:
             meta = {"unit": s.unit, "message": s.message, "signal": s.signal}
             absent = np.isnan(s.v)
             if s.integer:
-                values = pa.array(np.where(absent, 0, s.v).astype(np.int64), pa.int64(), mask=absent)
+                values = pa.array(
+                    np.where(absent, 0, s.v).astype(np.int64), pa.int64(), mask=absent
+                )
             else:
                 values = pa.array(s.v, pa.float64())
             fields.append(pa.field(_free(s.signal, taken), values.type, metadata=meta))
             arrays.append(values)
         schema = _with_units(pa.schema(fields))
-        writer = self._open(folder, part, trip, schema, [f.name for f in fields if f.name != "time"])
-        writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP_ROWS)
+        writer = self._open(
+            folder, part, trip, schema, [f.name for f in fields if f.name != "time"]
+        )
+        writer.write_table(
+            pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP_ROWS
+        )
         self._close(writer, folder, rows)
 
     def _fixes(self, db: sqlite_utils.Database, trip: Trip, part: str) -> None:
