@@ -39,6 +39,7 @@ import can.io.blf
 import can.io.generic
 import can.io.player
 
+from keilog.decode.blf import BlfReader
 from keilog.decode.candump import CandumpLogParser
 from keilog.decode.frames import FrameBatch, FrameBuilder
 from keilog.errors import LogFormatError
@@ -145,6 +146,9 @@ class CanLog:
         if self.format == "log":
             yield from self._read_candump(chunk_frames, counter)
             return
+        if self.format == "blf":
+            yield from self._read_blf(chunk_frames, counter)
+            return
         frames = 0
         skipped = -1
         lines: _Lines | None = None
@@ -226,7 +230,7 @@ class CanLog:
                 for bad in parser.skipped:
                     self.problem(f"line {bad.line}: skipped ({_what(bad.error)})")
                 parser.skipped.clear()
-                for part in batch.chunks(chunk_frames) if len(batch) > chunk_frames else [batch]:
+                for part in _parts(batch, chunk_frames):
                     frames += len(part)
                     yield part
                 if parser.stopped is not None:
@@ -234,6 +238,34 @@ class CanLog:
                     raise self._error(bad.error, counter, frames, bad.line) from bad.error
                 if not chunk:
                     return
+
+    def _read_blf(self, chunk_frames: int, counter: _Counter) -> Iterator[FrameBatch]:
+        """A BLF log through keilog.decode.blf's bulk reader."""
+        frames = 0
+        try:
+            stream = self._open_binary(counter)
+        except reader_errors() as exc:
+            raise self._error(exc, counter, 0, None) from exc
+        with stream:
+            try:
+                blf = BlfReader(stream)
+            except reader_errors() as exc:
+                raise self._error(exc, counter, 0, None) from exc
+            try:
+                for batch in blf.batches():
+                    for part in _parts(batch, chunk_frames):
+                        frames += len(part)
+                        yield part
+            except reader_errors() as exc:
+                raise self._error(exc, counter, frames, None) from exc
+            finally:
+                for problem in blf.problems:
+                    self.problem(problem)
+                if blf.short_at is not None:
+                    self.problem(
+                        f"byte {blf.short_at}: an object runs past the end of the file "
+                        f"(truncated, or its size is damaged); {frames} frames read before it"
+                    )
 
     def _open_binary(self, counter: _Counter) -> IO[bytes]:
         """The file's bytes (uncompressed), counting the bytes read from the file."""
@@ -284,6 +316,15 @@ class CanLog:
         reader_type: Any = can.io.player.MESSAGE_READERS[f".{self.format}"]
         kwargs: dict[str, Any] = {"relative_timestamp": False} if self.format == "asc" else {}
         return reader_type(cast(TextIO, lines), **kwargs)
+
+
+def _parts(batch: FrameBatch, chunk_frames: int) -> Iterator[FrameBatch]:
+    """``batch`` in slices of at most ``chunk_frames`` frames (none when it is empty)."""
+    if len(batch) <= chunk_frames:
+        if len(batch):
+            yield batch
+        return
+    yield from batch.chunks(chunk_frames)
 
 
 def _line(lines: _Lines | None, exc: BaseException) -> int | None:
