@@ -55,14 +55,22 @@ _BODY = {CAN_MESSAGE: 16, CAN_MESSAGE2: 16, CAN_ERROR_EXT: 32, CAN_FD_MESSAGE: 8
 _BODY_BYTES = np.array([_BODY.get(k, 0) for k in range(max(_BODY) + 1)], np.int64)
 _EXT = 0x80000000
 _DLC_LEN = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64] + [64] * 240, np.int64)
+# An object's header (python-can's base and v1/v2 headers agree on these offsets) and
+# a CAN_MESSAGE's fields.
+_HEAD = np.dtype({"names": ["header_size", "version", "type", "flags", "ticks"],
+                  "formats": ["<u2", "<u2", "<u4", "<u4", "<u8"],
+                  "offsets": [4, 6, 12, 16, 24], "itemsize": 32})  # fmt: skip
+_CLASSIC = np.dtype({"names": ["flags", "dlc", "id"], "formats": ["u1", "u1", "<u4"],
+                     "offsets": [2, 3, 4], "itemsize": 8})  # fmt: skip
 _SIGNATURE = np.frombuffer(b"LOBJ", np.uint8)
 
 
 class BlfReader:
-    """The frames of one BLF stream; ``name`` names it in problems."""
+    """The frames of one BLF stream, ``bulk_bytes`` of inflated objects at a time."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], bulk_bytes: int = BULK_BYTES) -> None:
         self.stream = stream
+        self.bulk_bytes = bulk_bytes
         self.problems: list[str] = []  # damage passed over (python-can warns or is silent)
         self.short_at: int | None = None  # file offset of an object cut short
         self.frames = 0
@@ -81,7 +89,7 @@ class BlfReader:
         for data in self._containers():
             pending.append(data)
             size += len(data)
-            if size >= BULK_BYTES:
+            if size >= self.bulk_bytes:
                 tail = yield from self._parse(b"".join([tail, *pending]))
                 pending, size = [], 0
         yield from self._parse(b"".join([tail, *pending]))
@@ -142,8 +150,9 @@ class BlfReader:
         self, buf: NDArray[np.uint8], where: NDArray[np.int64], sizes: NDArray[np.int64]
     ) -> FrameBatch:
         """The frames of the objects at ``where`` (the rest are skipped)."""
-        version = _gather(buf, where + 6, "<u2").astype(np.int64)
-        kind = _gather(buf, where + 12, "<u4").astype(np.int64)
+        head = _records(buf, where, _HEAD)
+        version = head["version"].astype(np.int64)
+        kind = head["type"].astype(np.int64)
         header = np.where(version == 1, 32, np.where(version == 2, 40, 0))
         known = np.isin(kind, list(_BODY))
         bad_version = known & (header == 0)
@@ -155,10 +164,11 @@ class BlfReader:
             self.problems.append(f"container byte {at}: an object too small for its type")
         rows = known & ~bad_version & ~small
         where, kind, sizes, header = where[rows], kind[rows], sizes[rows], header[rows]
+        head = head[rows]
         n = len(where)
         body = where + header
-        ticks = _gather(buf, where + 24, "<u8")
-        ten_us = _gather(buf, where + 16, "<u4") == 1
+        ticks = head["ticks"]
+        ten_us = head["flags"] == 1
         timestamp = np.where(ten_us, ticks / 1e5, ticks / 1e9)
         for i in np.flatnonzero(ticks > 1 << 53).tolist():  # not exact as a double
             factor = Decimal("1e-5") if ten_us[i] else Decimal("1e-9")
@@ -178,9 +188,10 @@ class BlfReader:
         fd64 = kind == CAN_FD_MESSAGE_64
 
         b = body[classic]
-        ident[classic] = _gather(buf, b + 4, "<u4")
-        raw_dlc = buf[b + 3].astype(np.int64)
-        remote[classic] = (buf[b + 2] & 0x80) != 0
+        fields = _records(buf, b, _CLASSIC)
+        ident[classic] = fields["id"]
+        raw_dlc = fields["dlc"].astype(np.int64)
+        remote[classic] = (fields["flags"] & 0x80) != 0
         dlc[classic] = np.where(remote[classic], np.minimum(raw_dlc, 64), np.minimum(raw_dlc, 8))
         starts[classic], lengths[classic] = b + 8, np.minimum(raw_dlc, 8)
 
@@ -207,7 +218,7 @@ class BlfReader:
             raise ValueError(f"a frame carries more than {MAX_WIDTH} data bytes (CAN FD's most)")
         ext_offset = buf[b + 35].astype(np.int64)
         own = np.where(ext_offset > 0, ext_offset, sizes[fd64])
-        own = own - _gather(buf, where[fd64] + 4, "<u2").astype(np.int64) - 40
+        own = own - head["header_size"][fd64].astype(np.int64) - 40
         stored = np.clip(np.minimum(valid, own), 0, None)  # issue 1905: zero-padded
         dlc[fd64] = np.where(remote[fd64], _DLC_LEN[buf[b + 1]], valid)
         starts[fd64] = b + 40
@@ -237,6 +248,12 @@ class BlfReader:
         )
 
 
+def _records(buf: NDArray[np.uint8], at: NDArray[np.int64], dtype: np.dtype) -> NDArray:
+    """Records of the structured ``dtype`` at byte offsets ``at`` of ``buf``."""
+    rows = buf[at[:, None] + np.arange(dtype.itemsize)]
+    return np.ascontiguousarray(rows).view(dtype).ravel()
+
+
 def _gather(buf: NDArray[np.uint8], at: NDArray[np.int64], dtype: str) -> NDArray[np.generic]:
     """Little-endian numbers of ``dtype`` at byte offsets ``at`` of ``buf``."""
     width = np.dtype(dtype).itemsize
@@ -257,20 +274,21 @@ def _chain(
     if m >= 2 and cand[0] <= 4 and np.all(sizes[:-1] >= 16):
         link = (nxt[:-1] <= cand[1:]) & (cand[1:] <= nxt[:-1] + 4)
         if link.all():
-            chain, pos, error = _walk(cand, sizes, end, int(nxt[-2]), m - 1)
-            return np.concatenate([np.arange(m - 1), chain]).astype(np.int64), pos, error
-    chain, pos, error = _walk(cand, sizes, end, 0, 0)
+            chain, pos, error = _walk(cand[-1:], sizes[-1:], end, int(nxt[-2]))
+            last = np.array(chain, np.int64) + m - 1
+            return np.concatenate([np.arange(m - 1), last]).astype(np.int64), pos, error
+    chain, pos, error = _walk(cand, sizes, end, 0)
     return np.array(chain, np.int64), pos, error
 
 
 def _walk(
-    cand: NDArray[np.int64], sizes: NDArray[np.int64], end: int, pos: int, first: int
+    cand: NDArray[np.int64], sizes: NDArray[np.int64], end: int, pos: int
 ) -> tuple[list[int], int, str | None]:
-    """_chain's rule object by object, from byte ``pos`` and candidate ``first`` on."""
+    """_chain's rule object by object, from byte ``pos`` on."""
     places = cand.tolist()
     lengths = sizes.tolist()
     chain: list[int] = []
-    k = max(first, bisect_left(places, pos))
+    k = bisect_left(places, pos)
     while True:
         if k >= len(places) or places[k] > pos + 4:
             if pos + 8 > end:
