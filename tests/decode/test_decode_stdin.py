@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -98,7 +99,7 @@ def test_dash_is_not_mixed_with_files(tmp_path):
 def test_chunks_split_anywhere_give_the_same_frames(cuts):
     data = (LOG + SCREEN.replace("(17", "(18")).encode()
     edges = [0, *sorted(set(cuts)), len(data)]
-    got = _read(CandumpParser(), *(data[a:b] for a, b in zip(edges, edges[1:], strict=False)))
+    got = _read(CandumpParser(), *(data[a:b] for a, b in itertools.pairwise(edges)))
     whole = CandumpParser().feed(data)
     assert got.arbitration_id.tolist() == whole.arbitration_id.tolist()
     assert [got.payload(i) for i in range(len(got))] == [whole.payload(i) for i in range(8)]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import struct
 import zlib
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from decimal import Decimal
 from typing import IO
 
@@ -127,7 +127,7 @@ class BlfReader:
                     "skipped (its frames are not read)"
                 )
 
-    def _parse(self, data: bytes) -> Iterator[FrameBatch]:
+    def _parse(self, data: bytes) -> Generator[FrameBatch, None, bytes]:
         """Yield the frames of the whole objects in ``data``; return the bytes left after
         them (raise after the frames when the chain of objects breaks)."""
         end = len(data)

@@ -109,7 +109,7 @@ class _Columns:
         remote = bool(msg.is_remote_frame)
         payload = b"" if remote else bytes(msg.data)
         dlc = msg.dlc if remote else len(payload)
-        if not 0 <= dlc or len(payload) > MAX_WIDTH:
+        if dlc < 0 or len(payload) > MAX_WIDTH:
             raise ValueError(f"{dlc} data bytes; CAN FD allows at most {MAX_WIDTH}")
         dlc = min(dlc, MAX_WIDTH)
         if dlc > self.width:
