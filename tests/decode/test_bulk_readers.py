@@ -90,7 +90,8 @@ def test_python_can_sample_blf_logs_read_as_python_can_reads_them(path: Path) ->
 # Lines in candump's log format, and near misses: python-can reads some of them its own
 # way (no parentheses needed, '+' in hex, remote, FD), refuses others.
 TOKENS = ["(1700000000.000100)", "(0.5)", "(12)", "(.25)", "[1.5]", "(1.2.3)",
-          "(99999999999999999)", " ", "  ", "\t", "can0", "vcan1", "7", "123#", "18DAF110#", "7FF#", "20000080#",
+          "(99999999999999999)", " ", "  ", "\t", "can0", "vcan1", "7", "123#", "18DAF110#",
+          "7FF#", "20000080#",
           "0#", "1D0#9A10A4B0011EE203", "11223344", "1", "R", "R3", "#1", "#011", "+f",
           "zz", " R", " T", " r", "#", "\r", "\n", "\r\n", "\xa0", "é"]  # fmt: skip
 candump_text = st.lists(st.sampled_from(TOKENS), max_size=60).map("".join)

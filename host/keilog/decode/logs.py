@@ -3,10 +3,11 @@
 * keilog segments (``*.KLG``, or any file starting with a keilog block) through
   ``keilog.logformat.reader``: timestamps are UTC where the segment's clock anchors allow, else
   seconds of the logger's monotonic clock;
-* python-can's formats through its readers: candump ``.log``, Vector ``.asc`` and
-  ``.blf``, PEAK ``.trc``, python-can ``.csv`` and ``.db``, each also gzip-compressed
-  (``.asc.gz``); timestamps as the reader gives them (``.asc``: absolute, from its
-  ``date`` line);
+* candump ``.log`` and Vector ``.blf`` through keilog's bulk readers
+  (``keilog.decode.candump``, ``keilog.decode.blf``), which give python-can's frames;
+* python-can's other formats through its readers: Vector ``.asc``, PEAK ``.trc``,
+  python-can ``.csv`` and ``.db``, each also gzip-compressed (``.asc.gz``); timestamps as
+  the reader gives them (``.asc``: absolute, from its ``date`` line);
 * ASAM MDF 4 bus logging (``.mf4``, as CSS Electronics' CANedge and python-can write it)
   through python-can's MF4 reader, which uses asammdf.
 
