@@ -168,17 +168,21 @@ def test_a_trips_road_judged_shares_are_read_in_one_wording():
         "statutory_default_share": 0.0,
         "unjudged_share": 0.38,
     }
-    result = check_from_dict(doc(dict(trip(1, None, None), road_judged=judged), trip(2, None, None)))
+    result = check_from_dict(
+        doc(dict(trip(1, None, None), road_judged=judged), trip(2, None, None))
+    )
     first, older = result.trips
     assert first.road_judged is not None
     assert first.road_judged.text == (
         "62 % on posted limits, 0 % on statutory limits of unposted roads (low confidence), "
         "38 % not judged, of 9.8 mi"
     )
+    assert first.road_judged.short == "62 % posted, 0 % statutory, 38 % not judged (9.8 mi)"
     assert older.road_judged is None  # a check written before road_judged existed
     none = dict(judged, distance_mi=0.0, posted_limit_share=None)
     nothing = check_from_dict(doc(dict(trip(1, None, None), road_judged=none)))
     assert nothing.trips[0].road_judged.text == "no road rule applied on this trip"
+    assert nothing.trips[0].road_judged.short == "no road rule applied"
 
 
 def test_a_check_written_by_keilog_check_is_read(florida, tmp_path):

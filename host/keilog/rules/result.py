@@ -176,6 +176,16 @@ class RoadJudged:
             f"not judged, of {self.distance_mi:g} mi"
         )
 
+    @property
+    def short(self) -> str:
+        """``62 % posted, 0 % statutory, 38 % not judged (9.8 mi)``, where room is short."""
+        if self.posted is None or self.statutory is None or self.unjudged is None:
+            return "no road rule applied"
+        return (
+            f"{self.posted * 100:.0f} % posted, {self.statutory * 100:.0f} % statutory, "
+            f"{self.unjudged * 100:.0f} % not judged ({self.distance_mi:g} mi)"
+        )
+
 
 @dataclass(frozen=True)
 class CheckTrip:
