@@ -439,6 +439,11 @@ def test_each_trip_reports_how_much_of_it_was_judged(tmp_path):
     assert (v["observed_mph"], v["limit_mph"]) == (55.0, 35.0)
     assert (v["road_limit_basis"], v["confidence"]) == ("statutory_default", "low")
     assert v["road_limit_source"]["cite"].startswith("Fla. Stat. 316.183(2)")
+    text = keilog.cli.check_cmd._text({"vehicle": {"name": "t", "class": "lsv"}, "trips": [trip]})
+    assert (
+        "  roads judged: 0 % on posted limits, 100 % on statutory limits of unposted roads "
+        f"(low confidence), 0 % not judged, of {judged['distance_mi']:g} mi\n"
+    ) in text
     # Where keilog has no statute for the state, the unposted road stays unjudged.
     tn = run(
         tmp_path,
@@ -453,6 +458,8 @@ def test_each_trip_reports_how_much_of_it_was_judged(tmp_path):
         tmp_path, GAINESVILLE, [((-1400, 3), (1400, 3), 20)], NOON_FL, Vehicle("t", "FL", "lsv")
     )
     assert tagged["road_judged"]["posted_limit_share"] == 1.0
+    text = keilog.cli.check_cmd._text({"vehicle": {"name": "t", "class": "lsv"}, "trips": [tagged]})
+    assert "  roads judged: 100 % on posted limits, 0 % on statutory limits" in text
 
 
 def _untagged(highway):

@@ -282,6 +282,30 @@ def test_cli_rules_json_carries_sources():
     assert rule["road_max_posted_mph"]["sources"][0]["cite"] == "N.C. S.L. 2019-34 (HB 179)"
 
 
+def test_cli_rules_json_carries_the_states_statutory_limits_as_the_text_does():
+    # La. R.S. 32:61 (through Acts 2010 No. 81): 55 mph unless posted lower, 65 on a
+    # multi-lane divided highway, 70 on a controlled-access one (docs/rules.md).
+    result = CliRunner().invoke(cli, ["rules", "LA", "--class", "lsv", "--json"])
+    assert result.exit_code == 0, result.output
+    (rule,) = json.loads(result.output)
+    limits = {tuple(s["highways"]): s for s in rule["statutory_limits"]}
+    assert [s["range_mph"] for s in rule["statutory_limits"]] == [[55, 55], [55, 65], [55, 70]]
+    divided = limits[
+        ("primary", "primary_link", "secondary", "secondary_link", "tertiary", "tertiary_link")
+    ]
+    assert divided["text"] == "55-65 mph" and divided["confidence"] == "low"
+    assert divided["source_date"] == "2010"
+    assert [(s["cite"], s["kind"], s["date"]) for s in divided["sources"]] == [
+        ("La. R.S. 32:61", "statute", "2010")
+    ]
+    text = CliRunner().invoke(cli, ["rules", "LA", "--class", "lsv"]).output
+    for s in rule["statutory_limits"]:
+        assert f"{', '.join(s['highways'])}: {s['text']} ({s['where']})  [low confidence]" in text
+    # A state with no statutory limit recorded says so with an empty list, not a guess.
+    (tn,) = json.loads(CliRunner().invoke(cli, ["rules", "TN", "--class", "lsv", "--json"]).output)
+    assert tn["statutory_limits"] == []
+
+
 def test_cli_rules_on_date_selects_the_period():
     result = CliRunner().invoke(
         cli, ["rules", "CO", "--class", "mini_truck", "--on", "2028-08-01", "--json"]

@@ -140,7 +140,15 @@ def rules_command(
     rules = select_rules(book, state, vehicle_class, day)
     if as_json:
         extra = {"disclaimer": DISCLAIMER, "rules_version": book.version}
-        click.echo(json.dumps([{**r.to_dict(), **extra} for r in rules], indent=2))
+        out = [
+            {
+                **r.to_dict(),
+                "statutory_limits": [s.to_dict() for s in book[r.jurisdiction].statutory_limits],
+                **extra,
+            }
+            for r in rules
+        ]
+        click.echo(json.dumps(out, indent=2))
     elif state:
         click.echo(_text(rules))
     else:

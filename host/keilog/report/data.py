@@ -23,7 +23,7 @@ from keilog.geo import StateIndex
 from keilog.geo.timezones import timezone_at
 from keilog.roads import RoadIndex
 from keilog.roads.basemap import BaseMap
-from keilog.rules import CheckResult, CheckTrip, RuleBook
+from keilog.rules import CheckResult, CheckTrip, RuleBook, StatutoryLimit
 from keilog.rules.speed import MIN_COMPARE_MPH, compare_speeds
 from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.store.fixes import Fixes, read_fixes, trip_window
@@ -99,12 +99,38 @@ class NearbyRoad:
 
 @dataclass
 class Limits:
-    """Per GPS fix: the road's posted limit, the class's caps (NaN: none or unknown)."""
+    """Per GPS fix: the road's posted limit, the class's caps (NaN: none or unknown).
+
+    On a road OpenStreetMap gives no usable limit, the state's statutory limit for its
+    road type (as the check judges it, low confidence): ``statute`` indexes
+    ``statutes`` (-1: none), ``statutory_mph`` is its highest value and
+    ``statutory_min_mph`` its lowest (equal unless the statute sets a range)."""
 
     posted_mph: F64
     vehicle_cap_mph: F64
     class_max_posted_mph: F64
     state: npt.NDArray[np.str_]
+    statute: npt.NDArray[np.int64]
+    statutes: tuple[StatutoryLimit, ...]
+
+    @property
+    def statutory_mph(self) -> F64:
+        top = np.array([s.mph for s in self.statutes] + [np.nan])
+        return np.asarray(top[self.statute])
+
+    @property
+    def statutory_min_mph(self) -> F64:
+        low = np.array([s.lowest_mph for s in self.statutes] + [np.nan])
+        return np.asarray(low[self.statute])
+
+
+def by_statute(low: float, high: float) -> str:
+    """A statutory limit of an unposted road as the report words it: ``55 mph (89 km/h)
+    by statute``, or for a range ``55–65 mph by statute, at least 55 mph (89 km/h)``
+    (the road type does not say which; the check judges a class by the bottom)."""
+    if low == high:
+        return f"{high:g} mph ({high * KMH_PER_MPH:.0f} km/h) by statute"
+    return f"{low:g}–{high:g} mph by statute, at least {low:g} mph ({low * KMH_PER_MPH:.0f} km/h)"
 
 
 @dataclass
@@ -313,13 +339,24 @@ def _limits(
             cap[m] = _numeric(rule["vehicle_max_mph"].value)
             max_posted[m] = _numeric(rule["road_max_posted_mph"].value)
     posted = np.full(n, np.nan)
+    statute = np.full(n, -1, dtype=np.int64)
+    statutes: dict[StatutoryLimit, int] = {}
     if roads is not None and n:
         v = np.flatnonzero(fixes.valid)
         snap = roads.snap(fixes.lat[v], fixes.lon[v], fixes.course_deg[v], fixes.speed_mps[v])
         table = np.array([np.nan if r.limit_mph is None else r.limit_mph for r in roads.roads])
         hit = snap.road >= 0
         posted[v[hit]] = table[snap.road[hit]]
-    return Limits(posted, cap, max_posted, state)
+        # Unposted roads: the statute's limit for the road type, as the check judges them.
+        unposted = v[hit][np.isnan(table[snap.road[hit]])]
+        highway = np.array([roads.roads[r].highway for r in snap.road[hit]], dtype=str)
+        highway = highway[np.isnan(table[snap.road[hit]])]
+        for code, kind in set(zip(state[unposted].tolist(), highway.tolist(), strict=True)):
+            limit = book[code].statutory_limit(kind) if code in book else None
+            if limit is not None:
+                m = unposted[(state[unposted] == code) & (highway == kind)]
+                statute[m] = statutes.setdefault(limit, len(statutes))
+    return Limits(posted, cap, max_posted, state, statute, tuple(statutes))
 
 
 def nearby_roads(roads: RoadIndex, fixes: Fixes) -> list[NearbyRoad]:

@@ -245,6 +245,19 @@ class StatutoryLimit:
         dates = [s.date for s in self.sources if s.date]
         return max(dates) if dates else None
 
+    def to_dict(self) -> dict[str, Any]:
+        """As ``keilog rules --json`` gives it: ``range_mph`` is [lowest, highest], equal
+        where the statute sets one value for such a road."""
+        return {
+            "highways": sorted(self.highways),
+            "range_mph": [self.lowest_mph, self.mph],
+            "text": self.text,
+            "where": self.where,
+            "confidence": self.confidence,
+            "source_date": self.source_date,
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
 
 @dataclass(frozen=True)
 class Jurisdiction:
