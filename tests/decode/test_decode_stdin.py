@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -9,10 +10,11 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 from keilog.cli import cli
-from keilog.decode import CandumpParser
+from keilog.decode import CandumpParser, FrameBatch
 from keilog.errors import LogFormatError
 
 from tests.conftest import ROOT
+from tests.decode.frame_rows import concat
 
 KEICAR = str(ROOT / "dbc" / "keicar.dbc")
 
@@ -32,13 +34,22 @@ SCREEN = (
 )
 
 
+def _read(parser: CandumpParser, *chunks: bytes) -> FrameBatch:
+    """Every frame of ``chunks`` fed in turn, then the parser closed, as one batch."""
+    return concat([*(parser.feed(c) for c in chunks), parser.close()])
+
+
 def _frames(text: str) -> list[tuple]:
-    parser = CandumpParser()
-    msgs = parser.feed(text.encode()) + parser.close()
+    b = _read(CandumpParser(), text.encode())
     return [
-        (m.timestamp, m.arbitration_id, m.is_extended_id, m.is_remote_frame, m.dlc, bytes(m.data))
-        for m in msgs
-    ]
+        (t, i, x, r, d, b.payload(k))
+        for k, (t, i, x, r, d) in enumerate(
+            zip(
+                b.timestamp.tolist(), b.arbitration_id.tolist(), b.is_extended.tolist(),
+                b.flag("is_remote").tolist(), b.dlc.tolist(), strict=True,
+            )
+        )
+    ]  # fmt: skip
 
 
 def test_both_formats_read_as_the_same_frames():
@@ -87,16 +98,11 @@ def test_dash_is_not_mixed_with_files(tmp_path):
 @given(st.lists(st.integers(1, len(LOG) - 1), max_size=8))
 def test_chunks_split_anywhere_give_the_same_frames(cuts):
     data = (LOG + SCREEN.replace("(17", "(18")).encode()
-    parser = CandumpParser()
-    got = []
-    last = 0
-    for cut in sorted(set(cuts)):
-        got += parser.feed(data[last:cut])
-        last = cut
-    got += parser.feed(data[last:]) + parser.close()
-    assert [(m.arbitration_id, bytes(m.data)) for m in got] == [
-        (m.arbitration_id, bytes(m.data)) for m in (CandumpParser().feed(data))
-    ]
+    edges = [0, *sorted(set(cuts)), len(data)]
+    got = _read(CandumpParser(), *(data[a:b] for a, b in itertools.pairwise(edges)))
+    whole = CandumpParser().feed(data)
+    assert got.arbitration_id.tolist() == whole.arbitration_id.tolist()
+    assert [got.payload(i) for i in range(len(got))] == [whole.payload(i) for i in range(8)]
     assert len(got) == 8
 
 
@@ -104,8 +110,8 @@ def test_chunks_split_anywhere_give_the_same_frames(cuts):
 def test_any_input_gives_frames_or_one_error_naming_the_line(data):
     parser = CandumpParser()
     raw = data if isinstance(data, bytes) else data.encode()
-    frames = parser.feed(raw) + parser.close()  # never raises: the error waits in .error
-    assert all(0 <= m.arbitration_id < 1 << 29 for m in frames)
+    frames = _read(parser, raw)  # never raises: the error waits in .error
+    assert all(0 <= i < 1 << 29 for i in frames.arbitration_id.tolist())
     if parser.error is not None:
         assert isinstance(parser.error, LogFormatError)
         assert str(parser.error).startswith("stdin line ")

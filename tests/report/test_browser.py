@@ -43,6 +43,9 @@ def test_the_demo_report_renders_its_map_plot_and_violations(florida, tmp_path):
     assert len(dom.find("svg", "map")) == 1 and len(dom.find("svg", "speed-plot")) == 1
     assert len(dom.find("a", "violation-marker")) == n
     assert len(dom.find("path", "road")) >= 2
+    # the offline base map: water, roads by class and the town's name (florida_rural.osm)
+    assert dom.find("path", "water") and dom.find("path", "hw-track")
+    assert [e.all_text() for e in dom.find("text", "place")] == ["Micanopy"]
     rows = [e for e in dom.find("tr") if e.attrs.get("id", "").startswith("violation-1-")]
     assert len(rows) == n
     assert png_size(shot) == (WIDTH, HEIGHT)

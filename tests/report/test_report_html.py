@@ -346,3 +346,48 @@ def test_only_http_urls_become_links(url, linked):
     v = Violation(1, "r", "FL", None, None, None, 55, 70, None, None, "FL statute", None, url)
     assert ("<a href=" in _source(v)) is linked
     assert "javascript" not in _source(v).lower() and "data:" not in _source(v)
+
+
+def test_the_demo_map_has_a_base_map_of_roads_water_and_places(demo_page):
+    """florida_rural.osm around the route: Micanopy, its streets, a farm track off CR 234,
+    Tuscawilla Lake and a stream, all drawn from the road file with nothing fetched."""
+    _, page, html = demo_page
+    svg = re.search(r'<svg id="map-1".*?</svg>', html, re.S)
+    assert svg is not None and "http" not in svg.group(0)
+    assert len(page.find("path", "water")) == 1
+    assert len(page.find("path", "ww-stream")) == 1
+    classes = {c for e in page.find("path", "base-road") for c in e.classes}
+    assert {"hw-track", "hw-residential", "hw-tertiary", "hw-secondary"} <= classes
+    (town,) = page.find("text", "place")
+    assert town.all_text() == "Micanopy" and "place-town" in town.classes
+    # under the track: the base map comes first in the drawing order
+    assert svg.group(0).index('class="basemap"') < svg.group(0).index('class="track-layer"')
+    legend = " ".join(e.all_text() for e in page.find("div", "legend"))
+    assert "water" in legend
+
+
+def test_a_road_file_without_a_base_map_says_to_rebuild_it(tmp_path):
+    from keilog.roads import build_roads
+
+    from tests.roads.osm_testdata import GAINESVILLE, write_osm
+
+    osm = write_osm(
+        tmp_path / "roads.osm",
+        GAINESVILLE,
+        [{"points": [(0, -50), (0, 700)], "tags": {"highway": "residential", "name": "Main"}}],
+    )
+    built = build_roads(osm, tmp_path / "new.roads.npz").out
+    with np.load(built, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if not k.startswith("base_")}
+    meta = json.loads(str(arrays.pop("meta")))
+    del meta["basemap"]  # as keilog wrote road files before the base map
+    old = tmp_path / "old.roads.npz"
+    np.savez_compressed(old, meta=np.array(json.dumps(meta)), **arrays)
+    db = make_db(tmp_path / "k.db", Drive())
+    out = tmp_path / "r.html"
+    result = write_report(db, out, roads=old)
+    assert any("rebuild it with keilog roads build" in n for n in result.notes)
+    page = Page(out.read_text(encoding="utf-8"))
+    # the car roads are still drawn by class on the map; there is no water or place
+    assert {c for e in page.find("path", "base-road") for c in e.classes} >= {"hw-residential"}
+    assert not page.find("path", "water") and not page.find("text", "place")

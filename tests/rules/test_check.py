@@ -204,13 +204,17 @@ DENVER_ROAD = [
 def test_future_dated_rule_applies_only_from_its_date(tmp_path):
     vehicle = Vehicle("t", "CO", "mini_truck")
     legs = [((-1400, 3), (1400, 3), 40)]
-    # 2026: Colorado DMV: kei vehicles may not be driven on any Colorado road.
-    before = run(tmp_path, DENVER, legs, "2026-06-01T18:00:00", vehicle, network=DENVER_ROAD)
-    assert rules(before["violations"]) == ["class_not_allowed"]
-    # From 2027-07-01 HB25-1281: roads posted 55 mph or less; a 45 mph road is fine.
-    after = run(tmp_path, DENVER, legs, "2027-08-02T18:00:00", vehicle, network=DENVER_ROAD)
+    # Colorado DMV: kei vehicles may not be driven on any Colorado road until HB25-1281
+    # applies; the act takes effect 2027-07-01 but applies from 2028-01-01.
+    for day in ("2026-06-01", "2027-08-02"):
+        before = run(tmp_path, DENVER, legs, f"{day}T18:00:00", vehicle, network=DENVER_ROAD)
+        assert rules(before["violations"]) == ["class_not_allowed"], day
+    # From 2028-01-01: roads posted 55 mph or less; a 45 mph road is fine.
+    after = run(tmp_path, DENVER, legs, "2028-08-02T18:00:00", vehicle, network=DENVER_ROAD)
     assert after["violations"] == []
-    assert after["rules"][0]["from"] == "2027-07-01"
+    assert after["rules"][0]["from"] == "2028-01-01"
+    # No source states whether the class has a top-speed cap: unverified, never allowed.
+    assert "vehicle_max_speed" in rules(after["unverified"])
 
 
 MPLS_ROAD = [
@@ -435,6 +439,11 @@ def test_each_trip_reports_how_much_of_it_was_judged(tmp_path):
     assert (v["observed_mph"], v["limit_mph"]) == (55.0, 35.0)
     assert (v["road_limit_basis"], v["confidence"]) == ("statutory_default", "low")
     assert v["road_limit_source"]["cite"].startswith("Fla. Stat. 316.183(2)")
+    text = keilog.cli.check_cmd._text({"vehicle": {"name": "t", "class": "lsv"}, "trips": [trip]})
+    assert (
+        "  roads judged: 0 % on posted limits, 100 % on statutory limits of unposted roads "
+        f"(low confidence), 0 % not judged, of {judged['distance_mi']:g} mi\n"
+    ) in text
     # Where keilog has no statute for the state, the unposted road stays unjudged.
     tn = run(
         tmp_path,
@@ -449,3 +458,87 @@ def test_each_trip_reports_how_much_of_it_was_judged(tmp_path):
         tmp_path, GAINESVILLE, [((-1400, 3), (1400, 3), 20)], NOON_FL, Vehicle("t", "FL", "lsv")
     )
     assert tagged["road_judged"]["posted_limit_share"] == 1.0
+    text = keilog.cli.check_cmd._text({"vehicle": {"name": "t", "class": "lsv"}, "trips": [tagged]})
+    assert "  roads judged: 100 % on posted limits, 0 % on statutory limits" in text
+
+
+def _untagged(highway):
+    return [{"points": [(-1500, 0), (1500, 0)], "tags": {"highway": highway, "name": "Rd 1"}}]
+
+
+SILER_CITY_NC = (35.7235, -79.4622)
+DUBLIN_GA = (32.5404, -82.9038)
+OPELOUSAS_LA = (30.5335, -92.0815)
+LIMON_CO = (39.2639, -103.6922)
+MIDDAY = "2026-06-01T17:00:00"  # 13:00 EDT, 12:00 CDT, 11:00 MDT
+
+
+def _unposted(tmp_path, origin, vehicle, highway="tertiary", start=MIDDAY):
+    trip = run(tmp_path, origin, [((-1400, 3), (1400, 3), 20)], start, vehicle, _untagged(highway))
+    posted = [e for e in trip["violations"] + trip["unverified"] if e["rule"] == "road_max_posted"]
+    return trip, posted
+
+
+@pytest.mark.parametrize(
+    ("origin", "vehicle", "start"),
+    [
+        # N.C.G.S. 20-141(b): 35 mph inside city limits, 55 outside; mini trucks may use
+        # roads posted 55 mph or less (N.C. S.L. 2019-34): kept either way.
+        (SILER_CITY_NC, Vehicle("t", "NC", "mini_truck"), MIDDAY),
+        # C.R.S. 42-4-1101(2): 20 to 55 mph off freeways; HB25-1281: roads up to 55 mph.
+        (LIMON_CO, Vehicle("t", "CO", "mini_truck"), "2028-06-01T17:00:00"),
+    ],
+)
+def test_an_unposted_rural_road_within_the_classes_limit_is_judged_kept(
+    tmp_path, origin, vehicle, start
+):
+    trip, posted = _unposted(tmp_path, origin, vehicle, start=start)
+    assert posted == []
+    assert trip["road_judged"]["statutory_default_share"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("origin", "vehicle", "highway", "observed"),
+    [
+        # La. R.S. 32:61: 55 mph on any highway unless a lower limit is posted; an LSV may
+        # use roads posted 35 mph or less.
+        (OPELOUSAS_LA, Vehicle("t", "LA", "lsv"), "unclassified", 55.0),
+        # The same on a road that may be a multi-lane divided highway (55 or 65 mph): even
+        # its lowest limit is above 35 mph, so it is broken.
+        (OPELOUSAS_LA, Vehicle("t", "LA", "lsv"), "secondary", 55.0),
+    ],
+)
+def test_an_unposted_road_whose_lowest_statutory_limit_is_above_the_classes_is_broken(
+    tmp_path, origin, vehicle, highway, observed
+):
+    trip, [v] = _unposted(tmp_path, origin, vehicle, highway)
+    assert v in trip["violations"]
+    assert (v["observed_mph"], v["limit_mph"]) == (observed, 35.0)
+    assert v["road_limit_basis"] == "statutory_default" and v["confidence"] == "low"
+    assert v["road_limit_source"]["cite"] == "La. R.S. 32:61"
+    assert trip["road_judged"]["statutory_default_share"] == 1.0
+    low, high = v["road_limit_source"]["range_mph"]
+    text = keilog.cli.check_cmd._text({"vehicle": vehicle.to_dict(), "trips": [trip]})
+    shown = f"{low:g} mph" if low == high else f"at least {low:g} mph ({low:g}-{high:g})"
+    assert f"unposted road whose limit by statute is {shown} (class max 35" in text
+
+
+@pytest.mark.parametrize(
+    ("origin", "vehicle", "highway", "start", "limit"),
+    [
+        # N.C.G.S. 20-141(b): 35 or 55 mph; an LSV may use roads posted 35 mph or less.
+        (SILER_CITY_NC, Vehicle("t", "NC", "lsv"), "tertiary", MIDDAY, "35-55 mph"),
+        # O.C.G.A. 40-6-181(b): 30 mph in an urban or residential district, else 55.
+        (DUBLIN_GA, Vehicle("t", "GA", "lsv"), "residential", MIDDAY, "30-55 mph"),
+        # C.R.S. 42-4-1101(2)(g): a trunk road may be a freeway (65 mph); kei: 55 at most.
+        (LIMON_CO, Vehicle("t", "CO", "mini_truck"), "trunk", "2028-06-01T17:00:00", "20-65 mph"),
+    ],
+)
+def test_an_unposted_road_whose_statutory_limit_may_be_either_side_is_unverified(
+    tmp_path, origin, vehicle, highway, start, limit
+):
+    trip, [u] = _unposted(tmp_path, origin, vehicle, highway, start)
+    assert u in trip["unverified"]
+    assert f"sets {limit} for such a road" in u["reason"]
+    judged = trip["road_judged"]
+    assert judged["statutory_default_share"] == 0.0 and judged["unjudged_share"] == 1.0

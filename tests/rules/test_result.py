@@ -99,6 +99,10 @@ def test_check_trips_are_matched_to_database_trips_by_time_overlap():
             r"at trips/0/violations/0: 'rule' is a required",
         ),
         (
+            '{"trips": [{"id": 1, "road_judged": {"posted_limit_share": "most"}}]}',
+            r"at trips/0/road_judged/posted_limit_share: 'most' is not of type",
+        ),
+        (
             '{"trips": [{"id": 1, "start": "yesterday"}]}',
             r"trips\[0\]\.start: 'yesterday' is not an ISO 8601",
         ),
@@ -118,7 +122,9 @@ JSONISH = st.recursive(
     ),
     max_leaves=20,
 )
-FIELDS = st.sampled_from(["rule", "state", "start", "end", "lat", "limit_mph", "source", "id"])
+FIELDS = st.sampled_from(
+    ["rule", "state", "start", "end", "lat", "limit_mph", "source", "id", "road_judged"]
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -150,6 +156,33 @@ def test_any_json_is_read_or_refused_with_a_report_error(value):
         assert str(exc).startswith("fuzz.json")
     else:
         assert isinstance(result.trips, list)
+        for t in result.trips:
+            judged = t.road_judged
+            assert judged is None or judged.text
+
+
+def test_a_trips_road_judged_shares_are_read_in_one_wording():
+    judged = {
+        "distance_mi": 9.8,
+        "posted_limit_share": 0.62,
+        "statutory_default_share": 0.0,
+        "unjudged_share": 0.38,
+    }
+    result = check_from_dict(
+        doc(dict(trip(1, None, None), road_judged=judged), trip(2, None, None))
+    )
+    first, older = result.trips
+    assert first.road_judged is not None
+    assert first.road_judged.text == (
+        "62 % on posted limits, 0 % on statutory limits of unposted roads (low confidence), "
+        "38 % not judged, of 9.8 mi"
+    )
+    assert first.road_judged.short == "62 % posted, 0 % statutory, 38 % not judged (9.8 mi)"
+    assert older.road_judged is None  # a check written before road_judged existed
+    none = dict(judged, distance_mi=0.0, posted_limit_share=None)
+    nothing = check_from_dict(doc(dict(trip(1, None, None), road_judged=none)))
+    assert nothing.trips[0].road_judged.text == "no road rule applied on this trip"
+    assert nothing.trips[0].road_judged.short == "no road rule applied"
 
 
 def test_a_check_written_by_keilog_check_is_read(florida, tmp_path):

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import keilog.cli.rules_cmd  # noqa: F401  (registers the command)
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from keilog.cli.main import cli
 from keilog.rules import CLASSES, RuleDataError, load_rules
-from keilog.rules.model import DATA_DIR, FIELDS, parse_jurisdiction
+from keilog.rules.model import DATA_DIR, DATE_KINDS, FIELDS, SOURCE_KINDS, parse_jurisdiction
 
 # The 50 states and DC, written out independently of the package's own list.
 ALL = [
@@ -143,7 +144,7 @@ def test_unknown_stays_unknown():
     assert rule["road_use"].to_dict()["status"] == "unknown"
 
 
-def _minimal() -> dict:
+def _minimal() -> dict[str, Any]:
     period = {
         "summary": "x",
         "road_use": {"value": "allowed", "sources": ["s"], "confidence": "high"},
@@ -155,8 +156,11 @@ def _minimal() -> dict:
         "kei_status": "unknown",
         "kei_confidence": "unknown",
         "summary": "",
-        "sources": {"s": {"cite": "Test Code 1", "url": None, "kind": "statute"}},
+        "sources": {
+            "s": {"cite": "Test Code 1", "url": None, "kind": "statute", "undated": "a test"}
+        },
         "classes": {c: [dict(period)] for c in CLASSES},
+        "statutory_limits": [],
     }
 
 
@@ -193,6 +197,26 @@ def _minimal() -> dict:
         ),
         (lambda d: d["classes"].pop("msv"), "missing"),
         (lambda d: d["sources"]["s"].update(cite=None), "neither a cite nor a URL"),
+        (lambda d: d["sources"]["s"].pop("undated"), "has no date; give its own date"),
+        (lambda d: d["sources"]["s"].update(kind="blog"), "kind 'blog' is not one of"),
+        (
+            lambda d: d["sources"]["s"].update(date="2024", date_basis="cite"),
+            "date_kind None is not one of",
+        ),
+        (
+            lambda d: d["sources"]["s"].update(date="2024", date_kind="enacted"),
+            "date_basis None is not one of",
+        ),
+        (
+            lambda d: d["sources"]["s"].update(date="June 2024", date_kind="enacted"),
+            "is not YYYY, YYYY-MM or YYYY-MM-DD",
+        ),
+        (
+            lambda d: d["statutory_limits"].append(
+                {"highway": ["tertiary"], "mph": 35, "min_mph": 55, "where": "x", "sources": ["s"]}
+            ),
+            "min_mph 55 is above mph 35",
+        ),
         (lambda d: d.update(as_of="soon"), "not a YYYY-MM-DD date"),
     ],
 )
@@ -258,12 +282,36 @@ def test_cli_rules_json_carries_sources():
     assert rule["road_max_posted_mph"]["sources"][0]["cite"] == "N.C. S.L. 2019-34 (HB 179)"
 
 
+def test_cli_rules_json_carries_the_states_statutory_limits_as_the_text_does():
+    # La. R.S. 32:61 (through Acts 2010 No. 81): 55 mph unless posted lower, 65 on a
+    # multi-lane divided highway, 70 on a controlled-access one (docs/rules.md).
+    result = CliRunner().invoke(cli, ["rules", "LA", "--class", "lsv", "--json"])
+    assert result.exit_code == 0, result.output
+    (rule,) = json.loads(result.output)
+    limits = {tuple(s["highways"]): s for s in rule["statutory_limits"]}
+    assert [s["range_mph"] for s in rule["statutory_limits"]] == [[55, 55], [55, 65], [55, 70]]
+    divided = limits[
+        ("primary", "primary_link", "secondary", "secondary_link", "tertiary", "tertiary_link")
+    ]
+    assert divided["text"] == "55-65 mph" and divided["confidence"] == "low"
+    assert divided["source_date"] == "2010"
+    assert [(s["cite"], s["kind"], s["date"]) for s in divided["sources"]] == [
+        ("La. R.S. 32:61", "statute", "2010")
+    ]
+    text = CliRunner().invoke(cli, ["rules", "LA", "--class", "lsv"]).output
+    for s in rule["statutory_limits"]:
+        assert f"{', '.join(s['highways'])}: {s['text']} ({s['where']})  [low confidence]" in text
+    # A state with no statutory limit recorded says so with an empty list, not a guess.
+    (tn,) = json.loads(CliRunner().invoke(cli, ["rules", "TN", "--class", "lsv", "--json"]).output)
+    assert tn["statutory_limits"] == []
+
+
 def test_cli_rules_on_date_selects_the_period():
     result = CliRunner().invoke(
-        cli, ["rules", "CO", "--class", "mini_truck", "--on", "2027-08-01", "--json"]
+        cli, ["rules", "CO", "--class", "mini_truck", "--on", "2028-08-01", "--json"]
     )
     (rule,) = json.loads(result.output)
-    assert rule["start"] == "2027-07-01"
+    assert rule["start"] == "2028-01-01"
 
 
 def test_cli_rules_table_has_a_line_per_state():
@@ -285,7 +333,13 @@ UNKNOWN_NOW = [
     *[("WA", "normal", f) for f in ("vehicle_max_mph", "road_max_posted_mph", "banned_roads")],
     *[
         ("MA", "normal", f)
-        for f in ("vehicle_max_mph", "road_max_posted_mph", "banned_roads", "daylight_only")
+        for f in (
+            "vehicle_max_mph",
+            "road_max_posted_mph",
+            "banned_roads",
+            "daylight_only",
+            "distance_limit_mi",  # a news article on registration is silent on operation
+        )
     ],
     ("KS", "mini_truck", "vehicle_max_mph"),
     ("FL", "mini_truck", "daylight_only"),
@@ -311,14 +365,47 @@ def test_use_limits_a_log_cannot_check_are_stated_conditions(state):
     assert value.known and "a log cannot show" in value.value.lower()
 
 
-def test_colorado_kei_period_waits_for_the_sources_to_agree():
-    # HB25-1281: the research gives 2027-07-01 as the act's effective date; the Colorado
-    # DMV and the bill tracker say registration opens 2028-01-01. Between them: unknown.
+def test_colorado_kei_class_applies_from_2028():
+    # HB25-1281 takes effect 2027-07-01 but applies to applications and offenses from
+    # 2028-01-01 (bill tracker; the Colorado DMV gives the same date): until then the DMV's
+    # ban stands.
     book = load_rules()
-    assert book.rule("CO", "mini_truck", dt.date(2027, 6, 30))["road_use"].value == "prohibited"
-    assert not book.rule("CO", "mini_truck", dt.date(2027, 8, 1))["road_use"].known
+    for day in (dt.date(2027, 6, 30), dt.date(2027, 12, 31)):
+        assert book.rule("CO", "mini_truck", day)["road_use"].value == "prohibited", day
     kei = book.rule("CO", "mini_truck", dt.date(2028, 1, 1))
     assert kei["road_use"].value == "allowed" and kei["road_max_posted_mph"].value == 55
+    # Read from a committee version of the bill and a tracker's summary of the act.
+    assert kei["road_max_posted_mph"].confidence == "medium"
+    # The class sets a minimum top speed; no source states a cap or its absence.
+    assert not kei["vehicle_max_mph"].known
+    assert kei["vehicle_max_mph"].note.startswith("Unknown:")
+
+
+def test_rhode_islands_2024_law_is_recorded_not_encoded():
+    # P.L. 2024 ch. 414 (H 8013 Sub A) was enacted 2024-06-28; the kei clause of its
+    # companion S 2693 Sub A was not found in the text read, so nothing rests on it.
+    ri = load_rules()["RI"]
+    law = ri.sources["webserver-rilegislature-gov-publiclaws-law24-law"]
+    assert (law.date, law.date_kind, law.kind) == ("2024-06-28", "enacted", "statute")
+    bill = ri.sources["ri-2026-h-7577"]
+    assert (bill.date, bill.date_kind) == ("2026-02-06", "introduced")
+    assert not ri.rule("mini_truck", dt.date(2026, 6, 1))["road_use"].known
+    normal = ri.rule("normal", dt.date(2026, 6, 1))["road_use"]
+    assert normal.value == "not_registrable"
+    assert "ch. 414" in normal.note and "not verified" in normal.note
+
+
+def test_every_source_has_its_own_date_and_its_kind_or_says_why_not():
+    book = load_rules()
+    for code in ALL:
+        for src in book[code].sources.values():
+            where = f"{code} {src.id}"
+            if src.date:
+                assert src.date_kind in DATE_KINDS and src.date_basis, where
+                assert src.date != book[code].as_of, where  # never the compile date
+            else:
+                assert src.undated, where
+            assert src.kind in SOURCE_KINDS, where
 
 
 def test_source_dates_are_the_sources_own():
@@ -334,7 +421,8 @@ def test_source_dates_are_the_sources_own():
 def test_cli_rules_text_shows_each_sources_kind_date_url_and_the_disclaimer():
     result = CliRunner().invoke(cli, ["rules", "FL", "--class", "mini_truck"])
     assert result.exit_code == 0, result.output
-    assert "source: Fla. Stat. 316.2122 (statute, 2009)" in result.output
+    assert "source: Fla. Stat. 316.2122 (statute; version 2009 (from its note))" in result.output
+    assert "source: 49 CFR 571.3" not in result.output  # the mini-truck class only
     assert "        https://sowal.com/forum/threads/" in result.output
     assert "        2009 text, quoted at the URL" in result.output
     assert result.output.rstrip().endswith("See docs/rules.md.")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from keilog.cli.main import cli, handle_errors, status
-from keilog.rules import CLASSES
+from keilog.rules import CLASSES, RoadJudged
 
 # Exit status of --fail-on-violation when a trip broke a rule: 1 is an error, 2 a usage
 # error (click), so a script can tell "the check ran and found violations" apart.
@@ -29,6 +29,9 @@ def _text(report: dict[str, Any]) -> str:
             f"{'/'.join(trip['states']) or 'no state'} {trip['distance_mi']} mi: "
             f"{trip['verdict'].upper()} (speed from {trip['speed_source']['source']})"
         )
+        judged = RoadJudged.from_json(trip.get("road_judged"))
+        if judged is not None:
+            lines.append(f"  roads judged: {judged.text}")
         for e in trip["violations"]:
             detail = ""
             if e["rule"] == "road_max_posted":
@@ -37,9 +40,15 @@ def _text(report: dict[str, Any]) -> str:
                 )
                 statute = e.get("road_limit_source")
                 if e.get("road_limit_basis") == "statutory_default" and statute:
+                    low, high = statute.get("range_mph") or (e["observed_mph"],) * 2
+                    limit = (
+                        f"{low:g} mph"
+                        if low == high
+                        else f"at least {low:g} mph ({low:g}-{high:g})"
+                    )
                     detail = (
-                        f" on an unposted road whose limit by statute is {e['observed_mph']:g} "
-                        f"mph (class max {e['limit_mph']:g}; {statute['cite']}; "
+                        f" on an unposted road whose limit by statute is {limit} "
+                        f"(class max {e['limit_mph']:g}; {statute['cite']}; "
                         f"{e.get('confidence', 'low')} confidence)"
                     )
             elif "limit_mph" in e:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from keilog.cli.main import cli, handle_errors, status
 from keilog.cli.progress import TerminalProgress
-
-if TYPE_CHECKING:
-    pass
 
 
 def utc_seconds(text: str | None, option: str) -> float | None:
@@ -66,6 +62,7 @@ def utc_seconds(text: str | None, option: str) -> float | None:
     "--from", "start", metavar="TIME", help="Signals from this UTC time (ISO 8601 or Unix s)."
 )
 @click.option("--until", "end", metavar="TIME", help="Signals up to this UTC time.")
+@click.option("--force", is_flag=True, help="Replace an existing .parquet archive at --to.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or status on stderr.")
 @handle_errors
@@ -77,15 +74,18 @@ def export_command(
     signal_names: str | None,
     start: str | None,
     end: str | None,
+    force: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Export a database (or one trip) in the format the extension of --to names.
 
     Raw CAN frames: .log (candump), .asc and .blf (Vector), .trc (PEAK) and .csv through
-    python-can's writers, .mf4 (ASAM MDF 4 bus logging, as CANedge writes it). Every
-    table: .parquet (a folder with one file per table; needs pip install
-    'keilog[parquet]'). Trips as maps: .gpx, .geojson, .kml.
+    python-can's writers, .mf4 (ASAM MDF 4 bus logging, as CANedge writes it). The
+    analytics archive: .parquet, a folder of zstd Parquet partitioned by device and date
+    (raw frames, one table per decoded message with typed signal columns, GPS fixes,
+    trips) for DuckDB and Spark (docs/archive.md; needs pip install 'keilog[parquet]';
+    --force replaces an existing archive). Trips as maps: .gpx, .geojson, .kml.
 
     With --signals: decoded signals, physical values with units, of the trip and/or the
     --from/--until window: .csv (timestamp,message,signal,value,unit, one row per
@@ -96,6 +96,7 @@ def export_command(
 
         \b
         keilog export --db trips.db --to trip3.blf --trip 3
+        keilog export --db trips.db --to archive.parquet --force
         keilog export --db trips.db --trip 3 --signals VEHICLE_SPEED,ENGINE_RPM --to t3.mf4
         keilog export --db trips.db --signals all --from 2026-06-01T14:00 --to june1.csv
     """
@@ -108,7 +109,7 @@ def export_command(
     try:
         result = export(
             db_path, to, trip=trip, progress=progress, check=check_path, signals=names,
-            start=utc_seconds(start, "--from"), end=utc_seconds(end, "--until"),
+            start=utc_seconds(start, "--from"), end=utc_seconds(end, "--until"), force=force,
         )  # fmt: skip
     finally:
         progress.done()
@@ -123,7 +124,11 @@ def export_command(
             quiet,
         )
     else:
-        tables = f" ({len(result.tables)} tables)" if result.tables else ""
+        tables = (
+            f" ({len(result.tables)} tables, {result.files} files, {result.bytes:,} bytes)"
+            if result.tables
+            else ""
+        )
         status(f"{to}: {result.frames} frames{tables}", quiet)
 
 

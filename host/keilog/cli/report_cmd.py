@@ -78,8 +78,9 @@ def report_command(
 ) -> None:
     """Write a trip report: one self-contained HTML file.
 
-    The map of the route (with the roads around it coloured by posted limit when a road
-    file is used), speed over time against the limits, engine data, the violations of
+    The map of the route (with the roads around it coloured by posted limit, and an
+    offline base map of roads by class, water and place names, when a road file is
+    used), speed over time against the limits, engine data, the violations of
     a rules check with their sources, a trip summary and the speedometer error. Opens
     in any browser without a network.
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @cli.group("roads")
 def roads_group() -> None:
-    """OpenStreetMap roads for the rule check.
+    """OpenStreetMap roads for the rule check and the report's offline base map.
 
     Example:
 
@@ -38,19 +38,26 @@ def roads_build(extract: Path, out: Path | None, quiet: bool) -> None:
     """Read the car roads of an OSM EXTRACT (.osm.pbf or .osm) into a road file.
 
     Keeps each way's class, ref, maxspeed (parsed: "35 mph", km/h, bare numbers read the
-    stricter way), oneway flag and geometry. Prints a JSON summary on stdout. Big state
-    extracts take a while and need RAM for every node location.
+    stricter way), oneway flag and geometry, and the offline base map keilog report draws
+    around a trip: tracks, water (lakes, rivers, streams, coastline) and the names of
+    cities, towns, villages and hamlets. Prints a JSON summary on stdout (counts and the
+    file's size). Reading takes time and RAM that grow with the extract: about a second
+    for Monaco's 0.6 MB extract; expect minutes for a state's.
 
-    Where to get an extract: a per-state OpenStreetMap extract from a public mirror such
-    as Geofabrik's download server (download.geofabrik.de, North America, United States:
-    e.g. florida-latest.osm.pbf), which lists each file's size before you download it.
-    Build the road file once per extract; rebuild when you download a newer one.
+    Where to get an extract: Geofabrik's download server has one per US state, updated
+    daily, at https://download.geofabrik.de/north-america/us/STATE-latest.osm.pbf (STATE
+    in lower case with hyphens: florida, north-carolina); the page
+    https://download.geofabrik.de/north-america/us.html lists each file's size (tens of MB
+    for small states, over 1 GB for California). Build the road file once per extract;
+    rebuild it when you download a newer one. See docs/rules.md.
 
     Example:
 
         \b
+        curl -O https://download.geofabrik.de/north-america/us/florida-latest.osm.pbf
         keilog roads build florida-latest.osm.pbf --out florida.roads.npz
         keilog check --db trips.db --state FL --class mini_truck --roads florida.roads.npz
+        keilog report --db trips.db --roads florida.roads.npz --out trip.html
     """
     from keilog.roads import build_roads
 

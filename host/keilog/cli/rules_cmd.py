@@ -39,7 +39,8 @@ def _show(value: Value) -> str:
     if value.note:
         text += f"\n      note: {value.note}"
     for src in value.sources:
-        text += f"\n      source: {src.label} ({src.kind}, {src.date or 'undated'})"
+        dated = f"{src.date_text} (from its {src.date_basis})" if src.date else src.date_text
+        text += f"\n      source: {src.label} ({src.kind}; {dated})"
         if src.url and src.url != src.label:
             text += f"\n        {src.url}"
         if src.note:
@@ -71,6 +72,19 @@ def _text(rules: list[ClassRule]) -> str:
             if name == "effective_from" and not rule.start:
                 continue
             lines.append(f"    {label}: {_show(rule[name])}")
+    for code in dict.fromkeys(r.jurisdiction for r in rules):
+        limits = book[code].statutory_limits
+        if limits:
+            lines.append(f"  {code} statutory limits of roads that post none (by road type):")
+            for s in limits:
+                lines.append(
+                    f"    {', '.join(sorted(s.highways))}: {s.text} ({s.where})  "
+                    f"[{s.confidence} confidence]"
+                )
+                for src in s.sources:
+                    lines.append(f"      source: {src.label} ({src.kind}; {src.date_text})")
+                    if src.url and src.url != src.label:
+                        lines.append(f"        {src.url}")
     lines.append(f"rule data {book.version}. {DISCLAIMER}")
     return "\n".join(lines)
 
@@ -112,7 +126,7 @@ def rules_command(
         \b
         keilog rules FL --class mini_truck
         keilog rules --class lsv
-        keilog rules CO --class mini_truck --on 2027-08-01 --json
+        keilog rules CO --class mini_truck --on 2028-08-01 --json
     """
     day = None
     if on:
@@ -126,7 +140,15 @@ def rules_command(
     rules = select_rules(book, state, vehicle_class, day)
     if as_json:
         extra = {"disclaimer": DISCLAIMER, "rules_version": book.version}
-        click.echo(json.dumps([{**r.to_dict(), **extra} for r in rules], indent=2))
+        out = [
+            {
+                **r.to_dict(),
+                "statutory_limits": [s.to_dict() for s in book[r.jurisdiction].statutory_limits],
+                **extra,
+            }
+            for r in rules
+        ]
+        click.echo(json.dumps(out, indent=2))
     elif state:
         click.echo(_text(rules))
     else:

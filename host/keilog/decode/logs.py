@@ -3,10 +3,11 @@
 * keilog segments (``*.KLG``, or any file starting with a keilog block) through
   ``keilog.logformat.reader``: timestamps are UTC where the segment's clock anchors allow, else
   seconds of the logger's monotonic clock;
-* python-can's formats through its readers: candump ``.log``, Vector ``.asc`` and
-  ``.blf``, PEAK ``.trc``, python-can ``.csv`` and ``.db``, each also gzip-compressed
-  (``.asc.gz``); timestamps as the reader gives them (``.asc``: absolute, from its
-  ``date`` line);
+* candump ``.log`` and Vector ``.blf`` through keilog's bulk readers
+  (``keilog.decode.candump``, ``keilog.decode.blf``), which give python-can's frames;
+* python-can's other formats through its readers: Vector ``.asc``, PEAK ``.trc``,
+  python-can ``.csv`` and ``.db``, each also gzip-compressed (``.asc.gz``); timestamps as
+  the reader gives them (``.asc``: absolute, from its ``date`` line);
 * ASAM MDF 4 bus logging (``.mf4``, as CSS Electronics' CANedge and python-can write it)
   through python-can's MF4 reader, which uses asammdf.
 
@@ -39,12 +40,15 @@ import can.io.blf
 import can.io.generic
 import can.io.player
 
+from keilog.decode.blf import BlfReader
+from keilog.decode.candump import CandumpLogParser
 from keilog.decode.frames import FrameBatch, FrameBuilder
 from keilog.errors import LogFormatError
 from keilog.logformat import columns, reader
 from keilog.progress import RateEta
 
 CHUNK_FRAMES = 65_536
+TEXT_CHUNK_BYTES = 1 << 20  # of candump text parsed at once (~23k lines)
 MAX_PROBLEMS = 1000
 KEILOG_SUFFIX = ".klg"
 # Text formats whose reader can resume on the line after a bad one (a fresh reader over
@@ -140,6 +144,12 @@ class CanLog:
         if self.format == "keilog":
             yield from self._read_keilog(chunk_frames, counter)
             return
+        if self.format == "log":
+            yield from self._read_candump(chunk_frames, counter)
+            return
+        if self.format == "blf":
+            yield from self._read_blf(chunk_frames, counter)
+            return
         frames = 0
         skipped = -1
         lines: _Lines | None = None
@@ -163,7 +173,7 @@ class CanLog:
                             or not (self.skip_bad_lines and self.format in _SKIPPABLE)
                             or lines.line == skipped
                         ):
-                            raise self._error(exc, counter, frames, lines) from exc
+                            raise self._error(exc, counter, frames, _line(lines, exc)) from exc
                         skipped = lines.line
                         self.problem(f"line {lines.line}: skipped ({_what(exc)})")
                         # Resume on the next line with a fresh reader (CSV: its header
@@ -179,7 +189,7 @@ class CanLog:
                 try:
                     batch = builder.build()
                 except (ValueError, OverflowError, TypeError) as exc:
-                    raise self._error(exc, counter, frames, lines) from exc
+                    raise self._error(exc, counter, frames, _line(lines, exc)) from exc
                 yield batch
         finally:
             if counter.short_at is not None:
@@ -190,18 +200,80 @@ class CanLog:
             _close(log_reader)
 
     def _error(
-        self, exc: BaseException, counter: _Counter, frames: int, lines: _Lines | None
+        self, exc: BaseException, counter: _Counter, frames: int, line: int | None
     ) -> LogFormatError:
-        on_line = lines is not None and isinstance(exc, _LINE_ERRORS)
-        where = f"line {lines.line}" if lines is not None and on_line else f"byte {counter.bytes}"
+        """Reading stopped at ``line`` of a text log (or, None, at the bytes read so far)."""
+        where = f"line {line}" if line is not None else f"byte {counter.bytes}"
         hint = ""
-        if on_line and self.format in _SKIPPABLE:
+        if line is not None and self.format in _SKIPPABLE:
             hint = ", or import with --allow-damage to skip bad lines"
         return LogFormatError(
             f"{self.path}: cannot read this {_NAMES.get(self.format, self.format)} log at "
             f"{where}, after {frames} frames ({_what(exc)}); check that the file is complete "
             f"and its suffix matches its format{hint}"
         )
+
+    def _read_candump(self, chunk_frames: int, counter: _Counter) -> Iterator[FrameBatch]:
+        """A candump log through keilog.decode.candump's bulk parser."""
+        parser = CandumpLogParser(str(self.path), skip_bad_lines=self.skip_bad_lines)
+        frames = 0
+        try:
+            stream = self._open_binary(counter)
+        except reader_errors() as exc:
+            raise self._error(exc, counter, 0, None) from exc
+        with stream:
+            while True:
+                try:
+                    chunk = stream.read(TEXT_CHUNK_BYTES)
+                except reader_errors() as exc:  # a damaged gzip stream
+                    raise self._error(exc, counter, frames, None) from exc
+                batch = parser.feed(chunk) if chunk else parser.close()
+                for bad in parser.skipped:
+                    self.problem(f"line {bad.line}: skipped ({_what(bad.error)})")
+                parser.skipped.clear()
+                for part in _parts(batch, chunk_frames):
+                    frames += len(part)
+                    yield part
+                if parser.stopped is not None:
+                    bad = parser.stopped
+                    raise self._error(bad.error, counter, frames, bad.line) from bad.error
+                if not chunk:
+                    return
+
+    def _read_blf(self, chunk_frames: int, counter: _Counter) -> Iterator[FrameBatch]:
+        """A BLF log through keilog.decode.blf's bulk reader."""
+        frames = 0
+        try:
+            stream = self._open_binary(counter)
+        except reader_errors() as exc:
+            raise self._error(exc, counter, 0, None) from exc
+        with stream:
+            try:
+                blf = BlfReader(stream)
+            except reader_errors() as exc:
+                raise self._error(exc, counter, 0, None) from exc
+            try:
+                for batch in blf.batches():
+                    for part in _parts(batch, chunk_frames):
+                        frames += len(part)
+                        yield part
+            except reader_errors() as exc:
+                raise self._error(exc, counter, frames, None) from exc
+            finally:
+                for problem in blf.problems:
+                    self.problem(problem)
+                if blf.short_at is not None:
+                    self.problem(
+                        f"byte {blf.short_at}: an object runs past the end of the file "
+                        f"(truncated, or its size is damaged); {frames} frames read before it"
+                    )
+
+    def _open_binary(self, counter: _Counter) -> IO[bytes]:
+        """The file's bytes (uncompressed), counting the bytes read from the file."""
+        raw: IO[bytes] = io.BufferedReader(_CountingFile(self.path, counter))
+        if self.compressed:
+            raw = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
+        return raw
 
     def _read_keilog(self, chunk_frames: int, counter: _Counter) -> Iterator[FrameBatch]:
         try:
@@ -233,9 +305,7 @@ class CanLog:
         reader_type: Any = can.io.player.MESSAGE_READERS[f".{self.format}"]
         if self.format in ("db", "mf4") and not self.compressed:
             return reader_type(str(self.path)), None
-        raw: IO[bytes] = io.BufferedReader(_CountingFile(self.path, counter))
-        if self.compressed:
-            raw = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
+        raw = self._open_binary(counter)
         if issubclass(reader_type, can.io.generic.TextIOMessageReader):
             lines = _Lines(io.TextIOWrapper(raw, encoding="utf-8", errors="replace"))
             return self._text_reader(lines), lines
@@ -247,6 +317,20 @@ class CanLog:
         reader_type: Any = can.io.player.MESSAGE_READERS[f".{self.format}"]
         kwargs: dict[str, Any] = {"relative_timestamp": False} if self.format == "asc" else {}
         return reader_type(cast(TextIO, lines), **kwargs)
+
+
+def _parts(batch: FrameBatch, chunk_frames: int) -> Iterator[FrameBatch]:
+    """``batch`` in slices of at most ``chunk_frames`` frames (none when it is empty)."""
+    if len(batch) <= chunk_frames:
+        if len(batch):
+            yield batch
+        return
+    yield from batch.chunks(chunk_frames)
+
+
+def _line(lines: _Lines | None, exc: BaseException) -> int | None:
+    """The line a text reader stopped at, when the error is about a line."""
+    return lines.line if lines is not None and isinstance(exc, _LINE_ERRORS) else None
 
 
 def _what(exc: BaseException) -> str:

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keilog.export.archive import ARCHIVE_SUFFIX, write_archive
 from keilog.export.canlogs import CAN_LOG_SUFFIXES, MF4_SUFFIX, write_can_log, write_mf4
 from keilog.export.source import ExportError, frame_chunks, select
-from keilog.export.tables import PARQUET_SUFFIX, write_parquet
 from keilog.outputs import check_parent, undo_on_failure
 from keilog.progress import RateEta
 
 MAP_SUFFIXES = (".gpx", ".geojson", ".kml")
-FORMATS = (*CAN_LOG_SUFFIXES, MF4_SUFFIX, PARQUET_SUFFIX, *MAP_SUFFIXES)
+FORMATS = (*CAN_LOG_SUFFIXES, MF4_SUFFIX, ARCHIVE_SUFFIX, *MAP_SUFFIXES)
 
 
 @dataclass
@@ -38,7 +38,9 @@ class ExportResult:
     format: str
     trip: int | None
     frames: int = 0
-    tables: dict[str, int] = field(default_factory=dict)  # rows per file (Parquet)
+    tables: dict[str, int] = field(default_factory=dict)  # rows per table (Parquet archive)
+    files: int = 0  # files written (Parquet archive)
+    bytes: int = 0  # bytes written (Parquet archive)
     map: dict[str, Any] | None = None  # what keilog.export.maps wrote
     signals: list[dict[str, Any]] = field(default_factory=list)  # name, unit, samples
     samples: int = 0  # signal values written (signals)
@@ -50,6 +52,8 @@ class ExportResult:
             "trip": self.trip,
             "frames": self.frames,
             "tables": self.tables,
+            "files": self.files,
+            "bytes": self.bytes,
             "map": self.map,
             "signals": self.signals,
             "samples": self.samples,
@@ -65,13 +69,17 @@ def export(
     signals: Sequence[str] | None = None,
     start: float | None = None,
     end: float | None = None,
+    force: bool = False,
 ) -> ExportResult:
     """Write the database (or trip number ``trip``) to ``to``, in the format its
     extension names. ``check`` (a keilog check result) adds violations to maps.
 
     With ``signals`` (names; empty for every signal): decoded signals with units
     instead of frames, to .csv or .mf4 (keilog.export.signals), within the trip and/or
-    the UTC window ``start``..``end``."""
+    the UTC window ``start``..``end``.
+
+    ``.parquet`` writes the analytics archive (keilog.export.archive), refusing to
+    replace an existing one unless ``force``."""
     from keilog import store
 
     db_path, out = Path(db_path), check_parent(to, "--to")
@@ -105,9 +113,10 @@ def export(
 
     result = ExportResult(out, suffix[1:], trip)
     try:
-        if suffix == PARQUET_SUFFIX:
-            result.tables = write_parquet(db, out, sel, done)
-            result.frames = result.tables.get("frames", 0)
+        if suffix == ARCHIVE_SUFFIX:
+            archived = write_archive(db, out, trip, force, done)
+            result.tables, result.frames = archived.tables, archived.frames
+            result.files, result.bytes = archived.files, archived.bytes
         elif suffix == MF4_SUFFIX:
             result.frames = write_mf4(out, frame_chunks(db, sel), done)
         else:

@@ -32,6 +32,7 @@ import numpy.typing as npt
 import sqlite_utils
 
 from keilog.export.source import ExportError
+from keilog.store.names import quote
 
 F64 = npt.NDArray[np.float64]
 SIGNAL_SUFFIXES = (".csv", ".mf4")
@@ -46,6 +47,7 @@ class SignalSeries:
     unit: str
     t: F64
     v: F64
+    integer: bool = False  # an integer signal (the store keeps it as INTEGER); v is float64
 
     @property
     def name(self) -> str:
@@ -148,9 +150,9 @@ def read_signals(
     for message in dict.fromkeys(m for m, _, _ in chosen):
         signals = [(s, u) for m, s, u in chosen if m == message]
         columns = db[f"msg_{message}"].columns_dict
-        cols = ", ".join(f"[{s}]" for s, _ in signals if s in columns)
+        cols = ", ".join(quote(s) for s, _ in signals if s in columns)
         rows = db.execute(
-            f"select timestamp, mono_us, {cols} from [msg_{message}]{cond} "
+            f"select timestamp, mono_us, {cols} from {quote(f'msg_{message}')}{cond} "
             "order by coalesce(timestamp, mono_us / 1e6), frame_id",
             list(where.args),
         ).fetchall()
@@ -159,7 +161,7 @@ def read_signals(
         )
         for k, (signal, unit) in enumerate(s for s in signals if s[0] in columns):
             v = np.array([_number(r[2 + k]) for r in rows], np.float64)
-            out.append(SignalSeries(message, signal, unit, t, v))
+            out.append(SignalSeries(message, signal, unit, t, v, columns[signal] is int))
     return out
 
 

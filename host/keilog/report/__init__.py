@@ -14,6 +14,7 @@ from pathlib import Path
 
 from keilog.errors import ReportError
 from keilog.roads import RoadIndex
+from keilog.roads.basemap import BaseMap
 from keilog.rules import (
     CheckInput,
     CheckResult,
@@ -120,12 +121,13 @@ def write_report(
     with tempfile.TemporaryDirectory(prefix="keilog-report-") as tmp:
         roads_npz = road_file(road_path, Path(tmp)) if road_path else None
         road_index = RoadIndex.load(roads_npz) if roads_npz else None
+        base = BaseMap.of(road_index) if road_index is not None else None
         if vehicle is not None:
             from keilog.rules.check import check_database
 
             result = as_check(check_database(db_path, vehicle, roads_npz), book)
     states = load_states()
-    reports = [gather(db, t, result, road_index, states, book) for t in chosen]
+    reports = [gather(db, t, result, road_index, states, book, base) for t in chosen]
     for r in reports:
         r.notes.extend(notes)
     html = render_page(reports, db_path.name, tiles, tiles_attribution)

@@ -40,6 +40,24 @@ svg text { fill: var(--ink); }
 .map-bg { fill: #eef0e8; }
 .map.with-tiles .map-bg { fill: none; }
 .map.with-tiles .road { stroke-opacity: .55; }
+.map.with-tiles .basemap { display: none; }
+.water { fill: #aad3df; stroke: none; }
+.waterway { fill: none; stroke: #7fb6cc; stroke-linecap: round; stroke-linejoin: round; }
+.base-road { fill: none; stroke: #fff; stroke-linecap: round; stroke-linejoin: round; }
+.base-road.hw-motorway { stroke: #e892a2; }
+.base-road.hw-trunk { stroke: #f9b29c; }
+.base-road.hw-primary { stroke: #fcd6a4; }
+.base-road.hw-secondary { stroke: #f1ee9e; }
+.base-road.hw-tertiary { stroke: #fdfdf0; }
+.base-road.hw-service, .base-road.hw-pedestrian, .base-road.hw-busway { stroke: #f7f7f7; }
+.base-road.hw-track { stroke: #a87b4f; stroke-dasharray: 4 3; }
+.place { font-weight: 600; fill: #2f3a45; paint-order: stroke; stroke: #fff;
+  stroke-width: 3px; stroke-linejoin: round; }
+.place.place-city { font-size: 16px; font-weight: 700; }
+.place.place-town { font-size: 14px; }
+.place.place-village { font-size: 12.5px; }
+.place.place-hamlet { font-size: 11px; font-style: italic; font-weight: 500; }
+.map.with-tiles .places { display: none; }
 .road { fill: none; stroke-linecap: round; stroke-linejoin: round; }
 .road.unknown { stroke-dasharray: 6 4; }
 .track-casing { fill: none; stroke: #fff; stroke-width: 7; stroke-linejoin: round; }
@@ -82,6 +100,7 @@ svg text { fill: var(--ink); }
 .legend i { display: inline-block; width: 22px; height: 5px; margin-right: 5px;
   vertical-align: middle; border-radius: 2px; }
 .k-track { background: #173f8a; } .k-violation { background: var(--bad); }
+.k-water { background: #aad3df; }
 .k-dropout { border-top: 3px dashed #173f8a; height: 0 !important; }
 .k-start { background: #2e7d32; width: 10px !important; height: 10px !important;
   border-radius: 50% !important; }

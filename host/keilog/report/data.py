@@ -22,7 +22,8 @@ import sqlite_utils
 from keilog.geo import StateIndex
 from keilog.geo.timezones import timezone_at
 from keilog.roads import RoadIndex
-from keilog.rules import CheckResult, CheckTrip, RuleBook
+from keilog.roads.basemap import BaseMap
+from keilog.rules import CheckResult, CheckTrip, RuleBook, StatutoryLimit
 from keilog.rules.speed import MIN_COMPARE_MPH, compare_speeds
 from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.store.fixes import Fixes, read_fixes, trip_window
@@ -98,12 +99,38 @@ class NearbyRoad:
 
 @dataclass
 class Limits:
-    """Per GPS fix: the road's posted limit, the class's caps (NaN: none or unknown)."""
+    """Per GPS fix: the road's posted limit, the class's caps (NaN: none or unknown).
+
+    On a road OpenStreetMap gives no usable limit, the state's statutory limit for its
+    road type (as the check judges it, low confidence): ``statute`` indexes
+    ``statutes`` (-1: none), ``statutory_mph`` is its highest value and
+    ``statutory_min_mph`` its lowest (equal unless the statute sets a range)."""
 
     posted_mph: F64
     vehicle_cap_mph: F64
     class_max_posted_mph: F64
     state: npt.NDArray[np.str_]
+    statute: npt.NDArray[np.int64]
+    statutes: tuple[StatutoryLimit, ...]
+
+    @property
+    def statutory_mph(self) -> F64:
+        top = np.array([s.mph for s in self.statutes] + [np.nan])
+        return np.asarray(top[self.statute])
+
+    @property
+    def statutory_min_mph(self) -> F64:
+        low = np.array([s.lowest_mph for s in self.statutes] + [np.nan])
+        return np.asarray(low[self.statute])
+
+
+def by_statute(low: float, high: float) -> str:
+    """A statutory limit of an unposted road as the report words it: ``55 mph (89 km/h)
+    by statute``, or for a range ``55–65 mph by statute, at least 55 mph (89 km/h)``
+    (the road type does not say which; the check judges a class by the bottom)."""
+    if low == high:
+        return f"{high:g} mph ({high * KMH_PER_MPH:.0f} km/h) by statute"
+    return f"{low:g}–{high:g} mph by statute, at least {low:g} mph ({low * KMH_PER_MPH:.0f} km/h)"
 
 
 @dataclass
@@ -155,6 +182,7 @@ class TripReport:
     speedometer: Speedometer
     notes: list[str] = field(default_factory=list)
     zone: str | None = None  # the IANA time zone where the trip started (None: show UTC)
+    basemap: BaseMap | None = None  # the road file's offline base map, drawn around the trip
 
 
 def gather(
@@ -164,8 +192,12 @@ def gather(
     roads: RoadIndex | None = None,
     states: StateIndex | None = None,
     rules: RuleBook | None = None,
+    basemap: BaseMap | None = None,
 ) -> TripReport:
-    """Read and compute everything the report shows for one trip."""
+    """Read and compute everything the report shows for one trip.
+
+    ``basemap`` defaults to the one in ``roads`` (pass it to read it once for many trips).
+    """
     from keilog.geo import load_states
     from keilog.rules import load_rules
 
@@ -203,6 +235,13 @@ def gather(
         notes.append(f"The check result {check.path} does not cover this trip.")
     if roads is None:
         notes.append("No road file was used: posted limits are not shown.")
+    elif basemap is None:
+        basemap = BaseMap.of(roads)
+    if basemap is not None and not basemap.has_layers:
+        notes.append(
+            "The road file has no base map (water, place names, minor roads): rebuild it "
+            "with keilog roads build to draw them."
+        )
     visited = list(dict.fromkeys(str(s) for s in where.state if s))
     if check_trip is not None and check_trip.states:
         visited = list(dict.fromkeys([*check_trip.states, *visited]))
@@ -213,6 +252,7 @@ def gather(
     )
     return TripReport(
         zone=zone,
+        basemap=basemap,
         trip=trip,
         fixes=fixes,
         speed=speed,
@@ -299,13 +339,24 @@ def _limits(
             cap[m] = _numeric(rule["vehicle_max_mph"].value)
             max_posted[m] = _numeric(rule["road_max_posted_mph"].value)
     posted = np.full(n, np.nan)
+    statute = np.full(n, -1, dtype=np.int64)
+    statutes: dict[StatutoryLimit, int] = {}
     if roads is not None and n:
         v = np.flatnonzero(fixes.valid)
         snap = roads.snap(fixes.lat[v], fixes.lon[v], fixes.course_deg[v], fixes.speed_mps[v])
         table = np.array([np.nan if r.limit_mph is None else r.limit_mph for r in roads.roads])
         hit = snap.road >= 0
         posted[v[hit]] = table[snap.road[hit]]
-    return Limits(posted, cap, max_posted, state)
+        # Unposted roads: the statute's limit for the road type, as the check judges them.
+        unposted = v[hit][np.isnan(table[snap.road[hit]])]
+        highway = np.array([roads.roads[r].highway for r in snap.road[hit]], dtype=str)
+        highway = highway[np.isnan(table[snap.road[hit]])]
+        for code, kind in set(zip(state[unposted].tolist(), highway.tolist(), strict=True)):
+            limit = book[code].statutory_limit(kind) if code in book else None
+            if limit is not None:
+                m = unposted[(state[unposted] == code) & (highway == kind)]
+                statute[m] = statutes.setdefault(limit, len(statutes))
+    return Limits(posted, cap, max_posted, state, statute, tuple(statutes))
 
 
 def nearby_roads(roads: RoadIndex, fixes: Fixes) -> list[NearbyRoad]:

@@ -14,8 +14,8 @@ import numpy.typing as npt
 from keilog import __version__
 from keilog.geo.timezones import local_time
 from keilog.report.assets import CSS, JS
-from keilog.report.data import TripReport
-from keilog.report.plots import broken_limits, engine_plot, speed_plot
+from keilog.report.data import TripReport, by_statute
+from keilog.report.plots import broken_limits, engine_plot, speed_plot, statutory_tooltip
 from keilog.report.svgmap import draw_map as _draw_map
 from keilog.report.svgmap import frame_for, legend
 from keilog.rules import Violation
@@ -109,6 +109,9 @@ def _summary(report: TripReport) -> str:
         _card("Moving average", mph(s.moving_average_mph, 1)),
         _card("States", ", ".join(s.states) or "none (no GPS position)"),
     ]
+    judged = report.check.road_judged if report.check else None
+    if judged is not None:
+        cards.append(_card("Roads judged", judged.short, f"{judged.text}. {ROADS_JUDGED}."))
     if s.max_gps_mph is not None and report.speed is not None:
         cards.append(_card("Max GPS speed", mph(s.max_gps_mph, 1)))
     for label, seconds in s.time_above:
@@ -120,15 +123,24 @@ def _summary(report: TripReport) -> str:
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
+ROADS_JUDGED = (
+    "Share of the distance where a road rule applies that the check judged on the "
+    "posted limit from OpenStreetMap, on the state's statutory limit for an unposted "
+    "road of that type (lower confidence), or could not judge"
+)
+"""The summary card's explanation of a trip's road_judged shares, on hover."""
+
+
 def _what(v: Violation) -> str:
     road = v.extra.get("road") if isinstance(v.extra.get("road"), dict) else None
     name = (road.get("name") or road.get("ref")) if road else None
     statute = v.extra.get("road_limit_source")
     if v.rule == "road_max_posted" and isinstance(statute, dict):
+        low, high = _statute_range(v)
         text = (
-            f"no posted limit; {mph(v.observed_mph)} by statute ({statute.get('cite')}, "
-            f"{statute.get('where')}; {v.extra.get('confidence', 'low')} confidence); "
-            f"class maximum {mph(v.limit_mph)}"
+            f"no posted limit; statutory default: {by_statute(low, high)} "
+            f"({statute.get('cite')}, {statute.get('where')}; "
+            f"{v.extra.get('confidence', 'low')} confidence); class maximum {mph(v.limit_mph)}"
         )
     elif v.rule == "road_max_posted":
         text = f"posted {mph(v.observed_mph)}; class maximum {mph(v.limit_mph)}"
@@ -149,6 +161,21 @@ def _what(v: Violation) -> str:
     return text
 
 
+def _statute_range(v: Violation) -> tuple[float, float]:
+    """A statutory-default violation's range of the road's limit in mph: the statute's
+    ``range_mph`` as the check gave it, else its ``observed_mph`` alone."""
+    statute = v.extra.get("road_limit_source")
+    given = statute.get("range_mph") if isinstance(statute, dict) else None
+    if (
+        isinstance(given, list)
+        and len(given) == 2
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in given)
+    ):
+        return float(given[0]), float(given[1])
+    seen = v.observed_mph if isinstance(v.observed_mph, int | float) else math.nan
+    return float(seen), float(seen)
+
+
 def _by_how_much(v: Violation) -> str:
     excess = v.extra.get("worst_excess_mph")
     if not isinstance(excess, int | float):
@@ -157,7 +184,10 @@ def _by_how_much(v: Violation) -> str:
         return "–"
     speed = str(v.extra.get("speed_source") or "")
     by = f"<br><small>speed from {escape(SPEED_SOURCES.get(speed, speed))}</small>"
-    return f"+{excess:.1f} mph (+{excess * KMH_PER_MPH:.1f} km/h)" + (by if speed else "")
+    # On an unposted road whose statute sets a range, the excess is over its bottom.
+    low, high = _statute_range(v) if "road_limit_source" in v.extra else (0.0, 0.0)
+    least = "at least " if low != high else ""
+    return f"{least}+{excess:.1f} mph (+{excess * KMH_PER_MPH:.1f} km/h)" + (by if speed else "")
 
 
 SPEED_SOURCES = {"can": "CAN", "vss": "the speed sensor (VSS)", "gps": "GPS"}
@@ -316,6 +346,14 @@ def _speed_legend(report: TripReport) -> str:
     items.append('<span><i class="k-gps"></i>GPS speed</span>')
     if np.isfinite(lim.posted_mph).any():
         items.append('<span><i class="k-posted"></i>posted limit of the road</span>')
+    for s in lim.statutes:
+        # Styled here: the stylesheet (report.assets) has no key for it yet.
+        key = '<i class="k-statutory" style="border-top: 3px dashed #111; height: 0"></i>'
+        items.append(
+            f'<span title="{escape(statutory_tooltip(s))}">{key}statutory limit of unposted '
+            f"roads: {escape(by_statute(s.lowest_mph, s.mph))}, {escape(s.source_label)}, "
+            f"{escape(s.confidence)} confidence</span>"
+        )
     if np.isfinite(lim.class_max_posted_mph).any():
         top = _range_mph(lim.class_max_posted_mph)
         items.append(
@@ -328,9 +366,12 @@ def _speed_legend(report: TripReport) -> str:
     line = report.speed if report.speed is not None else report.gps_speed
     over_cap, road_too_fast = broken_limits(report, line.t, line.v)
     if road_too_fast.any():
+        statutory = (
+            " (or, unposted, whose statutory limit is at least that)" if lim.statutes else ""
+        )
         items.append(
             '<span><i class="k-breaks-class-max"></i>driving on a road posted above the '
-            "class's highest limit</span>"
+            f"class's highest limit{statutory}</span>"
         )
     if over_cap.any():
         items.append('<span><i class="k-breaks-cap"></i>faster than the top-speed cap</span>')

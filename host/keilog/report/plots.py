@@ -7,6 +7,7 @@ are shaded grey. Long series are decimated to each pixel column's minimum and ma
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keilog.geo.timezones import local_time
-from keilog.report.data import Series, TripReport
+from keilog.report.data import Series, TripReport, by_statute
 from keilog.report.svg import (
     F64,
     decimate,
@@ -29,6 +30,7 @@ from keilog.report.svg import (
     txt,
 )
 from keilog.report.svgmap import _track_parts
+from keilog.rules import StatutoryLimit
 from keilog.rules.thresholds import DROPOUT_S, MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.units import KMH_PER_MPH, iso
 
@@ -221,10 +223,13 @@ def _held(t_fix: F64, values: F64, t: F64) -> F64:
 def broken_limits(report: TripReport, t: F64, v: F64) -> tuple[BOOL, BOOL]:
     """Where a speed series (times ``t``, mph ``v``) breaks a limit of the class:
     above the vehicle's top-speed cap (beyond the check's tolerance), or on a road posted
-    above the highest posted limit the class may drive on (whatever the speed)."""
+    above the highest posted limit the class may drive on (whatever the speed); on an
+    unposted road, where even the statute's lowest limit for it is above that (as the
+    check judges it)."""
     f, lim = report.fixes, report.limits
     cap = _held(f.t, lim.vehicle_cap_mph, t)
-    posted = _held(f.t, lim.posted_mph, t)
+    road = np.where(np.isfinite(lim.posted_mph), lim.posted_mph, lim.statutory_min_mph)
+    posted = _held(f.t, road, t)
     class_max = _held(f.t, lim.class_max_posted_mph, t)
     with np.errstate(invalid="ignore"):
         over_cap = np.isfinite(cap) & np.isfinite(v) & (v > cap + SPEED_TOLERANCE_MPH)
@@ -240,7 +245,13 @@ def speed_plot(report: TripReport, plot_id: str) -> str:
     f, lim = report.fixes, report.limits
     tx = TimeAxis(report.trip.start, max(report.trip.end, report.trip.start + 1))
     top, bottom = TOP + 6.0, SPEED_H - BOTTOM
-    values = [report.gps_speed.v, lim.posted_mph, lim.vehicle_cap_mph, lim.class_max_posted_mph]
+    values = [
+        report.gps_speed.v,
+        lim.posted_mph,
+        lim.statutory_mph,
+        lim.vehicle_cap_mph,
+        lim.class_max_posted_mph,
+    ]
     if report.speed is not None:
         values.append(report.speed.v)
     finite = np.concatenate([x[np.isfinite(x)] for x in values] + [np.array([30.0])])
@@ -257,6 +268,7 @@ def speed_plot(report: TripReport, plot_id: str) -> str:
             ("km/h", lambda m: m * KMH_PER_MPH, lambda k: k / KMH_PER_MPH),
         ),
     ]
+    body.append(_statutory(report, tx, vy))
     for values_mph, cls in (
         (lim.posted_mph, "posted"),
         (lim.class_max_posted_mph, "class-max"),
@@ -282,6 +294,61 @@ def speed_plot(report: TripReport, plot_id: str) -> str:
     body.append(el("path", "", d=f"M{num(tx.left)},{num(bottom)}H{num(tx.right)}", class_="axis"))
     body.append(el("path", "", d=f"M-10,{num(top)}V{num(bottom)}", class_="cursor-line"))
     return _svg(report, plot_id, "speed-plot", SPEED_H, tx, "Speed over time", "".join(body))
+
+
+STATUTORY_STYLE = {
+    "fill": "#111",
+    "fill_opacity": "0.08",
+    "stroke": "#111",
+    "stroke_width": "1.5",
+    "stroke_dasharray": "6 4",
+}
+"""The statutory limit's look, as SVG attributes (the stylesheet is ``report.assets``)."""
+
+
+def statutory_tooltip(s: StatutoryLimit) -> str:
+    """What hovering a statutory limit says: that it is one, its range and statute."""
+    dated = ", ".join(f"{x.label} ({x.date_text})" for x in s.sources)
+    return (
+        f"statutory limit of an unposted road (no maxspeed in OpenStreetMap): "
+        f"{by_statute(s.lowest_mph, s.mph)} ({s.where}); for road types "
+        f"{', '.join(sorted(s.highways))}; {dated}; {s.confidence} confidence"
+    )
+
+
+def _statutory(report: TripReport, tx: TimeAxis, vy: ValueAxis) -> str:
+    """The state's statutory limit where the road posts none: a dashed band from its
+    lowest to its highest value (a line where the statute sets one), with a tooltip."""
+    f, lim = report.fixes, report.limits
+    out = []
+    for a, b in runs(f.t, lim.statutory_mph, DROPOUT_S):
+        k = lim.statute[a:b]
+        cuts = [a, *(a + np.flatnonzero(np.diff(k) != 0) + 1).tolist(), b]
+        for i, j in itertools.pairwise(cuts):
+            s = lim.statutes[int(lim.statute[i])]
+            # Each value holds to the next fix, as the posted limit's step line does.
+            x0, x1 = float(tx.x(f.t[i])), float(tx.x(f.t[j] if j < b else f.t[b - 1]))
+            y0, y1 = float(vy.y(s.mph)), float(vy.y(s.lowest_mph))
+            shape: dict[str, str] = (
+                {"d": f"M{num(x0)},{num(y0)}H{num(max(x1, x0 + 1.0))}"}
+                if s.lowest_mph == s.mph
+                else {
+                    "x": num(x0),
+                    "y": num(y0),
+                    "width": num(max(x1 - x0, 1.0)),
+                    "height": num(y1 - y0),
+                }
+            )
+            out.append(
+                el(
+                    "path" if "d" in shape else "rect",
+                    title(statutory_tooltip(s)),
+                    **shape,
+                    data_range_mph=f"{s.lowest_mph:g}-{s.mph:g}",
+                    **STATUTORY_STYLE,
+                )
+            )
+    return el("g", "".join(out), class_="statutory") if out else ""
 
 
 def _svg(

@@ -1,8 +1,14 @@
-"""The trip map as SVG: the track, the roads around it by posted limit, the violations.
+"""The trip map as SVG: the base map, the roads around the track by posted limit, the
+track and the violations.
 
 The projection is Web Mercator (EPSG:3857), the one slippy-map tiles use, so that the
 report's optional tile background lines up with the offline drawing. The track is
 simplified to half a pixel with shapely, which keeps a 10-hour trip's map small.
+
+The offline base map (``keilog.roads.basemap``, from the road file) is clipped to the
+map's own box and drawn under everything: water areas, waterways, every road by its class
+(one ``path`` per class, CSS class ``hw-<class>``, so a town's streets cost a few
+kilobytes) and, above the track, place names.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import shapely
 
 from keilog.report.data import NearbyRoad, TripReport
 from keilog.report.svg import F64, el, num, path_d, title, txt
+from keilog.roads.basemap import PLACE_KINDS, BaseMapLayers, Bounds
 from keilog.rules import Violation
 from keilog.rules.thresholds import DROPOUT_S  # a GPS dropout, drawn dashed
 from keilog.store.fixes import Fixes
@@ -42,6 +49,27 @@ ROAD_WIDTH = {  # wide enough to show as a coloured band on both sides of the tr
 }
 MINOR_ROAD_WIDTH = 7
 MAX_LABELS = 16
+
+# The base map: road classes drawn minor first, with their width in pixels (colours are
+# in the page's CSS, class "base-road hw-<class>"); waterway widths; place label order.
+BASE_ROAD_WIDTH = {
+    "track": 1.2,
+    "pedestrian": 1.5,
+    "busway": 1.5,
+    "service": 1.2,
+    "road": 1.5,
+    "living_street": 2.0,
+    "residential": 2.2,
+    "unclassified": 2.2,
+    "tertiary": 3.0,
+    "secondary": 3.5,
+    "primary": 4.0,
+    "trunk": 4.5,
+    "motorway": 5.0,
+}
+WATERWAY_WIDTH = {"ditch": 0.8, "stream": 1.2, "canal": 2.0, "river": 3.0, "coastline": 1.5}
+MAX_PLACES = 12
+PLACE_FONT_PX = {"city": 16, "town": 14, "village": 12.5, "hamlet": 11}
 
 
 def limit_colour(mph: float | None) -> str:
@@ -94,6 +122,90 @@ def frame_for(lat: F64, lon: F64, width: int = WIDTH, height: int = HEIGHT) -> F
     return Frame(cx - width / 2 / scale, cy - height / 2 / scale, scale, width, height)
 
 
+def frame_bounds(frame: Frame, margin_px: float = 8.0) -> Bounds:
+    """The lon/lat box a frame shows, a few pixels wider (strokes reach over the edge)."""
+    x = np.array([-margin_px, frame.width + margin_px]) / frame.scale + frame.x0
+    y = np.array([frame.height + margin_px, -margin_px]) / frame.scale + frame.y0
+    lon = x * 360.0 - 180.0
+    lat = np.degrees(np.arctan(np.sinh(math.pi * (1.0 - 2.0 * y))))
+    return Bounds(float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1]))
+
+
+def _geometry_d(frame: Frame, geometry: object, closed: bool = False) -> str:
+    """Path data of a lon/lat shapely geometry (lines or polygons), half-pixel simplified."""
+    out = []
+    for part in shapely.get_parts(geometry):
+        rings = [part]
+        if closed:
+            holes = range(shapely.get_num_interior_rings(part))
+            rings = [shapely.get_exterior_ring(part)]
+            rings += [shapely.get_interior_ring(part, k) for k in holes]
+        for ring in rings:
+            c = shapely.get_coordinates(ring)
+            if len(c) < 2:
+                continue
+            px, py = frame.px(c[:, 1], c[:, 0])
+            line = shapely.simplify(shapely.linestrings(np.stack([px, py], 1)), 0.5)
+            q = shapely.get_coordinates(line)
+            if len(q) >= 2 and np.ptp(q, axis=0).max() >= 1.0:  # under a pixel: not drawn
+                out.append(path_d(q[:, 0], q[:, 1]) + ("Z" if closed else ""))
+    return "".join(out)
+
+
+def _basemap(frame: Frame, layers: BaseMapLayers) -> str:
+    """Water, waterways and every road by class, under the limit layer and the track."""
+    out = []
+    water = "".join(_geometry_d(frame, a.geometry, closed=True) for a in layers.areas)
+    if water:
+        out.append(el("path", d=water, class_="water", fill_rule="evenodd"))
+    by_kind: dict[str, list[str]] = {}
+    for line in layers.lines:
+        by_kind.setdefault(line.kind, []).append(_geometry_d(frame, line.geometry))
+    for kind, width in WATERWAY_WIDTH.items():
+        d = "".join(by_kind.get(kind, []))
+        if d:
+            out.append(el("path", d=d, class_=f"waterway ww-{kind}", stroke_width=width))
+    by_class: dict[str, list[str]] = {}
+    for road in layers.roads:
+        by_class.setdefault(road.kind, []).append(_geometry_d(frame, road.geometry))
+    for cls, width in BASE_ROAD_WIDTH.items():
+        d = "".join(by_class.get(cls, []))
+        if d:
+            out.append(el("path", d=d, class_=f"base-road hw-{cls}", stroke_width=width))
+    return el("g", "".join(out), class_="basemap")
+
+
+def _places(frame: Frame, layers: BaseMapLayers) -> str:
+    """Place names, the biggest places first, none over another (label boxes estimated)."""
+    order = sorted(layers.places, key=lambda p: (PLACE_KINDS.index(p.kind), p.name))
+    taken: list[tuple[float, float, float, float]] = []
+    out = []
+    for p in order:
+        x, y = frame.px(np.array([p.lat]), np.array([p.lon]))
+        cx, cy = float(x[0]), float(y[0])
+        size = PLACE_FONT_PX[p.kind]
+        half = 0.3 * size * len(p.name)  # a sans-serif letter is about 0.6 em wide
+        box = (cx - half, cy - size, cx + half, cy + 2)
+        inside = box[0] >= 0 and box[2] <= frame.width and box[1] >= 0 and box[3] <= frame.height
+        clear = all(box[2] < t[0] or box[0] > t[2] or box[3] < t[1] or box[1] > t[3] for t in taken)
+        if not (inside and clear):
+            continue
+        taken.append(box)
+        out.append(
+            txt(
+                p.name,
+                x=num(cx),
+                y=num(cy),
+                text_anchor="middle",
+                class_=f"place place-{p.kind}",
+                data_place=p.kind,
+            )
+        )
+        if len(out) >= MAX_PLACES:
+            break
+    return el("g", "".join(out), class_="places")
+
+
 def _line(frame: Frame, lat: F64, lon: F64, tolerance_px: float = 0.5) -> str:
     px, py = frame.px(lat, lon)
     if len(px) > 2:
@@ -139,10 +251,15 @@ def draw_map(report: TripReport, map_id: str) -> str:
             "p", "No GPS position was logged on this trip, so there is no map.", class_="note"
         )
     body = [el("rect", width=frame.width, height=frame.height, class_="map-bg")]
+    layers = report.basemap.within(frame_bounds(frame)) if report.basemap else None
+    if layers:
+        body.append(_basemap(frame, layers))
     body.append(el("g", "", class_="tiles"))
     body.append(_roads(frame, report.roads))
     body.append(_track(frame, report, violations))
     body.append(_markers(frame, report, marks))
+    if layers:
+        body.append(_places(frame, layers))
     body.append(_scale_bar(frame, float(np.nanmean(lat))))
     body.append(txt("N ↑", x=frame.width - 14, y=22, class_="north", text_anchor="end"))
     body.append(el("circle", "", r=6, cx=-20, cy=-20, class_="cursor", id=f"{map_id}-cursor"))
@@ -317,6 +434,8 @@ def _scale_bar(frame: Frame, lat: float) -> str:
 def legend(report: TripReport) -> str:
     """An HTML legend for the map: limit colours (when roads are drawn) and markers."""
     items = []
+    if report.basemap is not None and report.basemap.has_layers:
+        items.append('<span><i class="k-water"></i>water</span>')
     if report.roads:
         for _, colour, text in LIMIT_BANDS:
             items.append(f'<span><i style="background:{colour}"></i>{text}</span>')

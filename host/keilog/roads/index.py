@@ -22,7 +22,8 @@ import numpy.typing as npt
 import shapely
 
 from keilog.geo.jurisdictions import JURISDICTIONS
-from keilog.roads.osm import FORMAT_VERSION, RoadsError
+from keilog.roads.errors import NPZ_ERRORS, RoadsError
+from keilog.roads.osm import FORMAT_VERSION
 
 SNAP_RADIUS_M = 25.0
 HEADING_TOLERANCE_DEG = 50.0
@@ -136,9 +137,10 @@ class RoadIndex:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+                # the base map's arrays are read by keilog.roads.basemap when drawn
+                arrays = {k: z[k] for k in z.files if not k.startswith("base_")}
             meta = json.loads(str(arrays.pop("meta")))
-        except (OSError, KeyError, ValueError) as exc:
+        except NPZ_ERRORS as exc:
             raise RoadsError(
                 f"{path}: not a keilog road file ({exc}); build one with keilog roads build"
             ) from None

@@ -4,7 +4,9 @@
 the ways a car may drive on (``highway=motorway`` ... ``residential``, ``service``,
 ``living_street``, the ``*_link`` roads and ``road``) with their class, ``ref``,
 ``maxspeed`` (parsed, see ``keilog.roads.maxspeed``), ``oneway`` and geometry, and writes
-them as a compressed ``.npz`` (numpy arrays, no pickle) that ``RoadIndex`` loads.
+them as a compressed ``.npz`` (numpy arrays, no pickle) that ``RoadIndex`` loads. The
+same pass collects the offline base map (minor roads, water, place names; see
+``keilog.roads.basemap``), stored in the same file as ``base_*`` arrays.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ import numpy as np
 import osmium
 import shapely
 
-from keilog.errors import KeilogError
+from keilog.roads.basemap import OSM_KEYS, BaseMapCollector
+from keilog.roads.errors import RoadsError
 from keilog.roads.maxspeed import road_limit
+
+__all__ = ["CAR_HIGHWAYS", "FORMAT_VERSION", "BuildSummary", "RoadsError", "build_roads"]
 
 FORMAT_VERSION = 1
 
@@ -45,10 +50,6 @@ CAR_HIGHWAYS = (
 )
 
 
-class RoadsError(KeilogError):
-    """An OSM extract or a road file cannot be used."""
-
-
 @dataclass(frozen=True)
 class BuildSummary:
     """What ``build_roads`` kept and skipped."""
@@ -57,6 +58,8 @@ class BuildSummary:
     ways: int
     skipped_incomplete: int
     limits: dict[str, int]
+    basemap: dict[str, int]
+    size_bytes: int
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +67,8 @@ class BuildSummary:
             "ways": self.ways,
             "skipped_incomplete": self.skipped_incomplete,
             "limits": self.limits,
+            "basemap": self.basemap,
+            "size_bytes": self.size_bytes,
         }
 
 
@@ -88,7 +93,8 @@ def build_roads(
     """Read ``extract`` and write the road file ``out``; returns counts.
 
     Ways whose nodes are missing from the extract (cut at its edge) cannot be placed and
-    are counted in ``skipped_incomplete``.
+    are counted in ``skipped_incomplete``. The base map is read in the same pass (osmium
+    reads the relations once more first, to assemble multipolygon water areas).
     """
     extract = Path(extract)
     if not extract.is_file():
@@ -112,16 +118,30 @@ def build_roads(
         )
     }
     skipped = 0
+    base = BaseMapCollector(factory)
+    water = osmium.filter.TagFilter(
+        ("natural", "water"), ("waterway", "riverbank"), ("landuse", "reservoir")
+    )
     try:
         processor = (
-            osmium.FileProcessor(str(extract), osmium.osm.NODE | osmium.osm.WAY)
+            osmium.FileProcessor(
+                str(extract), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
+            )
             .with_locations()
-            .with_filter(osmium.filter.KeyFilter("highway"))
+            .with_areas(water)
+            .with_filter(osmium.filter.KeyFilter(*OSM_KEYS))
         )
         for obj in processor:
+            if isinstance(obj, osmium.osm.Node):
+                base.node(obj)
+                continue
+            if isinstance(obj, osmium.osm.Area):
+                base.area(obj)
+                continue
             if not isinstance(obj, osmium.osm.Way):
                 continue
             tags = obj.tags
+            base.way(obj)
             highway = tags.get("highway")
             if highway not in CAR_HIGHWAYS:
                 continue
@@ -149,6 +169,7 @@ def build_roads(
                 progress(len(wkb))
     except RuntimeError as exc:
         raise RoadsError(f"{extract}: cannot read as OpenStreetMap data ({exc})") from None
+    base_arrays = base.arrays()
     lines = shapely.from_wkb(np.array(wkb, dtype=object)) if wkb else np.array([], dtype=object)
     if len(lines):
         _, coords, (offsets,) = shapely.to_ragged_array(lines)
@@ -162,25 +183,28 @@ def build_roads(
         "ways": len(wkb),
         "skipped_incomplete": skipped,
         "limits": limits,
+        "basemap": base.meta(),
     }
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, Any] = dict(
+        coords=np.asarray(coords, dtype=np.float64),
+        offsets=np.asarray(offsets, dtype=np.int64),
+        way_id=np.array(cols["way_id"], dtype=np.int64),
+        highway=np.array(cols["highway"], dtype=str),
+        ref=np.array(cols["ref"], dtype=str),
+        name=np.array(cols["name"], dtype=str),
+        maxspeed=np.array(cols["maxspeed"], dtype=str),
+        limit_mph=np.array(cols["limit_mph"], dtype=np.float64),
+        limit_status=np.array(cols["limit_status"], dtype=str),
+        oneway=np.array(cols["oneway"], dtype=np.int8),
+        motorroad=np.array(cols["motorroad"], dtype=bool),
+        expressway=np.array(cols["expressway"], dtype=bool),
+        dual=np.array(cols["dual"], dtype=bool),
+        meta=np.array(json.dumps(meta)),
+        **base_arrays,
+    )
     with out.open("wb") as fh:
-        np.savez_compressed(
-            fh,
-            coords=np.asarray(coords, dtype=np.float64),
-            offsets=np.asarray(offsets, dtype=np.int64),
-            way_id=np.array(cols["way_id"], dtype=np.int64),
-            highway=np.array(cols["highway"], dtype=str),
-            ref=np.array(cols["ref"], dtype=str),
-            name=np.array(cols["name"], dtype=str),
-            maxspeed=np.array(cols["maxspeed"], dtype=str),
-            limit_mph=np.array(cols["limit_mph"], dtype=np.float64),
-            limit_status=np.array(cols["limit_status"], dtype=str),
-            oneway=np.array(cols["oneway"], dtype=np.int8),
-            motorroad=np.array(cols["motorroad"], dtype=bool),
-            expressway=np.array(cols["expressway"], dtype=bool),
-            dual=np.array(cols["dual"], dtype=bool),
-            meta=np.array(json.dumps(meta)),
-        )
-    return BuildSummary(out, len(wkb), skipped, limits)
+        np.savez_compressed(fh, **arrays)
+    counts = {k: base.meta()[k] for k in ("lines", "areas", "places")}
+    return BuildSummary(out, len(wkb), skipped, limits, counts, out.stat().st_size)

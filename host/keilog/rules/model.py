@@ -64,8 +64,22 @@ DISCLAIMER = (
     "Not legal advice: keilog's rule data is a research summary that can be incomplete or "
     "out of date; check each value's source. See docs/rules.md."
 )
+SOURCE_KINDS = ("statute", "regulation", "bill", "official", "survey", "secondary", "aggregator")
+"""``statute``: a statute's or session law's text; ``regulation``: an agency rule;
+``bill``: a bill's text or legislative analysis; ``official``: an agency page (a DMV page,
+a news release); ``survey``: a table of all states (IIHS); ``secondary``: news, columns,
+lawyers' and dealers' pages; ``aggregator``: unsourced state-by-state lists."""
 SECONDARY_KINDS = ("secondary", "survey", "aggregator")
 """Source kinds that report the law rather than state it."""
+DATE_KINDS = ("effective", "enacted", "introduced", "version", "session", "published", "retrieved")
+"""What a source's own date is: ``effective`` the day the text took effect; ``enacted``
+the day (or year) it was signed or enacted; ``introduced`` the day a bill was filed;
+``version`` the text as in force on that date
+(a code's "current through"); ``session`` the legislative session of a bill;
+``published`` the page's, document's or article's own date; ``retrieved`` the day the
+research read it."""
+DATE_BASES = ("note", "cite", "url", "text")
+"""Where a source's date was read: its note, its citation, its URL, or its text."""
 
 
 class RuleDataError(ConfigError):
@@ -82,7 +96,16 @@ class Source:
     kind: str
     note: str | None = None
     date: str | None = None  # the source's own date: YYYY, YYYY-MM or YYYY-MM-DD
-    date_basis: str | None = None  # where the date was read: "note", "cite" or "url"
+    date_kind: str | None = None  # what the date is: one of DATE_KINDS
+    date_basis: str | None = None  # where the date was read: one of DATE_BASES
+    undated: str | None = None  # without a date: why there is none
+
+    @property
+    def date_text(self) -> str:
+        """The date with its kind, e.g. ``enacted 2024-06-28``, or ``undated: <why>``."""
+        if self.date:
+            return f"{self.date_kind} {self.date}"
+        return f"undated: {self.undated}"
 
     @property
     def label(self) -> str:
@@ -91,7 +114,7 @@ class Source:
 
     @property
     def dated_label(self) -> str:
-        return f"{self.label} ({self.date or 'undated'})"
+        return f"{self.label} ({self.date_text})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,7 +124,9 @@ class Source:
             "kind": self.kind,
             "note": self.note,
             "date": self.date,
+            "date_kind": self.date_kind,
             "date_basis": self.date_basis,
+            "undated": self.undated,
         }
 
 
@@ -186,13 +211,30 @@ class StatutoryLimit:
     type: what the check judges a road by where OpenStreetMap has no usable maxspeed.
 
     ``where`` says which roads the statute means (e.g. "business or residence district");
-    a road type says that only roughly, so the confidence is at most medium."""
+    a road type says that only roughly, so the confidence is at most medium. Where the
+    statute's limit for such a road depends on what a road type does not tell (inside or
+    outside city limits, a residence district or not), the limit is the range
+    ``min_mph``..``mph``: a class that may use roads up to ``mph`` keeps to it, one whose
+    highest road limit is below ``min_mph`` breaks it, anything between is unverified."""
 
     highways: frozenset[str]
     mph: float
     where: str
     sources: tuple[Source, ...]
     confidence: str = "low"
+    min_mph: float | None = None
+
+    @property
+    def lowest_mph(self) -> float:
+        """The lowest limit the statute may set for such a road (``mph`` if one value)."""
+        return self.mph if self.min_mph is None else self.min_mph
+
+    @property
+    def text(self) -> str:
+        """The limit as shown: ``55 mph`` or ``35-55 mph``."""
+        if self.min_mph is None or self.min_mph == self.mph:
+            return f"{self.mph:g} mph"
+        return f"{self.min_mph:g}-{self.mph:g} mph"
 
     @property
     def source_label(self) -> str:
@@ -202,6 +244,19 @@ class StatutoryLimit:
     def source_date(self) -> str | None:
         dates = [s.date for s in self.sources if s.date]
         return max(dates) if dates else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As ``keilog rules --json`` gives it: ``range_mph`` is [lowest, highest], equal
+        where the statute sets one value for such a road."""
+        return {
+            "highways": sorted(self.highways),
+            "range_mph": [self.lowest_mph, self.mph],
+            "text": self.text,
+            "where": self.where,
+            "confidence": self.confidence,
+            "source_date": self.source_date,
+            "sources": [s.to_dict() for s in self.sources],
+        }
 
 
 @dataclass(frozen=True)
@@ -329,6 +384,57 @@ def _parse_value(
     return Value(value, srcs, confidence, value_as_of, note)
 
 
+_SOURCE_KEYS = {"cite", "url", "kind", "note", "date", "date_kind", "date_basis", "undated"}
+
+
+def _parse_source(sid: str, raw: Any, where: str) -> Source:
+    """One entry of a file's ``sources`` table: what it is, and its own date or why it
+    has none (the compile date is never put in its place)."""
+    loc = f"{where}: source {sid!r}"
+    if not isinstance(raw, dict):
+        raise RuleDataError(f"{loc}: expected an object")
+    extra = set(raw) - _SOURCE_KEYS
+    if extra:
+        raise RuleDataError(f"{loc}: unknown keys {sorted(extra)}")
+    src = Source(
+        sid,
+        raw.get("cite"),
+        raw.get("url"),
+        raw.get("kind"),  # type: ignore[arg-type]
+        raw.get("note"),
+        raw.get("date"),
+        raw.get("date_kind"),
+        raw.get("date_basis"),
+        raw.get("undated"),
+    )
+    if not (src.cite or src.url):
+        raise RuleDataError(f"{loc}: has neither a cite nor a URL")
+    if src.kind not in SOURCE_KINDS:
+        raise RuleDataError(f"{loc}: kind {src.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+    if src.date is None:
+        if not (isinstance(src.undated, str) and src.undated.strip()):
+            raise RuleDataError(
+                f"{loc}: has no date; give its own date (with date_kind and date_basis) "
+                "or say why it has none in 'undated'"
+            )
+        if src.date_kind or src.date_basis:
+            raise RuleDataError(f"{loc}: date_kind and date_basis need a date")
+        return src
+    if not (isinstance(src.date, str) and _SOURCE_DATE.fullmatch(src.date)):
+        raise RuleDataError(f"{loc}: date {src.date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    if src.date_kind not in DATE_KINDS:
+        raise RuleDataError(
+            f"{loc}: date_kind {src.date_kind!r} is not one of {', '.join(DATE_KINDS)}"
+        )
+    if src.date_basis not in DATE_BASES:
+        raise RuleDataError(
+            f"{loc}: date_basis {src.date_basis!r} is not one of {', '.join(DATE_BASES)}"
+        )
+    if src.undated is not None:
+        raise RuleDataError(f"{loc}: has a date and an 'undated' reason; keep one")
+    return src
+
+
 def parse_jurisdiction(doc: Any, where: str) -> Jurisdiction:
     """Build a Jurisdiction from the parsed JSON of one data file; ``where`` names it."""
     if not isinstance(doc, dict):
@@ -337,26 +443,7 @@ def parse_jurisdiction(doc: Any, where: str) -> Jurisdiction:
         code = doc["jurisdiction"]
         as_of = doc["as_of"]
         _date(as_of, f"{where}: as_of")
-        sources = {
-            sid: Source(
-                sid,
-                s.get("cite"),
-                s.get("url"),
-                s["kind"],
-                s.get("note"),
-                s.get("date"),
-                s.get("date_basis"),
-            )
-            for sid, s in doc["sources"].items()
-        }
-        for src in sources.values():
-            if not (src.cite or src.url):
-                raise RuleDataError(f"{where}: source {src.id!r} has neither a cite nor a URL")
-            if src.date is not None and not _SOURCE_DATE.fullmatch(src.date):
-                raise RuleDataError(
-                    f"{where}: source {src.id!r} date {src.date!r} is not YYYY, YYYY-MM or "
-                    "YYYY-MM-DD"
-                )
+        sources = {sid: _parse_source(sid, s, where) for sid, s in doc["sources"].items()}
         classes: dict[str, tuple[ClassRule, ...]] = {}
         for cls, periods in doc["classes"].items():
             check_class(cls)
@@ -422,8 +509,12 @@ def _statutory_limits(
         if confidence not in ("low", "medium"):
             raise RuleDataError(f"{loc}: confidence must be low or medium for a statutory limit")
         mph = item["mph"]
-        if not isinstance(mph, int | float) or isinstance(mph, bool) or not 0 < mph < 100:
-            raise RuleDataError(f"{loc}: mph must be a number of miles per hour")
+        low = item.get("min_mph", mph)
+        for x in (mph, low):
+            if not isinstance(x, int | float) or isinstance(x, bool) or not 0 < x < 100:
+                raise RuleDataError(f"{loc}: mph and min_mph must be miles per hour")
+        if low > mph:
+            raise RuleDataError(f"{loc}: min_mph {low} is above mph {mph}")
         out.append(
             StatutoryLimit(
                 highways,
@@ -431,6 +522,7 @@ def _statutory_limits(
                 str(item["where"]),
                 tuple(sources[r] for r in refs),
                 confidence,
+                None if low == mph else float(low),
             )
         )
     return tuple(out)

@@ -62,6 +62,15 @@ SCHEMA: dict[str, Any] = {
                     "verdict": {"type": "string"},
                     "violations": {"type": "array", "items": {**_EVENT, "required": ["rule"]}},
                     "unverified": {"type": "array", "items": {"type": "object"}},
+                    "road_judged": {
+                        "type": "object",
+                        "properties": {
+                            "distance_mi": _NUM,
+                            "posted_limit_share": _NUM,
+                            "statutory_default_share": _NUM,
+                            "unjudged_share": _NUM,
+                        },
+                    },
                 },
             },
         },
@@ -133,6 +142,52 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class RoadJudged:
+    """How much of a trip's distance where a road rule applies the check judged: on
+    posted limits, on a state's statutory limit of an unposted road, or not at all
+    (shares of ``distance_mi``; None where no road rule applied)."""
+
+    distance_mi: float
+    posted: float | None
+    statutory: float | None
+    unjudged: float | None
+
+    @classmethod
+    def from_json(cls, doc: Any) -> RoadJudged | None:
+        """From a trip's ``road_judged`` object (None: a check that wrote none)."""
+        if not isinstance(doc, dict):
+            return None
+        return cls(
+            float(doc.get("distance_mi") or 0.0),
+            doc.get("posted_limit_share"),
+            doc.get("statutory_default_share"),
+            doc.get("unjudged_share"),
+        )
+
+    @property
+    def text(self) -> str:
+        """``62 % on posted limits, 0 % on statutory limits (low confidence), 38 % not
+        judged, of 9.8 mi``: the one wording of ``keilog check`` and the report."""
+        if self.posted is None or self.statutory is None or self.unjudged is None:
+            return "no road rule applied on this trip"
+        return (
+            f"{self.posted * 100:.0f} % on posted limits, {self.statutory * 100:.0f} % on "
+            f"statutory limits of unposted roads (low confidence), {self.unjudged * 100:.0f} % "
+            f"not judged, of {self.distance_mi:g} mi"
+        )
+
+    @property
+    def short(self) -> str:
+        """``62 % posted, 0 % statutory, 38 % not judged (9.8 mi)``, where room is short."""
+        if self.posted is None or self.statutory is None or self.unjudged is None:
+            return "no road rule applied"
+        return (
+            f"{self.posted * 100:.0f} % posted, {self.statutory * 100:.0f} % statutory, "
+            f"{self.unjudged * 100:.0f} % not judged ({self.distance_mi:g} mi)"
+        )
+
+
+@dataclass(frozen=True)
 class CheckTrip:
     """One trip of the check: what readers use, typed, and its whole JSON object."""
 
@@ -148,6 +203,11 @@ class CheckTrip:
     def to_json(self) -> dict[str, Any]:
         """The trip's JSON object as the check wrote it (docs/rules.md)."""
         return self.doc
+
+    @property
+    def road_judged(self) -> RoadJudged | None:
+        """The trip's shares judged on posted and statutory limits (None: not given)."""
+        return RoadJudged.from_json(self.doc.get("road_judged"))
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[
         "road_max_posted_mph",
         unverified_reason="the class's road posted-limit rule is unknown",
     )
-    statute, by_statute = _statutory(found, roads, road, clean & np.isnan(lim))
+    statute, by_statute, statute_low = _statutory(found, roads, road, clean & np.isnan(lim))
     found.emit(
         clean & ~cap_unknown & np.isfinite(cap_num) & np.isnan(lim) & np.isnan(by_statute),
         "road_max_posted",
@@ -82,11 +82,23 @@ def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[
         unverified_reason="road has no usable maxspeed in OpenStreetMap, and keilog has no "
         "statutory limit of this state for this road type",
     )
+    # A statute's limit for an unposted road may be a range (e.g. 35 mph inside city
+    # limits, 55 outside): a class allowed on roads up to its top keeps to it, one whose
+    # highest road limit is below its bottom breaks it, and anything between is unknown.
+    unposted = clean & np.isnan(lim) & ~np.isnan(by_statute)
+    finite_cap = ~cap_unknown & np.isfinite(cap_num)
+    between = unposted & finite_cap & (statute_low <= cap_num) & (cap_num < by_statute)
+    found.emit(
+        between,
+        "road_max_posted",
+        "road_max_posted_mph",
+        unverified_reason=lambda run: _between_reason(statute[run.first], cap_num[run.first]),
+    )
     posted: BOOL = clean & ~np.isnan(lim)
-    statutory: BOOL = clean & np.isnan(lim) & ~np.isnan(by_statute)
+    statutory: BOOL = unposted & ~between
     over = clean & ~np.isnan(lim) & (lim > cap_num)
     _candidates(found, roads, over, "road_max_posted", "road_max_posted_mph", road, lim, cap_num)
-    over_statute = statutory & (by_statute > cap_num)
+    over_statute = unposted & finite_cap & (statute_low > cap_num)
     _candidates(
         found,
         roads,
@@ -94,7 +106,7 @@ def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[
         "road_max_posted",
         "road_max_posted_mph",
         road,
-        by_statute,
+        statute_low,
         cap_num,
         statute=statute,
     )
@@ -131,20 +143,30 @@ def road_rules(found: Findings, active: BOOL, roads: RoadIndex | None) -> tuple[
 
 def _statutory(
     found: Findings, roads: RoadIndex, road: I64, unposted: BOOL
-) -> tuple[list[StatutoryLimit | None], F64]:
-    """The statutory limit of each unposted fix's state for its road type (NaN: none)."""
+) -> tuple[list[StatutoryLimit | None], F64, F64]:
+    """The statutory limit of each unposted fix's state for its road type: the limit,
+    its highest and its lowest value in mph (NaN: none)."""
     c = found.ctx
     n = len(road)
     limits: list[StatutoryLimit | None] = [None] * n
     mph = np.full(n, np.nan)
+    low = np.full(n, np.nan)
     for i in np.flatnonzero(unposted):
         code = str(c.state[i])
         if not code or code not in c.book:
             continue
         s = c.book[code].statutory_limit(roads.roads[road[i]].highway)
         if s is not None:
-            limits[i], mph[i] = s, s.mph
-    return limits, mph
+            limits[i], mph[i], low[i] = s, s.mph, s.lowest_mph
+    return limits, mph, low
+
+
+def _between_reason(s: StatutoryLimit | None, cap: float) -> str:
+    assert s is not None  # only fixes with a statutory limit are between
+    return (
+        f"road has no usable maxspeed in OpenStreetMap; {s.source_label} sets {s.text} for "
+        f"such a road ({s.where}), and the class may use roads posted up to {cap:g} mph"
+    )
 
 
 def _candidates(
@@ -186,6 +208,7 @@ def _candidates(
                 road_limit_source={
                     "cite": s.source_label,
                     "where": s.where,
+                    "range_mph": [s.lowest_mph, s.mph],
                     "source_date": s.source_date,
                     "urls": [x.url for x in s.sources if x.url],
                 },
