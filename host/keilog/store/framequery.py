@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -32,6 +33,7 @@ import sqlite_utils
 from keilog.errors import StoreError
 from keilog.store.frames import (
     BLOCK_SPAN_S,
+    SKIP_IDS_SQL,
     FRAME_COLUMNS,
     FrameQuery,
     StoredFrames,
@@ -62,9 +64,13 @@ def parse_utc(text: str) -> float:
     carries an offset such as ``+09:00`` or ``Z``)."""
     text = text.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise StoreError(f"{text!r} is not a time; give ISO 8601 or Unix seconds")
+        return seconds
     try:
         when = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
@@ -273,8 +279,10 @@ _UNPACK = (
     "b.data)) f"
 )
 
+_UTC = "strftime('%Y-%m-%d %H:%M:%f', json_extract(f.value, '$[3]'), 'unixepoch') as utc"
+
 FRAMES_OF_ID_SQL = f"""
-select datetime(json_extract(f.value, '$[3]'), 'unixepoch', 'subsec') as utc,
+select {_UTC},
   {_SELECT_FRAME}
 from frame_blocks b, {_UNPACK}
 where b.arbitration_id = keilog_id(:id)
@@ -284,5 +292,18 @@ where b.arbitration_id = keilog_id(:id)
 order by frame
 """
 """The raw frames of one identifier between two times (``:id``: 0x1D0 or 464;
-``:start``, ``:end``: ISO 8601, UTC unless with an offset, or Unix seconds): blocks
-found through the index ``frame_blocks_id_time``, as block_sql finds them."""
+``:start``, ``:end``: ISO 8601, UTC unless with an offset, or Unix seconds): the
+blocks found through the index ``frame_blocks_id_time``, as block_sql finds them."""
+
+FRAMES_BETWEEN_SQL = f"""
+{SKIP_IDS_SQL.strip()}
+select {_UTC},
+  {_SELECT_FRAME}
+from frame_blocks b, {_UNPACK}
+where b.arbitration_id in (select arb from skip_ids)
+  and b.t_start between keilog_utc(:start) - {BLOCK_SPAN_S!r} and keilog_utc(:end)
+  and b.t_end >= keilog_utc(:start)
+  and json_extract(f.value, '$[3]') between keilog_utc(:start) and keilog_utc(:end)
+order by frame
+"""
+"""Every raw frame between two times, through the same index (one range per identifier)."""
