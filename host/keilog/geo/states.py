@@ -291,52 +291,59 @@ class StateIndex:
         distance: npt.NDArray[np.float64],
         fallback: npt.NDArray[np.bool_],
     ) -> None:
-        # Cheap first pass: drop points with no state within the radius (in degrees,
-        # generous in longitude), using the prepared polygons.
-        d = self._degrees(WATER_FALLBACK_M, y[todo])
+        # Every step depends on the point alone, never on which other points are looked
+        # up with it, so a batch gives exactly the answers of one-point lookups:
+        # - which states are measured: those within the reach in degrees (generous, so
+        #   it covers the metric disk; only the metric distance below decides);
+        # - the metric frame: a local equirectangular one per band of latitude (the scale
+        #   changes by under 2 % across a band at 60 degrees north);
+        # - the state is clipped to a rectangle holding every measured point's disk of
+        #   the reach, so the distance to the clipped piece is the distance to the state
+        #   whenever it is within the reach. The reach includes NEAR_BORDER_M, so a second
+        #   state that makes the point near_border is always measured.
+        reach = WATER_FALLBACK_M + NEAR_BORDER_M
+        d = self._degrees(reach * 1.02, y[todo])
         pts = shapely.points(x[todo], y[todo])
-        candidate = np.zeros(len(todo), dtype=bool)
+        candidate = np.zeros((len(todo), len(self.codes)), dtype=bool)
         for k, (x0, y0, x1, y1) in enumerate(self.bounds):
-            m = ~candidate & (x[todo] >= x0 - d) & (x[todo] <= x1 + d)
+            m = (x[todo] >= x0 - d) & (x[todo] <= x1 + d)
             m &= (y[todo] >= y0 - d) & (y[todo] <= y1 + d)
             if m.any():
-                candidate[np.flatnonzero(m)[shapely.dwithin(self.polygons[k], pts[m], d[m])]] = True
-        todo = todo[candidate]
+                candidate[np.flatnonzero(m), k] = shapely.dwithin(self.polygons[k], pts[m], d[m])
+        keep = candidate.any(axis=1)
+        todo, candidate = todo[keep], candidate[keep]
         if not len(todo):
             return
-        best = np.full((len(todo), 2), np.inf)  # nearest and second-nearest distance (m)
-        best_k = np.full(len(todo), -1, dtype=np.int64)
-        # Metric distances in a local equirectangular frame per band of latitude (the
-        # scale changes by under 2 % across a band at 60 degrees north).
+        dist = np.full(candidate.shape, np.inf)  # metres to each measured state
         band = np.floor(y[todo] / _BAND_DEG).astype(np.int64)
         for b in np.unique(band):
-            m = np.flatnonzero(band == b)
+            in_band = band == b
             coslat = max(math.cos(math.radians((b + 0.5) * _BAND_DEG)), 0.05)
-            dy = WATER_FALLBACK_M / M_PER_DEG
-            dx = dy / coslat
-            bx0, bx1 = x[todo[m]].min() - dx, x[todo[m]].max() + dx
-            by0, by1 = y[todo[m]].min() - dy, y[todo[m]].max() + dy
             scale = np.array([M_PER_DEG * coslat, M_PER_DEG])
-            local_pts = shapely.points(np.stack([x[todo[m]], y[todo[m]]], axis=1) * scale)
-            for k, (x0, y0, x1, y1) in enumerate(self.bounds):
-                if x1 < bx0 or x0 > bx1 or y1 < by0 or y0 > by1:
-                    continue
-                piece = shapely.clip_by_rect(self.polygons[k], bx0, by0, bx1, by1)
+            dy = reach * 1.001 / M_PER_DEG
+            dx = dy / coslat
+            for k in np.flatnonzero(candidate[in_band].any(axis=0)):
+                m = np.flatnonzero(in_band & candidate[:, k])
+                px, py = x[todo[m]], y[todo[m]]
+                piece = shapely.clip_by_rect(
+                    self.polygons[k], px.min() - dx, py.min() - dy, px.max() + dx, py.max() + dy
+                )
                 if piece.is_empty:
                     continue
-                dist = shapely.distance(
-                    shapely.transform(piece, lambda c, s=scale: c * s), local_pts
+                local = shapely.transform(piece, lambda c, s=scale: c * s)
+                dist[m, k] = shapely.distance(
+                    local, shapely.points(np.stack([px, py], axis=1) * scale)
                 )
-                first = dist < best[m, 0]
-                best[m, 1] = np.where(first, best[m, 0], np.minimum(best[m, 1], dist))
-                best[m, 0] = np.where(first, dist, best[m, 0])
-                best_k[m] = np.where(first, k, best_k[m])
-        ok = best[:, 0] <= WATER_FALLBACK_M
+        # The nearest state (the first in code order on a tie) and the second distance.
+        best_k = np.argmin(dist, axis=1)
+        best = np.take_along_axis(dist, best_k[:, None], axis=1)[:, 0]
+        second = np.partition(dist, 1, axis=1)[:, 1] if dist.shape[1] > 1 else np.inf
+        ok = best <= WATER_FALLBACK_M
         sel = todo[ok]
         idx[sel] = best_k[ok]
-        distance[sel] = best[ok, 0]
+        distance[sel] = best[ok]
         fallback[sel] = True
-        near[sel] = best[ok, 1] <= best[ok, 0] + NEAR_BORDER_M
+        near[sel] = (second <= best + NEAR_BORDER_M)[ok]
 
 
 @functools.lru_cache(maxsize=1)
