@@ -152,6 +152,7 @@ class StateIndex:
         shapely.prepare(self.boundaries)
         self.bounds = shapely.bounds(polygons)  # (n, 4): xmin, ymin, xmax, ymax
         self._cores: dict[int, Any] = {}
+        self._tiles: dict[tuple[int, int, int], Any] = {}
 
     @classmethod
     def load(cls, path: Path = DATA_FILE, countries: Path | None = COUNTRIES_FILE) -> StateIndex:
@@ -281,6 +282,14 @@ class StateIndex:
             self._cores[k] = core
         return self._cores[k]
 
+    def _tile_piece(self, k: int, tx: int, ty: int) -> Any:
+        """State k within the 1-degree tile whose south-west corner is (tx, ty) (cached:
+        clipping a big state is the slow part)."""
+        key = (k, tx, ty)
+        if key not in self._tiles:
+            self._tiles[key] = shapely.clip_by_rect(self.polygons[k], tx, ty, tx + 1, ty + 1)
+        return self._tiles[key]
+
     def _water_fallback(
         self,
         x: npt.NDArray[np.float64],
@@ -292,15 +301,15 @@ class StateIndex:
         fallback: npt.NDArray[np.bool_],
     ) -> None:
         # Every step depends on the point alone, never on which other points are looked
-        # up with it, so a batch gives exactly the answers of one-point lookups:
+        # up with it, so a batch gives bit for bit the answers of one-point lookups:
         # - which states are measured: those within the reach in degrees (generous, so
         #   it covers the metric disk; only the metric distance below decides);
         # - the metric frame: a local equirectangular one per band of latitude (the scale
         #   changes by under 2 % across a band at 60 degrees north);
-        # - the state is clipped to a rectangle holding every measured point's disk of
-        #   the reach, so the distance to the clipped piece is the distance to the state
-        #   whenever it is within the reach. The reach includes NEAR_BORDER_M, so a second
-        #   state that makes the point near_border is always measured.
+        # - what is measured: the pieces of the state in the fixed 1-degree tiles that
+        #   the point's disk of the reach touches, so the nearest distance is the
+        #   distance to the state whenever it is within the reach. The reach includes
+        #   NEAR_BORDER_M, so a second state that makes the point near_border is measured.
         reach = WATER_FALLBACK_M + NEAR_BORDER_M
         d = self._degrees(reach * 1.02, y[todo])
         pts = shapely.points(x[todo], y[todo])
@@ -314,26 +323,48 @@ class StateIndex:
         todo, candidate = todo[keep], candidate[keep]
         if not len(todo):
             return
+        px, py = x[todo], y[todo]
+        band = np.floor(py / _BAND_DEG).astype(np.int64)
+        coslat = np.maximum(np.cos(np.radians((band + 0.5) * _BAND_DEG)), 0.05)
+        dy = reach * 1.001 / M_PER_DEG
+        dx = dy / coslat
+        # (point, state, tile) triples: every tile of the point's disk, for each state.
+        pt, k = np.nonzero(candidate)
+        tx0 = np.floor(px[pt] - dx[pt]).astype(np.int64)
+        tx1 = np.floor(px[pt] + dx[pt]).astype(np.int64)
+        ty0 = np.floor(py[pt] - dy).astype(np.int64)
+        ty1 = np.floor(py[pt] + dy).astype(np.int64)
+        wide, tall = tx1 - tx0 + 1, ty1 - ty0 + 1
+        many = wide * tall
+        rep = np.repeat(np.arange(len(pt)), many)
+        step = np.arange(len(rep)) - np.repeat(np.cumsum(many) - many, many)
+        pt, k = pt[rep], k[rep]
+        tx = tx0[rep] + step % wide[rep]
+        ty = ty0[rep] + step // wide[rep]
+        # One metric piece per (state, tile, band); one vectorised distance for all.
+        # Packed (state, tile x, tile y, band) key; tiles and bands cover -180..180, -90..90.
+        key = ((k * 400 + tx + 200) * 200 + ty + 100) * 400 + band[pt] + 200
+        packed, which = np.unique(key, return_inverse=True)
+        groups = np.stack(
+            [packed // 32_000_000, packed // 80_000 % 400 - 200, packed // 400 % 200 - 100,
+             packed % 400 - 200],
+            axis=1,
+        )
+        pieces = np.array(
+            [self._tile_piece(int(g[0]), int(g[1]), int(g[2])) for g in groups], dtype=object
+        )
+        scale = np.stack(
+            [M_PER_DEG * np.maximum(np.cos(np.radians((groups[:, 3] + 0.5) * _BAND_DEG)), 0.05),
+             np.full(len(groups), M_PER_DEG)],
+            axis=1,
+        )
+        _, owner = shapely.get_coordinates(pieces, return_index=True)
+        local = shapely.transform(pieces, lambda c: c * scale[owner])
+        where_pt = np.stack([px, py], axis=1)[pt] * scale[which.ravel()]
+        far = shapely.distance(local[which.ravel()], shapely.points(where_pt))
+        far = np.where(np.isnan(far), np.inf, far)
         dist = np.full(candidate.shape, np.inf)  # metres to each measured state
-        band = np.floor(y[todo] / _BAND_DEG).astype(np.int64)
-        for b in np.unique(band):
-            in_band = band == b
-            coslat = max(math.cos(math.radians((b + 0.5) * _BAND_DEG)), 0.05)
-            scale = np.array([M_PER_DEG * coslat, M_PER_DEG])
-            dy = reach * 1.001 / M_PER_DEG
-            dx = dy / coslat
-            for k in np.flatnonzero(candidate[in_band].any(axis=0)):
-                m = np.flatnonzero(in_band & candidate[:, k])
-                px, py = x[todo[m]], y[todo[m]]
-                piece = shapely.clip_by_rect(
-                    self.polygons[k], px.min() - dx, py.min() - dy, px.max() + dx, py.max() + dy
-                )
-                if piece.is_empty:
-                    continue
-                local = shapely.transform(piece, lambda c, s=scale: c * s)
-                dist[m, k] = shapely.distance(
-                    local, shapely.points(np.stack([px, py], axis=1) * scale)
-                )
+        np.minimum.at(dist, (pt, k), far)
         # The nearest state (the first in code order on a tie) and the second distance.
         best_k = np.argmin(dist, axis=1)
         best = np.take_along_axis(dist, best_k[:, None], axis=1)[:, 0]
