@@ -57,9 +57,11 @@ def where_command(
         if lat is not None:
             raise click.UsageError("give either LAT LON or --file, not both")
         from keilog.geo.batch import where_file
+        from keilog.geo.grid import WhereGrid
 
         name = str(getattr(points_file, "name", "<stdin>"))
-        out = where_file(points_file.read(), name, load_states(), "jsonl" if nl else "csv")
+        fmt = "jsonl" if nl else "csv"
+        out = where_file(points_file.read(), name, load_states(), fmt, WhereGrid.load())
         stdout = click.get_binary_stream("stdout")
         stdout.write(out)
         stdout.flush()
