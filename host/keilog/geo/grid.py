@@ -45,6 +45,7 @@ from keilog.geo.states import (
     NEAR_BORDER_M,
     WATER_FALLBACK_M,
     StateIndex,
+    Where,
     WhereArrays,
 )
 
@@ -210,6 +211,16 @@ class Answers:
     # confidence, method, near_border ("" for None)
     distance_m: npt.NDArray[np.float64]
     fallback: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+    def __getitem__(self, i: int) -> Where:
+        state, country, territory, conf, method, near = self.table[self.code[i]]
+        distance = float(self.distance_m[i]) if method == "nearest" else 0.0 if state else None
+        return Where(
+            state or None, conf or None, method, near, distance, country or None, territory or None
+        )
 
 
 def _answer_of(w: WhereArrays, i: int) -> tuple[str, str, str, str, str, bool]:
