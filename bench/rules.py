@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import keilog
-
 import numpy as np
 import shapely
 from keilog.geo import load_states

@@ -210,7 +210,8 @@ def _tails(a: Answers, texts: list[bytes], distance_text: bytes) -> list[bytes]:
     tails = np.array(texts, dtype=object)[a.code]
     for i in np.flatnonzero(a.fallback).tolist():
         tails[i] = texts[a.code[i]].replace(b"\x00", distance_text % a.distance_m[i])
-    return tails.tolist()  # type: ignore[no-any-return]
+    out: list[bytes] = tails.tolist()
+    return out
 
 
 def write_csv(table: PointsTable, a: Answers) -> bytes:
@@ -253,7 +254,7 @@ def write_jsonl(table: PointsTable, a: Answers) -> bytes:
         coords = table.body.replace(b",", b', "lon": ').split(b"\n")
     else:
         coords = [
-            b"%r, \"lon\": %r" % (a, o)
+            b'%r, "lon": %r' % (a, o)
             for a, o in zip(table.lat.tolist(), table.lon.tolist(), strict=True)
         ]
     parts: list[bytes] = [b'{"lat": '] * (3 * len(coords))

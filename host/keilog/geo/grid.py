@@ -65,7 +65,9 @@ def source_digest(states: Path = DATA_FILE, countries: Path = COUNTRIES_FILE) ->
     h = hashlib.sha256()
     for path in (states, countries):
         h.update(path.read_bytes())
-    h.update(json.dumps([FORMAT, COARSE, FINE, NEAR_BORDER_M, WATER_FALLBACK_M, M_PER_DEG]).encode())
+    h.update(
+        json.dumps([FORMAT, COARSE, FINE, NEAR_BORDER_M, WATER_FALLBACK_M, M_PER_DEG]).encode()
+    )
     return h.hexdigest()
 
 
@@ -153,9 +155,14 @@ def build_grid(index: StateIndex, digest: str) -> dict[str, Any]:
     by0 = (y0[split][:, None] + fy[None, :] * step).ravel()
     fine = classify_cells(index, bx0, by0, bx0 + step, by0 + step)
     coarse[split] = -1 - np.arange(len(split))
-    meta = {"format": FORMAT, "coarse": COARSE, "fine": FINE, "digest": digest,
-            "states": list(index.codes), "countries": list(index.countries.codes)
-            if index.countries is not None else []}
+    meta = {
+        "format": FORMAT,
+        "coarse": COARSE,
+        "fine": FINE,
+        "digest": digest,
+        "states": list(index.codes),
+        "countries": list(index.countries.codes) if index.countries is not None else [],
+    }
     return {
         "coarse": coarse.reshape(ny, nx).astype(np.int32),
         "blocks": fine.reshape(len(split), FINE, FINE).astype(np.uint16),
@@ -271,8 +278,14 @@ def lookup_answers(
         w = index.lookup(lat[exact], lon[exact])
         # Few distinct answers: one table entry per distinct answer.
         key = np.char.add(np.char.add(w.state, w.country), w.territory)
-        kinds = np.array([f"{a}|{int(f)}|{int(nb)}" for a, f, nb in zip(
-            key.tolist(), w.fallback.tolist(), w.near_border.tolist(), strict=True)])
+        kinds = np.array(
+            [
+                f"{a}|{int(f)}|{int(nb)}"
+                for a, f, nb in zip(
+                    key.tolist(), w.fallback.tolist(), w.near_border.tolist(), strict=True
+                )
+            ]
+        )
         uniq, first, inverse = np.unique(kinds, return_index=True, return_inverse=True)
         del uniq
         code[exact] = len(table) + inverse

@@ -329,7 +329,7 @@ class StateIndex:
         dy = reach * 1.001 / M_PER_DEG
         dx = dy / coslat
         # (point, state, tile) triples: every tile of the point's disk, for each state.
-        pt, k = np.nonzero(candidate)
+        pt, st = np.nonzero(candidate)
         tx0 = np.floor(px[pt] - dx[pt]).astype(np.int64)
         tx1 = np.floor(px[pt] + dx[pt]).astype(np.int64)
         ty0 = np.floor(py[pt] - dy).astype(np.int64)
@@ -338,24 +338,30 @@ class StateIndex:
         many = wide * tall
         rep = np.repeat(np.arange(len(pt)), many)
         step = np.arange(len(rep)) - np.repeat(np.cumsum(many) - many, many)
-        pt, k = pt[rep], k[rep]
+        pt, st = pt[rep], st[rep]
         tx = tx0[rep] + step % wide[rep]
         ty = ty0[rep] + step // wide[rep]
         # One metric piece per (state, tile, band); one vectorised distance for all.
         # Packed (state, tile x, tile y, band) key; tiles and bands cover -180..180, -90..90.
-        key = ((k * 400 + tx + 200) * 200 + ty + 100) * 400 + band[pt] + 200
+        key = ((st * 400 + tx + 200) * 200 + ty + 100) * 400 + band[pt] + 200
         packed, which = np.unique(key, return_inverse=True)
         groups = np.stack(
-            [packed // 32_000_000, packed // 80_000 % 400 - 200, packed // 400 % 200 - 100,
-             packed % 400 - 200],
+            [
+                packed // 32_000_000,
+                packed // 80_000 % 400 - 200,
+                packed // 400 % 200 - 100,
+                packed % 400 - 200,
+            ],
             axis=1,
         )
         pieces = np.array(
             [self._tile_piece(int(g[0]), int(g[1]), int(g[2])) for g in groups], dtype=object
         )
         scale = np.stack(
-            [M_PER_DEG * np.maximum(np.cos(np.radians((groups[:, 3] + 0.5) * _BAND_DEG)), 0.05),
-             np.full(len(groups), M_PER_DEG)],
+            [
+                M_PER_DEG * np.maximum(np.cos(np.radians((groups[:, 3] + 0.5) * _BAND_DEG)), 0.05),
+                np.full(len(groups), M_PER_DEG),
+            ],
             axis=1,
         )
         _, owner = shapely.get_coordinates(pieces, return_index=True)
@@ -364,7 +370,7 @@ class StateIndex:
         far = shapely.distance(local[which.ravel()], shapely.points(where_pt))
         far = np.where(np.isnan(far), np.inf, far)
         dist = np.full(candidate.shape, np.inf)  # metres to each measured state
-        np.minimum.at(dist, (pt, k), far)
+        np.minimum.at(dist, (pt, st), far)
         # The nearest state (the first in code order on a tie) and the second distance.
         best_k = np.argmin(dist, axis=1)
         best = np.take_along_axis(dist, best_k[:, None], axis=1)[:, 0]
