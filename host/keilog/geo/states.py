@@ -277,7 +277,10 @@ class StateIndex:
         if k not in self._cores:
             worst_lat = max(abs(self.bounds[k][1]), abs(self.bounds[k][3]))
             d = float(self._degrees(NEAR_BORDER_M, np.array([worst_lat]))[0])
-            core = shapely.buffer(self.polygons[k], -d, quad_segs=2)
+            # Two segments per quarter circle: the chords of the arcs around concave
+            # corners lie inside the arcs, so the shrink is by d / cos(22.5 degrees) to
+            # keep every point of the core at least d from the boundary.
+            core = shapely.buffer(self.polygons[k], -d / math.cos(math.pi / 8), quad_segs=2)
             shapely.prepare(core)
             self._cores[k] = core
         return self._cores[k]
