@@ -22,6 +22,7 @@ from keilog.decode import dbc
 from keilog.logformat.reader import read_segment
 from keilog.sim import run as sim_run
 from keilog.sim import scenario as sim_scenario
+from keilog.store.frames import frame_count
 from keilog.unixport import harness
 
 Status = Callable[[str], None]
@@ -193,7 +194,14 @@ def run_demo(
         fixes_logged += sum(1 for r in seg.records if type(r).__name__ == "GpsFix")
         inputs_logged += sum(1 for r in seg.records if type(r).__name__ == "InputFrame")
     db = store.open_db(db_path)
-    rows = {name: db.table(name).count for name in db.table_names()}
+    # Rows as the tables hold them for a reader: raw frames (packed in frame_blocks)
+    # counted one by one, decoded messages by their msg_ views.
+    rows = {
+        name: db[name].count
+        for name in [*db.table_names(), *db.view_names()]
+        if not name.startswith("sig_") and name not in ("frame_blocks", "clock_pieces")
+    }
+    rows["frames"] = frame_count(db.conn)
 
     roads_path = None
     if sc.roads is not None:

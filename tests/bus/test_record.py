@@ -13,12 +13,14 @@ from keilog.bus import record
 from keilog.cli import cli
 from keilog.decode import open_log
 from keilog.logformat import reader
+from keilog.store.frames import temp_frames
 
 from tests.bus.conftest import key, sample_frames, send_when_listening
 
 
 def _stored(db_path) -> list[tuple[int, bool, bool, int, bytes]]:
     db = store.open_db(db_path)
+    temp_frames(db.conn)  # raw frames are packed (keilog.store.frames): unpacked for SQL
     rows = db.execute(
         "select arbitration_id, is_extended, is_remote, dlc, data from frames order by id"
     ).fetchall()

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from keilog import store
 from keilog.cli import cli
 from keilog.roads import build_roads
+from keilog.store.frames import frame_count
 
 from tests.conftest import DATA
 from tests.roads.osm_testdata import GAINESVILLE, NETWORK, write_osm
@@ -96,7 +97,7 @@ def test_a_failure_after_a_stored_file_keeps_what_was_stored(tmp_path):
     assert result.exit_code == 1
     assert "junk.KLG: not a keilog log segment" in result.stderr
     assert "k.db" in left
-    assert store.open_db(db).table("frames").count == 6  # segment_mixed.klg's frames
+    assert frame_count(store.open_db(db).conn) == 6  # segment_mixed.klg's frames
 
 
 def test_deploy_to_a_missing_port_is_one_line(tmp_path):

@@ -22,6 +22,7 @@ from keilog import paths, store
 from keilog.decode import Decoder, dbc
 from keilog.decode.frames import FrameBuilder
 from keilog.errors import DbcError
+from keilog.store.frames import temp_frames
 from keilog.store.names import quote, stored_names
 
 FRAMES = FrameBuilder(None).extend(
@@ -137,6 +138,7 @@ def test_fuzz_any_names_are_stored_by_the_rule(tmp_path_factory, messages, signa
         assert columns == [names.column(msg.name, s.name) for s in msg.signals]
         rows = db.execute(f"select * from {quote(table)}").fetchall()
         assert len(rows) == 5
+        temp_frames(db.conn)
         for row in rows:
             frame = db.execute("select data from frames where id = ?", [row[0]]).fetchone()[0]
             assert list(row[5:]) == list(msg.decode(bytes(frame), decode_choices=False).values())

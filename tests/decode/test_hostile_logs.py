@@ -22,6 +22,7 @@ from keilog.cli.main import cli
 from keilog.decode.logs import open_log
 from keilog.errors import DamagedFileError, KeilogError, LogFormatError
 from keilog.logformat.reader import BLOCK_SIZE
+from keilog.store.frames import frame_count
 
 from tests.conftest import DATA
 
@@ -64,7 +65,7 @@ def frames_in(db_path: Path) -> int:
     """Frames stored; a database that a refused first import never kept has none."""
     if not db_path.exists():
         return 0
-    return int(sqlite_utils.Database(db_path).execute("select count(*) from frames").fetchone()[0])
+    return frame_count(sqlite_utils.Database(db_path).conn)
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)

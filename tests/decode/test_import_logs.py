@@ -13,6 +13,7 @@ from keilog.cli import cli
 from keilog.errors import StoreError
 from keilog.logformat.reader import iter_frames, read_segment
 from keilog.paths import keicar_dbc
+from keilog.store.frames import frame_count, temp_frames
 
 from tests.decode.decode_helpers import keicar_drive
 
@@ -47,6 +48,7 @@ def test_other_loggers_logs_import_with_raw_frames_and_decoded_tables(
         [result.sha256],
     ).fetchone()
     assert device == f"{suffix} log"
+    temp_frames(db.conn)
     frames = list(db.query("select arbitration_id, data from frames order by id"))
     assert [(f["arbitration_id"], f["data"]) for f in frames] == [
         (m.arbitration_id, bytes(m.data)) for m in drive
@@ -67,7 +69,7 @@ def test_importing_the_same_log_again_changes_nothing(
     store.import_files(tmp_path / "k.db", [log], DB)
     [again] = store.import_files(tmp_path / "k.db", [log], DB)
     assert again.status == "already imported"
-    assert store.open_db(tmp_path / "k.db")["frames"].count == len(drive)
+    assert frame_count(store.open_db(tmp_path / "k.db").conn) == len(drive)
 
 
 def test_a_failed_log_import_leaves_nothing_behind(
@@ -81,7 +83,7 @@ def test_a_failed_log_import_leaves_nothing_behind(
     )
     with pytest.raises(StoreError, match=r"drive\.log: import failed and nothing of this log"):
         store.import_files(tmp_path / "k.db", [log], DB)
-    assert db["frames"].count == 0
+    assert frame_count(db.conn) == 0
     assert not db["msg_VEHICLE_SPEED"].exists() or db["msg_VEHICLE_SPEED"].count == 0
 
 
@@ -107,8 +109,12 @@ def test_segment_import_decodes_like_cantools(tmp_path: Path) -> None:
 def test_integer_signals_get_integer_columns(tmp_path: Path) -> None:
     store.import_files(tmp_path / "k.db", [SEGMENT], DB)
     db = store.open_db(tmp_path / "k.db")
-    columns = db["msg_VEHICLE_SPEED"].columns_dict
-    assert (columns["COUNTER"], columns["VEHICLE_SPEED"]) == (int, float)
+    # Stored: integers, VEHICLE_SPEED (scale 0.01) as its raw number; read through the
+    # view msg_VEHICLE_SPEED: the integer counter and the physical float.
+    columns = db["sig_VEHICLE_SPEED"].columns_dict
+    assert (columns["COUNTER"], columns["VEHICLE_SPEED"]) == (int, int)
+    [speed] = db.execute("select VEHICLE_SPEED from msg_VEHICLE_SPEED").fetchone()
+    assert speed == 8721 * 0.01  # raw * scale, in float64 as cantools computes it
 
 
 def test_cli_import_accepts_a_candump_log(tmp_path: Path, drive: list[can.Message]) -> None:

@@ -13,6 +13,7 @@ import pytest
 from keilog import paths, store
 from keilog.decode import dbc
 from keilog.demo import builtin_messages
+from keilog.store.frames import temp_frames
 from keilog.unixport import harness
 
 
@@ -46,6 +47,7 @@ def test_every_frame_sent_is_stored_in_order(logged):
     assert run.frames_sent == len(sent)
     assert [r.damage for r in results] == [[] for _ in results]
     db = store.open_db(db_path)
+    temp_frames(db.conn)
     rows = list(
         db.query(
             "select timestamp, mono_us, arbitration_id, is_extended, is_remote, dlc, data "

@@ -14,6 +14,7 @@ from keilog import store
 from keilog.cli import cli
 from keilog.export import ExportError, export
 from keilog.export.archive import MANIFEST
+from keilog.store.frames import temp_frames
 
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (keilog[parquet]) is missing")
 duckdb = pytest.importorskip("duckdb", reason="duckdb (keilog[fleet]) is missing")
@@ -28,7 +29,9 @@ def archived(florida, tmp_path_factory):
 
 
 def rows(db, sql: str) -> list[tuple]:
-    return list(store.open_db(db).execute(sql).fetchall())
+    conn = store.open_db(db)
+    temp_frames(conn.conn)  # schema 3 packs raw frames: unpack them for plain SQL
+    return list(conn.execute(sql).fetchall())
 
 
 def query(sql: str) -> list[tuple]:

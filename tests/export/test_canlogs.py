@@ -13,6 +13,7 @@ from keilog import store
 from keilog.cli import cli
 from keilog.export import ExportError, ExportProgress, export
 from keilog.paths import keicar_dbc
+from keilog.store.frames import temp_frames
 
 from tests.conftest import DATA
 
@@ -29,6 +30,7 @@ T0 = 1_780_322_400.0  # 2026-06-01T14:00:00Z
 
 def frames(db_path: Path) -> list[tuple]:
     db = store.open_db(db_path)
+    temp_frames(db.conn)
     return db.execute(f"select timestamp, {COLUMNS} from frames order by id").fetchall()
 
 

@@ -24,6 +24,7 @@ from keilog.decode import dbc
 from keilog.export.run import FORMATS, MAP_SUFFIXES, export
 from keilog.report import serve as srv
 from keilog.report import write_report
+from keilog.store.frames import temp_frames
 from keilog.store.names import quote, stored_names
 
 from tests.report.htmlquery import Page
@@ -92,10 +93,11 @@ def test_every_name_is_stored_under_its_rule_and_nothing_is_forged(hostile) -> N
     _kcd, _log, db_path, (can_db, result) = hostile
     assert result.decoded == 4 * N
     db = sqlite_utils.Database(db_path)
-    msg_tables = sorted(t for t in db.table_names() if t.startswith("msg_"))
+    msg_tables = sorted(t for t in db.view_names() if t.startswith("msg_"))
     assert msg_tables == sorted(TABLES.values())
     assert [c.name for c in db[TABLES["ENGINE"]].columns] == ENGINE_COLUMNS
     assert [c.name for c in db["msg_Engine"].columns][5:] == ["rpm", "RPM_2"]
+    temp_frames(db.conn)
     frame_ids = {r[0] for r in db.execute("select id from frames")}
     for message, table in TABLES.items():
         rows = db.execute(f"select * from {quote(table)} order by frame_id").fetchall()

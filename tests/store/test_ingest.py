@@ -10,6 +10,7 @@ from keilog import paths, store
 from keilog.decode import dbc
 from keilog.errors import StoreError
 from keilog.store.decoded import NAN_TEXT, _column
+from keilog.store.frames import temp_frames
 from keilog.store.schema import ensure_message_table
 
 from tests.conftest import DATA
@@ -37,6 +38,7 @@ def test_import_stores_every_record_kind(tmp_path):
 def test_timestamps_come_from_gps_time(tmp_path):
     store.import_files(tmp_path / "k.db", [MIXED])
     db = store.open_db(tmp_path / "k.db")
+    temp_frames(db.conn)
     first = next(db.query("select timestamp, mono_us from frames order by mono_us limit 1"))
     # The vector's timed GPS fix: mono 3221348290 us = 2026-06-01T14:01:00Z (1780322460).
     assert first["timestamp"] == pytest.approx(1780322460 + (2000000 - 3221348290) / 1e6)
@@ -51,7 +53,7 @@ def test_import_is_atomic_per_segment(tmp_path):
     )
     with pytest.raises(StoreError, match=r"segment_mixed\.klg: import failed and nothing"):
         store.import_files(tmp_path / "k.db", [MIXED])
-    for table in ("frames", "gps_fixes", "events", "clock_anchors", "segments"):
+    for table in ("frame_blocks", "gps_fixes", "events", "clock_anchors", "segments"):
         assert db[table].count == 0, table
 
 

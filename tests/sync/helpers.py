@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlite_utils
+from keilog.store.frames import temp_frames
 
 
 def db_frames(db: sqlite_utils.Database | str | Path) -> list[tuple[int, bytes]]:
     """(id, data) of every frame, ordered by segment name, then as imported."""
     d = db if isinstance(db, sqlite_utils.Database) else sqlite_utils.Database(str(db))
+    temp_frames(d.conn)
     rows = d.execute(
         "select f.arbitration_id, f.data from frames f join segments s on f.segment = s.id "
         "order by s.name, f.id"

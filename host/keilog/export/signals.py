@@ -113,7 +113,7 @@ def available(db: sqlite_utils.Database) -> list[tuple[str, str, str]]:
     rows = db.execute(
         "select message, signal, coalesce(unit, '') from signals order by message, signal"
     ).fetchall()
-    tables = set(db.table_names())
+    tables = {*db.table_names(), *db.view_names()}
     return [(m, s, u) for m, s, u in rows if f"msg_{m}" in tables]
 
 
@@ -149,7 +149,7 @@ def read_signals(
     cond = f" where {where.where}" if where.where else ""
     for message in dict.fromkeys(m for m, _, _ in chosen):
         signals = [(s, u) for m, s, u in chosen if m == message]
-        columns = db.table(f"msg_{message}").columns_dict
+        columns = db[f"msg_{message}"].columns_dict
         cols = ", ".join(quote(s) for s, _ in signals if s in columns)
         rows = db.execute(
             f"select timestamp, mono_us, {cols} from {quote(f'msg_{message}')}{cond} "

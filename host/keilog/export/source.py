@@ -1,8 +1,9 @@
 """Which frames an export writes, read from the database a chunk at a time.
 
 The whole database, or one trip (``trips``, docs/database.md): the frames of the trip's
-device and boot (the id ranges of its segments, so no index on ``frames`` is needed),
-within the trip's logger-time window (its UTC window for other loggers' logs).
+device and boot (the frame-number ranges of its segments), within the trip's logger-time
+window (its UTC window for other loggers' logs). Frames are read with
+keilog.store.frames.read_frames, the one reader of the packed raw frames.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sqlite_utils
 from numpy.typing import NDArray
 
 from keilog.errors import KeilogError
+from keilog.store.frames import FrameQuery, StoredFrames, read_frames
 
 CHUNK_FRAMES = 32_768
 
@@ -40,14 +42,24 @@ class Selection:
     trip: int | None = None
     window: tuple[float, float] | None = None  # UTC seconds, for the other tables
 
+    def query(self) -> FrameQuery:
+        """The selection as a query of keilog.store.frames."""
+        if self.where.startswith("mono_us"):
+            return FrameQuery(frames=self.ranges, mono=(self.args[0], self.args[1]))
+        if self.where.startswith("timestamp"):
+            return FrameQuery(frames=self.ranges, start=self.args[0], end=self.args[1])
+        return FrameQuery(frames=self.ranges)
+
 
 def select(db: sqlite_utils.Database, trip: int | None = None) -> Selection:
     """All frames of the database, or those of trip number ``trip``."""
     if trip is None:
-        lo, hi = db.execute("select min(id), max(id) from frames").fetchone()
+        lo, hi, total = db.execute(
+            "select min(first_frame), max(first_frame + frames - 1), coalesce(sum(frames), 0) "
+            "from segments where first_frame is not null and frames > 0"
+        ).fetchone()
         if lo is None:
             return Selection([], estimate=0)
-        total = db.execute("select coalesce(sum(frames), 0) from segments").fetchone()[0]
         return Selection([(int(lo), int(hi))], estimate=int(total))
     found = db.execute(
         'select device_id, boot, mono_start_us, mono_end_us, start, "end" from trips where id = ?',
@@ -100,38 +112,32 @@ class FrameChunk:
 def frame_chunks(
     db: sqlite_utils.Database, sel: Selection, chunk: int = CHUNK_FRAMES
 ) -> Iterator[FrameChunk]:
-    """The selected frames in id order, ``chunk`` at a time."""
-    cols = ", ".join(FRAME_COLUMNS)
-    extra = f" and {sel.where}" if sel.where else ""
-    for lo, hi in sel.ranges:
-        cur = db.conn.execute(
-            f"select {cols} from frames where id between ? and ?{extra} order by id",
-            (lo, hi, *sel.args),
-        )
-        while rows := cur.fetchmany(chunk):
-            yield _chunk(rows)
+    """The selected frames in id order, about ``chunk`` at a time."""
+    if not sel.ranges:
+        return
+    for part in read_frames(db.conn, sel.query(), chunk):
+        yield _chunk(part)
 
 
-def _chunk(rows: list[tuple[Any, ...]]) -> FrameChunk:
-    ts, mono, ids, ext, rtr, err, fd, brs, esi, dlc, data = zip(*rows, strict=True)
-    stamps = np.array([np.nan if t is None else t for t in ts], np.float64)
+def _chunk(part: StoredFrames) -> FrameChunk:
+    b = part.batch
+    stamps = b.timestamp.copy()
     missing = np.isnan(stamps)
     if missing.any():  # no UTC: seconds of the logger's clock, as keilog decode shows them
-        monos = np.array([0 if m is None else m for m in mono], np.float64)
-        stamps[missing] = monos[missing] / 1e6
+        stamps[missing] = part.mono_us[missing] / 1e6
 
-    def flag(values: tuple[int, ...]) -> NDArray[np.bool_]:
-        return np.array(values, np.bool_)
+    def flag(value: NDArray[np.bool_] | None) -> NDArray[np.bool_]:
+        return np.zeros(len(b), np.bool_) if value is None else value
 
     return FrameChunk(
         stamps,
-        np.array(ids, np.uint32),
-        flag(ext),
-        flag(rtr),
-        flag(err),
-        flag(fd),
-        flag(brs),
-        flag(esi),
-        np.array(dlc, np.uint8),
-        [bytes(d) for d in data],
+        b.arbitration_id,
+        b.is_extended,
+        flag(b.is_remote),
+        flag(b.is_error),
+        flag(b.is_fd),
+        flag(b.bitrate_switch),
+        flag(b.error_state_indicator),
+        b.dlc,
+        [b.payload(i) for i in range(len(b))],
     )

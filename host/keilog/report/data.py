@@ -309,7 +309,7 @@ def find_series(db: sqlite_utils.Database, trip: Trip, q: Quantity) -> Series | 
     """The first candidate signal for ``q`` with samples in the trip."""
     where, args = trip_window(trip)
     for table, column, unit in _candidates(db, q):
-        if not db.table(table).exists() or column not in db.table(table).columns_dict:
+        if not db[table].exists() or column not in db[table].columns_dict:
             continue
         rows = db.execute(
             f"select timestamp, {quote(column)} from {quote(table)} where {where} and "

@@ -165,7 +165,7 @@ def _unit(text: str) -> str | None:
 def metadata(db: sqlite_utils.Database, name: str, with_check: bool = False) -> dict[str, Any]:
     """Datasette metadata for a keilog database served under ``name``."""
     tables: dict[str, Any] = {}
-    names = set(db.table_names())
+    names = {*db.table_names(), *db.view_names()}
     for table, meta in TABLES.items():
         if table not in names:
             continue

@@ -62,7 +62,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     if not Path(path).is_file():
         raise StoreError(f"{path}: no such database; create it with keilog import")
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    tables = {
+        r[0] for r in conn.execute("select name from sqlite_master where type in ('table', 'view')")
+    }
     if "msg_INPUT_VSS" not in tables:
         raise StoreError(
             f"{path}: has no VSS samples (msg_INPUT_VSS); wire vss.pin on the logger, "

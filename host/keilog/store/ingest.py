@@ -41,7 +41,7 @@ from keilog.logformat.columns import (
 )
 from keilog.logformat.reader import CanFrame, Event, GpsFix, InputFrame, Segment
 from keilog.outputs import check_parent, undo_on_failure
-from keilog.store import overlap, rows
+from keilog.store import overlap, rows, timebase
 from keilog.store import trips as dbtrips
 from keilog.store.damage import refuse_damage, summarise_damage
 from keilog.store.schema import ensure_schema, message_table
@@ -178,8 +178,9 @@ def _store_columns(
     with db.atomic():  # one transaction per segment
         clock = segment_clock(cols, _known_points(conn, device_id, boot))
         segment = rows.next_id(conn, "segments")
-        first_frame = rows.next_id(conn, "frames")
+        first_frame = rows.next_frame(conn)
         utc = utc_seconds(can.mono_us, clock)
+        timebase.store_pieces(conn, segment, timebase.pieces(clock))
         for start in range(0, len(can), CHUNK_FRAMES):
             part = can.take(slice(start, start + CHUNK_FRAMES))
             ts = None if utc is None else utc[start : start + CHUNK_FRAMES]
@@ -187,9 +188,8 @@ def _store_columns(
             rows.insert_frames(conn, first_frame + start, segment, batch, part.mono_us)
             if can_db is not None:
                 result.decoded += rows.write_decoded(
-                    db, can_db, batch, first_frame + start, device_id, boot, part.mono_us,
-                    result.renamed,
-                )  # fmt: skip
+                    db, can_db, batch, first_frame + start, part.mono_us, result.renamed
+                )
             if on_frames:
                 on_frames(start + len(part), len(can))
         inputs = [r for r in cols.others if isinstance(r, InputFrame)]
@@ -201,8 +201,7 @@ def _store_columns(
                 db,
                 frames_in,
                 _batch(frames_in, utc_seconds(frames_in.mono_us, clock)),
-                device_id,
-                boot,
+                segment,
             )
         key = (segment, device_id, boot)
         fix_utc = _utc_list([f.mono_us for f in fixes], clock)
@@ -270,11 +269,12 @@ def _insert_segment(
     first_frame: int | None,
     result: SegmentImport,
     span_utc: list[float | None],
+    clock: str = "mono",
 ) -> None:
     conn.execute(
         "insert into segments (id, sha256, name, device, boot, seq, blocks, first_frame, "
-        'frames, gps_fixes, events, start, "end", damage, imported_at) '
-        "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        'frames, clock, gps_fixes, events, start, "end", damage, imported_at) '
+        "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             segment,
             sha,
@@ -285,6 +285,7 @@ def _insert_segment(
             blocks,
             first_frame,
             result.frames,
+            clock,
             result.gps_fixes,
             result.events,
             span_utc[0],
@@ -415,7 +416,8 @@ def _store_log(
     read = 0
     last: tuple[Any, ...] | None = None
     segment = rows.next_id(conn, "segments")
-    first_frame = fid = rows.next_id(conn, "frames")
+    first_frame = fid = rows.next_frame(conn)
+    timebase.store_pieces(conn, segment, timebase.LOG_PIECES)
     for batch in log.batches(chunk_frames=CHUNK_FRAMES, progress=progress):
         if len(batch):
             last = overlap.frame_key(batch, len(batch) - 1)
@@ -431,7 +433,7 @@ def _store_log(
         rows.insert_frames(conn, fid, segment, batch, None)
         if can_db is not None:
             result.decoded += rows.write_decoded(
-                db, can_db, batch, fid, device_id, 0, None, result.renamed
+                db, can_db, batch, fid, rows.log_time_us(batch), result.renamed
             )
         finite = batch.timestamp[np.isfinite(batch.timestamp)]
         if len(finite):
@@ -453,7 +455,7 @@ def _store_log(
     dbtrips.store_spans(conn, segment, device_id, 0, "log", spans, lambda t: t / 1e6)
     _insert_segment(
         conn, segment, sha, p.name, _device(conn, device_id, None), 0, None, 0,
-        first_frame if result.frames else None, result, [first_ts, last_ts],
+        first_frame if result.frames else None, result, [first_ts, last_ts], "log",
     )  # fmt: skip
     dbtrips.rebuild_trips(conn, device_id, 0)
 

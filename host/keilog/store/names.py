@@ -11,8 +11,9 @@ that SQLite would take for the same one are renamed by one rule (docs/database.m
   case-insensitively gets ``_2``, ``_3``, ... (the first that is free);
 - a signal's column is its name, unless it equals (case-insensitively) one of the lead
   columns every message table has (``frame_id``, ``timestamp``, ``device_id``,
-  ``boot``, ``mono_us``) or an earlier signal's column of the same message: then it gets
-  ``_2``, ``_3``, ... the same way.
+  ``boot``, ``mono_us``, and ``segment``, which the stored tables of input records
+  have) or an earlier signal's column of the same message: then it gets ``_2``, ``_3``,
+  ... the same way.
 
 Each rename is reported (``SegmentImport.renamed``) and the ``signals`` table lists the
 names as stored, so ``msg_<message>.<signal>`` always addresses the data.
@@ -29,6 +30,7 @@ from sqlite_utils.db import quote_identifier
 
 # Columns every message table has before its signals (keilog.store.decoded fills them).
 LEAD_COLUMNS = ("frame_id", "timestamp", "device_id", "boot", "mono_us")
+_RESERVED = (*LEAD_COLUMNS, "segment")
 
 
 def quote(name: str) -> str:
@@ -80,7 +82,7 @@ def stored_names(messages: Iterable[Any]) -> StoredNames:
                 f"message {msg.name!r} is stored in table {table!r} (its name equals another "
                 "message's when case is ignored)"
             )
-        taken = {c.lower() for c in LEAD_COLUMNS}
+        taken = {c.lower() for c in _RESERVED}
         for sig in msg.signals:
             if (msg.name, sig.name) in out.columns:
                 continue
@@ -89,7 +91,7 @@ def stored_names(messages: Iterable[Any]) -> StoredNames:
             if column != sig.name:
                 why = (
                     "a column every message table has"
-                    if sig.name.lower() in LEAD_COLUMNS
+                    if sig.name.lower() in _RESERVED
                     else "another signal's name when case is ignored"
                 )
                 out.renamed.setdefault(msg.name, []).append(

@@ -29,6 +29,7 @@ import numpy as np
 
 from keilog.decode import FrameBatch
 from keilog.errors import StoreError
+from keilog.store.frames import FrameQuery, read_frames
 
 SAME_START = 64  # frames that must match for a stored log to be this one's start
 
@@ -66,10 +67,14 @@ def stored_segment(conn: sqlite3.Connection, device_id: str, boot: int, seq: int
         out.anchors += conn.execute(
             "select count(*) from clock_anchors where segment = ?", [segment]
         ).fetchone()[0]
-        out.frames += conn.execute(
-            "select mono_us, arbitration_id, data from frames where segment = ? order by id",
-            [segment],
-        ).fetchall()
+        for part in read_frames(conn, FrameQuery(segments=[segment])):
+            b = part.batch
+            out.frames += zip(
+                part.mono_us.tolist(),
+                b.arbitration_id.tolist(),
+                [b.payload(i) for i in range(len(b))],
+                strict=True,
+            )
     return out
 
 
@@ -139,11 +144,8 @@ class LogChain:
         if self.check_at is None:
             return self.skip_to >= frames
         # The file ended inside a stored copy: its last frame must be that copy's.
-        row = self.conn.execute(
-            "select timestamp, arbitration_id, is_extended, data from frames where id = ?",
-            [self.link_first + frames - 1 - self.link_start],
-        ).fetchone()
-        if row is None or (row[0], row[1], row[2], bytes(row[3])) != last:
+        at = self.link_first + frames - 1 - self.link_start
+        if stored_keys(self.conn, at, at) != [last]:
             self._refuse(frames - 1)
         return True
 
@@ -158,32 +160,33 @@ class LogChain:
         """A stored log whose first frames (up to SAME_START of them, as far as the batch
         goes) are the batch's from index at: two recordings that merely begin with the
         same frame (relative timestamps from 0, the same first message) are separate."""
-        ts, arb, ext, data = frame_key(batch, at)
+        key = frame_key(batch, at)
         for segment, first, frames, stored_name in self.conn.execute(
             "select s.id, s.first_frame, s.frames, s.name from segments s join devices d "
-            "on s.device = d.id join frames f on f.id = s.first_frame where d.device_id = ? "
-            "and f.timestamp is ? and f.arbitration_id = ? and f.is_extended = ? and "
-            "f.data = ? order by s.id",
-            [self.device_id, ts, arb, ext, data],
+            "on s.device = d.id where d.device_id = ? and s.first_frame is not null "
+            "order by s.id",
+            [self.device_id],
         ):
             if segment in self.seen or not frames:
                 continue
+            if stored_keys(self.conn, first, first) != [key]:
+                continue
             n = min(SAME_START, frames, len(batch) - at)
-            head = self.conn.execute(
-                "select timestamp, arbitration_id, is_extended, data from frames where id "
-                "between ? and ? order by id",
-                [first, first + n - 1],
-            ).fetchall()
-            if [(r[0], r[1], r[2], bytes(r[3])) for r in head] != [
+            if stored_keys(self.conn, first, first + n - 1) != [
                 frame_key(batch, at + i) for i in range(n)
             ]:
                 continue
-            last = self.conn.execute(
-                "select timestamp, arbitration_id, is_extended, data from frames where id = ?",
-                [first + frames - 1],
-            ).fetchone()
-            return segment, first, frames, (last[0], last[1], last[2], bytes(last[3])), stored_name
+            last = stored_keys(self.conn, first + frames - 1, first + frames - 1)
+            return segment, first, frames, last[0], stored_name
         return None
+
+
+def stored_keys(conn: sqlite3.Connection, lo: int, hi: int) -> list[tuple[Any, ...]]:
+    """The frame_key of stored frames lo .. hi (frame numbers), in order."""
+    out: list[tuple[Any, ...]] = []
+    for part in read_frames(conn, FrameQuery(frames=[(lo, hi)])):
+        out += [frame_key(part.batch, i) for i in range(len(part))]
+    return out
 
 
 def frame_key(batch: FrameBatch, i: int) -> tuple[Any, ...]:

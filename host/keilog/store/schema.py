@@ -1,9 +1,17 @@
 """The keilog database's schema (docs/database.md documents every table and column).
 
-Raw frames are the bulk of a database, so ``frames`` is compact: an integer segment id
-(device and boot are on ``segments``), the frame's fields and its bytes as a BLOB, and
-no secondary index (frames of a segment are the id range ``segments.first_frame`` ..
-``first_frame + frames - 1``; an index on every frame would double the import time).
+Schema 3 is lean where the rows are many (docs/database.md, "Bytes"):
+
+- raw frames are packed blocks in ``frame_blocks`` (keilog.store.frames), one identifier
+  per block, found by identifier and time through one index;
+- a decoded message is stored in ``sig_<MESSAGE>``: its frame number, its time on the
+  segment's time base (``mono_us``) and its signals, a signal with a fractional scale or
+  offset as its raw integer (1-2 bytes instead of an 8-byte REAL). The view
+  ``msg_<MESSAGE>`` gives every row as schema 2 stored it (``frame_id``, ``timestamp``,
+  ``device_id``, ``boot``, ``mono_us``, physical values), taking device and boot from
+  ``segments`` and UTC from ``clock_pieces`` (the segment's clock, exactly as
+  keilog.logformat.clock computes it), so SQL, Datasette and every reader keep working.
+
 The small tables repeat ``device_id`` and ``boot`` so the checks and reports query them
 without joins; their indexes are the ones those queries use.
 """
@@ -20,7 +28,7 @@ from keilog.store.names import StoredNames, message_table, quote, stored_names
 
 __all__ = ["ensure_message_table", "ensure_schema", "message_table"]
 
-SCHEMA_VERSION = 2  # PRAGMA user_version of a database with this schema
+SCHEMA_VERSION = 3  # PRAGMA user_version of a database with this schema
 
 _TABLES = """
 create table if not exists devices (
@@ -40,6 +48,7 @@ create table if not exists segments (
   blocks integer not null,
   first_frame integer,
   frames integer not null,
+  clock text not null default 'mono',
   gps_fixes integer not null,
   events integer not null,
   start real,
@@ -47,21 +56,26 @@ create table if not exists segments (
   damage text not null,
   imported_at text not null
 );
-create table if not exists frames (
+create table if not exists frame_blocks (
   id integer primary key,
   segment integer not null references segments(id),
-  mono_us integer,
-  timestamp real,
   arbitration_id integer not null,
   is_extended integer not null,
-  is_remote integer not null,
-  is_error integer not null,
-  is_fd integer not null,
-  bitrate_switch integer not null,
-  error_state_indicator integer not null,
-  dlc integer not null,
+  first_frame integer not null,
+  last_frame integer not null,
+  frames integer not null,
+  t_start real,
+  t_end real,
   data blob not null
 );
+create table if not exists clock_pieces (
+  segment integer not null references segments(id),
+  mono_from integer not null,
+  mono_ref integer not null,
+  utc_ref integer not null,
+  slope real,
+  primary key (segment, mono_from)
+) without rowid;
 create table if not exists gps_fixes (
   id integer primary key,
   segment integer not null references segments(id),
@@ -108,6 +122,9 @@ create table if not exists signals (
   comment text,
   minimum real,
   maximum real,
+  scale real,
+  "offset" real,
+  raw integer not null default 0,
   primary key (message, signal)
 );
 create table if not exists trip_spans (
@@ -143,6 +160,8 @@ create table if not exists trips (
   ended_by text not null
 );
 create index if not exists segments_device_boot on segments (device, boot);
+create index if not exists frame_blocks_id_time on frame_blocks (arbitration_id, t_start);
+create index if not exists frame_blocks_segment on frame_blocks (segment, first_frame);
 create index if not exists gps_fixes_device_boot_mono on gps_fixes (device_id, boot, mono_us);
 create index if not exists gps_fixes_timestamp on gps_fixes (timestamp);
 create index if not exists events_timestamp on events (timestamp);
@@ -156,15 +175,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     """Create what is missing; refuse a database an older keilog wrote."""
     conn = db.conn
     version = conn.execute("pragma user_version").fetchone()[0]
-    if version not in (0, SCHEMA_VERSION):
+    if version not in (0, SCHEMA_VERSION) or (version == 0 and _columns(conn, "frames")):
         raise StoreError(
-            f"{_file(conn)}: has database schema {version}; this keilog writes schema "
-            f"{SCHEMA_VERSION}. Import the logs into a new database file"
-        )
-    if version == 0 and _columns(conn, "frames"):
-        raise StoreError(
-            f"{_file(conn)}: was written by an older keilog (raw frames with a device "
-            "string per row); import the logs into a new database file"
+            f"{_file(conn)}: has database schema {version or 1}; this keilog writes schema "
+            f"{SCHEMA_VERSION} (docs/database.md). Re-import its logs with keilog import "
+            "into a new database file"
         )
     conn.executescript(_TABLES)
     if version == 0:
@@ -182,14 +197,9 @@ def _file(conn: sqlite3.Connection) -> str:
     return ":memory:"
 
 
-# Columns every message table has before its signals (keilog.store.decoded fills them).
-MESSAGE_LEAD = {
-    "frame_id": int,
-    "timestamp": float,
-    "device_id": str,
-    "boot": int,
-    "mono_us": int,
-}
+def stored_table(table: str) -> str:
+    """The table that stores the rows of message view ``msg_<MESSAGE>``."""
+    return "sig_" + table.removeprefix("msg_")
 
 
 def ensure_message_table(
@@ -198,45 +208,146 @@ def ensure_message_table(
     names: StoredNames | None = None,
     raw_frames: bool = True,
 ) -> str:
-    """The table of a cantools message (``msg_<MESSAGE>``, renamed by
-    :mod:`keilog.store.names` if it collides), created with its signals' units and
-    comments in ``signals`` the first time; new signals become new columns. names: the
-    stored names of the message's whole database (default: of this message alone).
-    raw_frames: each row decodes the ``frames`` row of its ``frame_id``; False for the
-    logger's input records (no raw CAN frame: ``frame_id`` is the row's own id)."""
+    """The stored table of a cantools message (``sig_<MESSAGE>``, named by
+    :mod:`keilog.store.names`), created with its view ``msg_<MESSAGE>`` and its signals'
+    units, comments, scales and offsets in ``signals`` the first time; new signals become
+    new columns. names: the stored names of the message's whole database (default: of
+    this message alone). raw_frames: each row decodes the raw frame of its ``frame_id``;
+    False for the logger's input records (no raw CAN frame: ``frame_id`` is the row's
+    own id and the row names its segment)."""
     if names is None:
         names = stored_names([msg])
-    table = names.table(msg.name)
+    view = names.table(msg.name)
+    table = stored_table(view)
+    message = view.removeprefix("msg_")
     columns = [(names.column(msg.name, s.name), s) for s in msg.signals]
-    if not db.table(table).exists():
-        cols: dict[str, Any] = dict(MESSAGE_LEAD)
-        for column, sig in columns:
-            cols[column] = float if is_float_signal(sig) else int
-        fks = [("frame_id", "frames", "id")] if raw_frames else []
-        db.table(table).create(cols, pk="frame_id", foreign_keys=fks)
-        db.table(table).create_index(["timestamp"])
-        db.table("signals").upsert_all(
-            [
-                {
-                    "message": table.removeprefix("msg_"),
-                    "frame_id": msg.frame_id,
-                    "is_extended": int(bool(msg.is_extended_frame)),
-                    "signal": column,
-                    "unit": sig.unit or "",
-                    "comment": sig.comment or "",
-                    "minimum": sig.minimum,
-                    "maximum": sig.maximum,
-                }
-                for column, sig in columns
-            ],
-            pk=("message", "signal"),
+    conn = db.conn
+    known = {
+        row[0].lower(): row[1:]
+        for row in conn.execute(
+            'select signal, scale, "offset", raw from signals where message = ?', [message]
         )
-    else:
-        have = {c.lower() for c in db.table(table).columns_dict}
-        for column, sig in columns:
-            if column.lower() not in have:
-                db.table(table).add_column(column, float if is_float_signal(sig) else int)
+    }
+    new = []
+    for column, sig in columns:
+        if column.lower() in known:
+            _, _, raw = known[column.lower()]
+            if raw and (sig.scale, sig.offset) != known[column.lower()][:2]:
+                raise StoreError(
+                    f"signal {sig.name} of message {msg.name} has scale {sig.scale} and "
+                    f"offset {sig.offset} in this DBC, but the database stores it with scale "
+                    f"{known[column.lower()][0]} and offset {known[column.lower()][1]}; use the "
+                    "DBC the database was made with, or keilog redecode --db FILE --dbc NEW.dbc"
+                )
+        else:
+            new.append((column, sig))
+    if not new and db.table(table).exists():
+        return table
+    if not db.table(table).exists():
+        lead: dict[str, Any] = {"frame_id": int, "mono_us": int}
+        if not raw_frames:
+            lead["segment"] = int
+        db.table(table).create(lead, pk="frame_id")
+    have = {c.lower() for c in db.table(table).columns_dict}
+    for column, sig in new:
+        if column.lower() not in have:
+            db.table(table).add_column(column, _column_type(conn, sig))
+    db.table("signals").upsert_all(
+        [
+            {
+                "message": message,
+                "frame_id": msg.frame_id,
+                "is_extended": int(bool(msg.is_extended_frame)),
+                "signal": column,
+                "unit": sig.unit or "",
+                "comment": sig.comment or "",
+                "minimum": sig.minimum,
+                "maximum": sig.maximum,
+                "scale": sig.scale,
+                "offset": sig.offset,
+                "raw": int(stores_raw(conn, sig)),
+            }
+            for column, sig in new
+        ],
+        pk=("message", "signal"),
+    )
+    create_view(conn, view)
     return table
+
+
+def _column_type(conn: sqlite3.Connection, sig: Any) -> type:
+    return float if is_float_signal(sig) and not stores_raw(conn, sig) else int
+
+
+def stores_raw(conn: sqlite3.Connection, sig: Any) -> bool:
+    """Whether a signal is stored as its raw integer: an integer signal whose scale or
+    offset is fractional, when SQLite reads both back exactly from their SQL text."""
+    if sig.is_float or not is_float_signal(sig):
+        return False
+    scale, offset = float(sig.scale), float(sig.offset)
+    same = conn.execute(f"select ? = {scale!r} and ? = {offset!r}", [scale, offset]).fetchone()
+    return bool(same[0])
+
+
+def create_view(conn: sqlite3.Connection, view: str) -> None:
+    """(Re)create the view ``msg_<MESSAGE>`` over its stored table: the rows as schema 2
+    stored them. Every name is quoted: names are data."""
+    table = stored_table(view)
+    message = view.removeprefix("msg_")
+    cols = _columns(conn, table)
+    scaled = {
+        row[0].lower(): (float(row[1]), float(row[2]))
+        for row in conn.execute(
+            'select signal, scale, "offset" from signals where message = ? and raw', [message]
+        )
+    }
+    lead = {"frame_id", "mono_us", "segment"}
+    values = []
+    for c in cols:
+        if c in lead:
+            continue
+        q = f"m.{quote(c)}"
+        if c.lower() in scaled:
+            scale, offset = scaled[c.lower()]
+            # Rows whose value was not a whole raw number keep the value itself.
+            expr = (
+                f"case when typeof({q}) = 'integer' then {q} * {scale!r} + {offset!r} else {q} end"
+            )
+            values.append(f"{expr} as {quote(c)}")
+        else:
+            values.append(f"{q} as {quote(c)}")
+    if "segment" in cols:
+        join = "join segments s on s.id = m.segment"
+    else:
+        join = (
+            "join segments s on m.frame_id between s.first_frame and s.first_frame + s.frames - 1"
+        )
+    sql = f"""create view {quote(view)} as select m.frame_id as frame_id,
+  (select case when c.slope is null then (c.utc_ref + (m.mono_us - c.mono_ref)) / 1e6
+     else (c.slope * (m.mono_us - c.mono_ref) + c.utc_ref) / 1e6 end
+   from clock_pieces c where c.segment = s.id and c.mono_from <= m.mono_us
+   order by c.mono_from desc limit 1) as timestamp,
+  d.device_id as device_id, s.boot as boot,
+  case when s.clock = 'mono' then m.mono_us end as mono_us{"".join(", " + v for v in values)}
+from {quote(table)} m {join} join devices d on d.id = s.device"""
+    conn.execute(f"drop view if exists {quote(view)}")
+    conn.execute(sql)
+
+
+def message_columns(conn: sqlite3.Connection, view: str) -> dict[str, str]:
+    """The columns of a ``msg_`` view with the types they hold (a view declares none)."""
+    table = stored_table(view)
+    message = view.removeprefix("msg_")
+    raw = {
+        row[0].lower()
+        for row in conn.execute("select signal from signals where message = ? and raw", [message])
+    }
+    out = {"frame_id": "INTEGER", "timestamp": "REAL", "device_id": "TEXT", "boot": "INTEGER",
+           "mono_us": "INTEGER"}  # fmt: skip
+    for _, name, kind, *_ in conn.execute(f"pragma table_info({quote(table)})"):
+        if name not in ("frame_id", "mono_us", "segment"):
+            out[name] = "REAL" if name.lower() in raw else (kind or "").upper()
+    return out
 
 
 def is_float_signal(sig: Any) -> bool:

@@ -24,6 +24,7 @@ import sqlite_utils
 from numpy.typing import NDArray
 
 from keilog.errors import StoreError
+from keilog.store.frames import FrameQuery, read_frames
 from keilog.units import haversine_m, iso
 
 GAP_S = 300.0
@@ -363,20 +364,22 @@ def _count(
 ) -> tuple[int, int]:
     """GPS fixes and frames between two times (of one device, when given)."""
     where, args = "timestamp between ? and ?", [start, end]
-    fixes_where, frames_where = where, where
+    segments = None
     if device is not None:
-        fixes_where += " and device_id = ?"
-        frames_where += (
-            " and segment in (select s.id from segments s join devices d on d.id = s.device "
-            "where d.device_id = ?)"
-        )
+        where += " and device_id = ?"
+        segments = [
+            int(r[0])
+            for r in db.execute(
+                "select s.id from segments s join devices d on d.id = s.device "
+                "where d.device_id = ?",
+                [device],
+            ).fetchall()
+        ]
     fixes = db.execute(
-        f"select count(*) from gps_fixes where {fixes_where}",
-        [*args, *([device] if device else [])],
+        f"select count(*) from gps_fixes where {where}", [*args, *([device] if device else [])]
     ).fetchone()[0]
-    frames = db.execute(
-        f"select count(*) from frames where {frames_where}", [*args, *([device] if device else [])]
-    ).fetchone()[0]
+    query = FrameQuery(segments=segments, start=start, end=end)
+    frames = sum(len(part) for part in read_frames(db.conn, query))
     return int(fixes), int(frames)
 
 
