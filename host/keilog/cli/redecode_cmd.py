@@ -71,7 +71,8 @@ def redecode_(db_path: Path, dbc_paths: tuple[Path, ...], as_json: bool, quiet: 
     for note in result.renamed:
         status(f"{result.db}: {note}", quiet)
     if result.removed:
-        status(f"{result.db}: removed {', '.join(result.removed)} (no message of the new DBCs)", quiet)
+        gone = ", ".join(result.removed)
+        status(f"{result.db}: removed {gone} (no message of the new DBCs)", quiet)
     found = Coverage(result.frames, result.message_frames, result.unknown_ids)
     for line in coverage_warnings(found, by_file(dbc_paths, can_db), str(db_path)):
         status(line, quiet)
@@ -81,4 +82,3 @@ def redecode_(db_path: Path, dbc_paths: tuple[Path, ...], as_json: bool, quiet: 
             f"and may be stale; run keilog check --db {db_path} again",
             quiet,
         )
-

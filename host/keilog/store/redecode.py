@@ -89,6 +89,10 @@ def _redecode(
         conn.execute(f"drop table {quote(table)}")
         conn.execute("delete from signals where message = ?", [message])
     total = frame_count(conn)
+    # The frames are read by one open statement while their rows are written; SQLite
+    # refuses a DROP TABLE meanwhile, and sqlite-utils' upsert (the signals rows) probes
+    # its SQLite with one the first time: let it probe now.
+    db.supports_on_conflict  # noqa: B018 (the property probes)
     for run in _runs(read_frames(conn)):
         first = int(run.frame_id[0])
         time_us = run.mono_us if run.has_mono.all() else rows.log_time_us(run.batch)
