@@ -178,10 +178,10 @@ def sync_(
             click.echo(line)
             for d in s.damage:
                 status(f"{s.name}: damaged {d}", quiet)
-    found = Coverage()
+    stored = Coverage()
     for s in result.segments:
-        found.add(s.frames, s.message_frames, s.unknown_ids)
+        stored.add(s.frames, s.message_frames, s.unknown_ids)
     dbcs = by_file(dbc_paths, can_db) if can_db is not None else []
-    for line in coverage_warnings(found, dbcs, str(db_path)):
+    for line in coverage_warnings(stored, dbcs, str(db_path)):
         status(line, quiet)
     _summary(result, quiet)
