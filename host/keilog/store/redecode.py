@@ -24,7 +24,7 @@ import cantools.database
 import numpy as np
 import sqlite_utils
 
-from keilog.errors import StoreError
+from keilog.errors import KeilogError, StoreError
 from keilog.store import rows
 from keilog.store.coverage import stored_coverage
 from keilog.store.frames import StoredFrames, frame_count, read_frames
@@ -69,6 +69,8 @@ def redecode(
                 f"{path}: decoding again failed and the database is as it was ({exc}); "
                 "fix the cause and run keilog redecode again"
             ) from exc
+        except KeilogError as exc:  # a damaged frame block, a DBC the decoder refuses
+            raise type(exc)(f"{exc} (the decoded tables are as they were)") from exc
     finally:
         db.close()
     result.db = str(path)
