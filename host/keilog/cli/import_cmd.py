@@ -50,7 +50,9 @@ def import_(
 ) -> None:
     """Import log segments (files or folders of *.KLG) into a SQLite database.
 
-    Frames whose id is in a DBC are decoded into one table per message. Importing
+    Frames whose id is in a DBC are decoded into one table per message; every raw
+    frame is stored, so keilog redecode can decode them again with another DBC (a
+    warning says when a DBC decodes nothing or ids have no message). Importing
     the same segment again changes nothing. A damaged file (truncated, bit-flipped, a
     bad line) is refused unless --allow-damage.
 
