@@ -16,10 +16,12 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from keilog.geo.errors import GeoError
 from keilog.geo.grid import Answers, WhereGrid, lookup_answers
@@ -38,7 +40,10 @@ OUT_COLUMNS = (
     "distance_m",
 )
 _POW10 = 10.0 ** np.arange(23)  # exact in float64 up to 10**22
-_MAX_WIDTH = 19  # a field of up to 19 digits cannot overflow int64
+_UPOW10 = 10 ** np.arange(20, dtype=np.uint64)
+_MAX_WIDTH = 19  # a field of up to 19 digits and a dot cannot overflow uint64
+_CHUNK_ROWS = 1 << 16  # rows parsed, and written, at a time
+_SCAN_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,22 @@ class PointsTable:
     lat_col: int
     lon_col: int
     ncols: int
+    row_end: npt.NDArray[np.int64]  # where each row ends in body (its newline; len(body))
     json_ready: bool = False  # the only two columns are lat,lon and valid JSON numbers
+
+    def __len__(self) -> int:
+        return len(self.row_end)
+
+    def rows(self, lo: int, hi: int) -> list[bytes]:
+        """Rows lo..hi-1 of the body, without their newlines."""
+        if hi <= lo:
+            return []
+        first = 0 if lo == 0 else int(self.row_end[lo - 1]) + 1
+        return self.body[first : int(self.row_end[hi - 1])].split(b"\n")
 
     @property
     def lines(self) -> list[bytes]:
-        return self.body.split(b"\n") if self.body else []
+        return self.rows(0, len(self))
 
 
 def read_points(data: bytes, name: str) -> PointsTable:
@@ -89,52 +105,81 @@ def read_points(data: bytes, name: str) -> PointsTable:
         raise GeoError(f"{name}:1: expected lat,lon columns separated by a comma")
     if not body:
         empty = np.zeros(0)
-        return PointsTable(header, b"", empty, empty, lat_col, lon_col, ncols)
-    nrows = body.count(b"\n") + 1
-    fast = _parse_columns(body, nrows, ncols, (lat_col, lon_col))
+        return PointsTable(
+            header, b"", empty, empty, lat_col, lon_col, ncols, np.zeros(0, dtype=np.int64)
+        )
+    b = np.frombuffer(body, dtype=np.uint8)
+    sep = _separators(b)
+    kinds = b[sep]
+    row_end = np.append(sep[kinds == 10], len(b))
+    nrows = len(row_end)
+    fast = _parse_columns(body, b, sep, kinds, ncols, (lat_col, lon_col))
     if fast is not None:
         lat, lon, json_numbers = fast
         json_ready = json_numbers and ncols == 2 and (lat_col, lon_col) == (0, 1)
-        return PointsTable(header, body, lat, lon, lat_col, lon_col, ncols, json_ready)
+        return PointsTable(
+            header, body, lat, lon, lat_col, lon_col, ncols, row_end, json_ready
+        )
     values = _parse_loadtxt(body, (lat_col, lon_col), name, line0)
     if len(values) != nrows:
         raise GeoError(f"{name}: {nrows} rows but {len(values)} positions; remove blank rows")
-    return PointsTable(header, body, values[:, 0], values[:, 1], lat_col, lon_col, ncols)
+    return PointsTable(
+        header, body, values[:, 0], values[:, 1], lat_col, lon_col, ncols, row_end
+    )
+
+
+def _separators(b: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    """Where every comma and newline of b is, in order."""
+    # Block by block: the temporaries stay small and are reused, where whole-file ones
+    # would each be fresh memory the size of the file (page faults cost more than the
+    # comparisons).
+    parts = [np.zeros(0, dtype=np.int64)]
+    for lo in range(0, len(b), _SCAN_BYTES):
+        block = b[lo : lo + _SCAN_BYTES]
+        parts.append(np.flatnonzero((block == 10) | (block == 44)) + lo)
+    return np.concatenate(parts)
 
 
 def _parse_columns(
-    body: bytes, nrows: int, ncols: int, cols: tuple[int, int]
+    body: bytes,
+    b: npt.NDArray[np.uint8],
+    sep: npt.NDArray[np.int64],
+    kinds: npt.NDArray[np.uint8],
+    ncols: int,
+    cols: tuple[int, int],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool] | None:
     """The two columns of plain decimals, and whether they are JSON numbers as written;
     None unless every row has ncols unquoted fields and those two are plain decimals."""
-    if b'"' in body:
+    if b'"' in body or (len(sep) + 1) % ncols:
         return None
-    b = np.frombuffer(body, dtype=np.uint8)
-    newline = np.flatnonzero(b == 10)
-    comma = np.flatnonzero(b == 44)
-    if len(comma) != nrows * (ncols - 1):
+    nrows = (len(sep) + 1) // ncols
+    # Every row: ncols - 1 commas, then a newline (the last row: the end of the body).
+    layout = np.append(kinds, np.uint8(10)).reshape(nrows, ncols)
+    if not (np.all(layout[:, :-1] == 44) and np.all(layout[:, -1] == 10)):
         return None
-    row_start = np.concatenate([[0], newline + 1])
-    row_end = np.concatenate([newline, [len(b)]])
-    if ncols > 2 and not np.array_equal(
-        np.searchsorted(newline, comma), np.repeat(np.arange(nrows), ncols - 1)
-    ):
-        return None
-    commas = comma.reshape(nrows, ncols - 1)
-    if ncols == 2 and not (np.all(comma > row_start) & np.all(comma < row_end)):
-        return None
-    bounds = []
-    for col in cols:
-        start = row_start if col == 0 else commas[:, col - 1] + 1
-        end = row_end if col == ncols - 1 else commas[:, col]
-        bounds.append((start, end))
-    start = np.concatenate([bounds[0][0], bounds[1][0]])
-    end = np.concatenate([bounds[0][1], bounds[1][1]])
-    parsed = parse_decimals(b, start, end)
-    if parsed is None:
-        return None
-    values, json_numbers = parsed
-    return values[:nrows], values[nrows:], json_numbers
+    bounds = np.append(sep, len(b)).reshape(nrows, ncols)  # the end of each field
+    lat = np.empty(nrows)
+    lon = np.empty(nrows)
+    json_numbers = True
+    for lo in range(0, nrows, _CHUNK_ROWS):
+        hi = min(lo + _CHUNK_ROWS, nrows)
+        ends = [bounds[lo:hi, col] for col in cols]
+        starts = []
+        for col in cols:
+            if col:
+                starts.append(bounds[lo:hi, col - 1] + 1)
+            elif lo:
+                starts.append(bounds[lo - 1 : hi - 1, -1] + 1)
+            else:
+                starts.append(np.append(0, bounds[: hi - 1, -1] + 1))
+        parsed = parse_decimals(b, np.concatenate(starts), np.concatenate(ends))
+        if parsed is None:
+            return None
+        values, json_chunk = parsed
+        lat[lo:hi] = values[: hi - lo]
+        lon[lo:hi] = values[hi - lo :]
+        json_numbers &= json_chunk
+    return lat, lon, json_numbers
 
 
 def parse_decimals(
@@ -146,45 +191,54 @@ def parse_decimals(
     significant digits)."""
     if not len(start):
         return np.zeros(0), True
-    width = end - start
-    if width.min() < 1 or width.max() > _MAX_WIDTH:
-        return None
     n = len(b)
     lead = b[start]
     negative = lead == 45
-    signed = negative | (lead == 43)
-    pos = start + signed
-    digits_left = end - pos
-    mantissa = np.zeros(len(start), dtype=np.int64)
+    pos = start + (negative | (lead == 43))
+    width = end - pos  # digits and the dot
+    if width.min() < 1 or width.max() > _MAX_WIDTH:
+        return None
+    w = int(width.max())
+    # Each field right-aligned in a row of w characters, padded on the left with '0'
+    # (leading zeros change nothing), so the digits are w columns of whole-array work.
+    left = end - w
+    rows = sliding_window_view(b, w)[np.maximum(left, 0)]
+    for i in np.flatnonzero(left < 0).tolist():  # fields at the very start of b
+        rows[i] = np.concatenate([np.full(w - int(end[i]), 48, np.uint8), b[: int(end[i])]])
+    np.copyto(rows, np.uint8(48), where=np.arange(w) < (w - width)[:, None])
+    rows -= np.uint8(48)  # digits 0-9; '.' wraps to 254
+    dot = rows == 254
+    if not np.all((rows < 10) | dot):
+        return None
+    dot_row, dot_col = np.divmod(np.flatnonzero(dot), w)
+    if np.any(dot_row[1:] == dot_row[:-1]) or np.any(width[dot_row] < 2):
+        return None  # two dots, or a dot without a digit
+    # The digits with the dot read as a 0, then that 0 taken out; w <= 19 digits fit
+    # in uint64.
+    rows[dot_row, dot_col] = 0
+    mantissa = np.zeros(len(start), dtype=np.uint64)
+    for j in range(w):
+        mantissa *= np.uint64(10)
+        mantissa += rows[:, j]
     frac = np.zeros(len(start), dtype=np.int64)
-    seen_dot = np.zeros(len(start), dtype=bool)
-    dots = np.zeros(len(start), dtype=np.int64)
-    # One pass per character position; fields are short (GPS: 9-11 characters).
-    for j in range(int(digits_left.max())):
-        live = j < digits_left
-        c = b[np.minimum(pos + j, n - 1)] - np.uint8(48)  # digits 0-9, '.' wraps to 254
-        digit = live & (c < 10)
-        dot = live & (c == 254)
-        if np.any(live & ~digit & ~dot):
-            return None
-        mantissa = np.where(digit, mantissa * 10 + c, mantissa)
-        frac += digit & seen_dot
-        seen_dot |= dot
-        dots += dot
-    ndigits = digits_left - dots
-    if np.any(dots > 1) or np.any(ndigits < 1) or np.any(mantissa >= 2**53) or np.any(frac > 22):
+    frac[dot_row] = w - 1 - dot_col
+    below = _UPOW10[frac[dot_row]]
+    m = mantissa[dot_row]
+    mantissa[dot_row] = m // (below * np.uint64(10)) * below + m % below
+    if np.any(mantissa >= np.uint64(2**53)):
         return None
     value = mantissa / _POW10[frac]
     # JSON: no '+', a digit first and last, no leading zero before another digit.
-    first = b[np.minimum(pos, n - 1)]
+    first = b[pos]
     second = b[np.minimum(pos + 1, n - 1)]
     json_numbers = not (
         np.any(lead == 43)
         or np.any(first == 46)
         or np.any(b[end - 1] == 46)
-        or np.any((first == 48) & (digits_left > 1) & (second != 46))
+        or np.any((first == 48) & (width > 1) & (second != 46))
     )
-    return np.where(negative, -value, value), json_numbers
+    np.negative(value, out=value, where=negative)
+    return value, json_numbers
 
 
 def _parse_loadtxt(
@@ -204,18 +258,24 @@ def _parse_loadtxt(
     return values
 
 
-def _tails(a: Answers, texts: list[bytes], distance_text: bytes) -> list[bytes]:
-    """Per point: the text of its answer, with ``distance_text % d`` filled in for the
-    water-fallback answers (distance to the nearest state)."""
-    tails = np.array(texts, dtype=object)[a.code]
-    for i in np.flatnonzero(a.fallback).tolist():
-        tails[i] = texts[a.code[i]].replace(b"\x00", distance_text % a.distance_m[i])
+def _tails(a: Answers, texts: list[bytes], lo: int, hi: int, distance_text: bytes) -> list[bytes]:
+    """Per point lo..hi-1: the text of its answer, with ``distance_text % d`` filled in for
+    the water-fallback answers (distance to the nearest state)."""
+    tails = np.array(texts, dtype=object)[a.code[lo:hi]]
+    for i in np.flatnonzero(a.fallback[lo:hi]).tolist():
+        j = lo + i
+        tails[i] = texts[a.code[j]].replace(b"\x00", distance_text % a.distance_m[j])
     out: list[bytes] = tails.tolist()
     return out
 
 
-def write_csv(table: PointsTable, a: Answers) -> bytes:
-    """The input rows with the lookup's columns appended."""
+def _chunks(n: int) -> Iterator[tuple[int, int]]:
+    for lo in range(0, n, _CHUNK_ROWS):
+        yield lo, min(lo + _CHUNK_ROWS, n)
+
+
+def write_csv(table: PointsTable, a: Answers) -> Iterator[bytes]:
+    """The input rows with the lookup's columns appended, a block of rows at a time."""
     head = table.header if table.header is not None else b"lat,lon"
     if table.header is None and table.ncols > 2:
         head = b"lat,lon" + b"".join(b",col%d" % (i + 3) for i in range(table.ncols - 2))
@@ -226,15 +286,17 @@ def write_csv(table: PointsTable, a: Answers) -> bytes:
         cols = [s.encode() for s in (state, country, territory)]
         cols += [covered, conf.encode(), method.encode(), b"true" if near else b"false", dist]
         texts.append(b"," + b",".join(cols) + b"\n")
-    lines = table.lines
-    parts: list[bytes] = [b""] * (2 * len(lines))
-    parts[0::2] = lines
-    parts[1::2] = _tails(a, texts, b"%.1f")
-    return head + b"," + ",".join(OUT_COLUMNS).encode() + b"\n" + b"".join(parts)
+    yield head + b"," + ",".join(OUT_COLUMNS).encode() + b"\n"
+    for lo, hi in _chunks(len(table)):
+        parts: list[bytes] = [b""] * (2 * (hi - lo))
+        parts[0::2] = table.rows(lo, hi)
+        parts[1::2] = _tails(a, texts, lo, hi, b"%.1f")
+        yield b"".join(parts)
 
 
-def write_jsonl(table: PointsTable, a: Answers) -> bytes:
-    """One JSON object per point: lat, lon (as given) and the lookup's fields."""
+def write_jsonl(table: PointsTable, a: Answers) -> Iterator[bytes]:
+    """One JSON object per point: lat, lon (as given) and the lookup's fields, a block of
+    rows at a time."""
     texts = []
     for state, country, territory, conf, method, near in a.table:
         obj = {
@@ -248,26 +310,32 @@ def write_jsonl(table: PointsTable, a: Answers) -> bytes:
         }
         dist = "\x00" if method == "nearest" else "0.0" if state else "null"
         texts.append((", " + json.dumps(obj)[1:-1] + ', "distance_m": ' + dist + "}\n").encode())
-    tails = _tails(a, texts, b"%.1f")
-    if table.json_ready:
-        # lat,lon as written: the comma of each row becomes the "lon" key.
-        coords = table.body.replace(b",", b', "lon": ').split(b"\n")
-    else:
-        coords = [
-            b'%r, "lon": %r' % (a, o)
-            for a, o in zip(table.lat.tolist(), table.lon.tolist(), strict=True)
-        ]
-    parts: list[bytes] = [b'{"lat": '] * (3 * len(coords))
-    parts[1::3] = coords
-    parts[2::3] = tails
-    return b"".join(parts)
+    for lo, hi in _chunks(len(table)):
+        if table.json_ready:
+            # lat,lon as written: the comma of each row becomes the "lon" key.
+            first = 0 if lo == 0 else int(table.row_end[lo - 1]) + 1
+            text = table.body[first : int(table.row_end[hi - 1])]
+            coords = text.replace(b",", b', "lon": ').split(b"\n")
+        else:
+            coords = [
+                b'%r, "lon": %r' % (a, o)
+                for a, o in zip(table.lat[lo:hi].tolist(), table.lon[lo:hi].tolist(), strict=True)
+            ]
+        parts: list[bytes] = [b'{"lat": '] * (3 * (hi - lo))
+        parts[1::3] = coords
+        parts[2::3] = _tails(a, texts, lo, hi, b"%.1f")
+        yield b"".join(parts)
 
 
-def where_file(
+def where_file_chunks(
     data: bytes, name: str, index: StateIndex, fmt: str = "csv", grid: WhereGrid | None = None
-) -> bytes:
+) -> Iterator[bytes]:
     """Look up every point of a CSV file; ``fmt`` is ``csv`` or ``jsonl``. ``grid``
-    (``WhereGrid.load()``) makes a big file fast; the answers are the same without it."""
+    (``WhereGrid.load()``) makes a big file fast; the answers are the same without it.
+
+    The file is read and every point looked up before this returns (so a bad file raises
+    here, before anything is written); the output comes a block of rows at a time, so it
+    is never all in memory at once."""
     table = read_points(data, name)
     bad = ~((np.abs(table.lat) <= 90) & (np.abs(table.lon) <= 180))
     if bad.any():
@@ -279,3 +347,10 @@ def where_file(
         )
     a = lookup_answers(index, grid, table.lat, table.lon)
     return write_jsonl(table, a) if fmt == "jsonl" else write_csv(table, a)
+
+
+def where_file(
+    data: bytes, name: str, index: StateIndex, fmt: str = "csv", grid: WhereGrid | None = None
+) -> bytes:
+    """``where_file_chunks`` as one bytes object."""
+    return b"".join(where_file_chunks(data, name, index, fmt, grid))

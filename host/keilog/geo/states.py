@@ -369,9 +369,20 @@ class StateIndex:
         )
         _, owner = shapely.get_coordinates(pieces, return_index=True)
         local = shapely.transform(pieces, lambda c: c * scale[owner])
-        where_pt = np.stack([px, py], axis=1)[pt] * scale[which.ravel()]
-        far = shapely.distance(local[which.ravel()], shapely.points(where_pt))
-        far = np.where(np.isnan(far), np.inf, far)
+        which = which.ravel()
+        where_pt = np.stack([px, py], axis=1)[pt] * scale[which]
+        # Only pieces whose bounding box comes within the reach can matter (a distance
+        # beyond it decides neither the nearest state nor near_border), and the box is
+        # no farther than the piece: measure just those. Empty pieces have NaN bounds.
+        box = shapely.bounds(local)[which]
+        gap = np.maximum(np.maximum(box[:, :2] - where_pt, where_pt - box[:, 2:]), 0.0)
+        with np.errstate(invalid="ignore"):
+            measure = np.flatnonzero(np.hypot(gap[:, 0], gap[:, 1]) <= reach + 1.0)
+        far = np.full(len(pt), np.inf)
+        far[measure] = shapely.distance(
+            local[which[measure]], shapely.points(where_pt[measure])
+        )
+        far[np.isnan(far)] = np.inf
         dist = np.full(candidate.shape, np.inf)  # metres to each measured state
         np.minimum.at(dist, (pt, st), far)
         # The nearest state (the first in code order on a tie) and the second distance.
