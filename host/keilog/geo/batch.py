@@ -191,6 +191,8 @@ def parse_decimals(
     significant digits)."""
     if not len(start):
         return np.zeros(0), True
+    if np.any(end <= start):
+        return None  # an empty field
     n = len(b)
     lead = b[start]
     negative = lead == 45
