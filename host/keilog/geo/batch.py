@@ -40,8 +40,9 @@ OUT_COLUMNS = (
     "distance_m",
 )
 _POW10 = 10.0 ** np.arange(23)  # exact in float64 up to 10**22
-_UPOW10 = 10 ** np.arange(20, dtype=np.uint64)
-_MAX_WIDTH = 19  # a field of up to 19 digits and a dot cannot overflow uint64
+_MAX_WIDTH = 19  # wider fields cannot be below 2**53 without leading zeros: slow path
+# _KEEP[w][k]: a row of w characters with the first k masked out (the field is the rest).
+_KEEP = [np.arange(w) >= np.arange(w + 1)[:, None] for w in range(_MAX_WIDTH + 1)]
 _CHUNK_ROWS = 1 << 16  # rows parsed, and written, at a time
 _SCAN_BYTES = 1 << 20
 
@@ -201,35 +202,48 @@ def parse_decimals(
     if width.min() < 1 or width.max() > _MAX_WIDTH:
         return None
     w = int(width.max())
-    # Each field right-aligned in a row of w characters, padded on the left with '0'
+    # Each field right-aligned in a row of w characters; what lies left of it is zeroed
     # (leading zeros change nothing), so the digits are w columns of whole-array work.
     left = end - w
     rows = sliding_window_view(b, w)[np.maximum(left, 0)]
     for i in np.flatnonzero(left < 0).tolist():  # fields at the very start of b
-        rows[i] = np.concatenate([np.full(w - int(end[i]), 48, np.uint8), b[: int(end[i])]])
-    np.copyto(rows, np.uint8(48), where=np.arange(w) < (w - width)[:, None])
+        rows[i, w - int(end[i]) :] = b[: int(end[i])]
     rows -= np.uint8(48)  # digits 0-9; '.' wraps to 254
+    np.multiply(rows, _KEEP[w][w - width].view(np.uint8), out=rows)
     dot = rows == 254
     if not np.all((rows < 10) | dot):
         return None
-    dot_row, dot_col = np.divmod(np.flatnonzero(dot), w)
-    if np.any(dot_row[1:] == dot_row[:-1]) or np.any(width[dot_row] < 2):
-        return None  # two dots, or a dot without a digit
-    # The digits with the dot read as a 0, then that 0 taken out; w <= 19 digits fit
-    # in uint64.
-    rows[dot_row, dot_col] = 0
-    mantissa = np.zeros(len(start), dtype=np.uint64)
-    for j in range(w):
-        mantissa *= np.uint64(10)
-        mantissa += rows[:, j]
-    frac = np.zeros(len(start), dtype=np.int64)
-    frac[dot_row] = w - 1 - dot_col
-    below = _UPOW10[frac[dot_row]]
-    m = mantissa[dot_row]
-    mantissa[dot_row] = m // (below * np.uint64(10)) * below + m % below
-    if np.any(mantissa >= np.uint64(2**53)):
+    n_dots = np.count_nonzero(dot)
+    at = np.flatnonzero(dot[0])
+    if n_dots == len(start) and len(at) == 1 and np.all(dot[:, at[0]]):
+        # One dot in every field, in the same place (fixed decimals, as GPS tools and
+        # printf write them): the other columns are the digits.
+        if np.any(width < 2):
+            return None  # a dot without a digit
+        frac: int | npt.NDArray[np.int64] = w - 1 - int(at[0])
+        digits = [rows[:, j] for j in range(w) if j != at[0]]
+    else:
+        dot_row, dot_col = np.divmod(np.flatnonzero(dot), w)
+        if np.any(dot_row[1:] == dot_row[:-1]) or np.any(width[dot_row] < 2):
+            return None  # two dots, or a dot without a digit
+        # Take the dot out: the characters left of it move one column right.
+        where_dot = np.full(len(start), -1)
+        where_dot[dot_row] = dot_col
+        shifted = np.zeros_like(rows)
+        shifted[:, 1:] = rows[:, :-1]
+        rows = np.where(np.arange(w) <= where_dot[:, None], shifted, rows)
+        frac = np.where(where_dot < 0, 0, w - 1 - where_dot)
+        digits = [rows[:, j] for j in range(w)]
+    # The digits as an integer in float64: exact while below 2**53, and at or above it
+    # whenever the true integer is (then the field goes to the slow path).
+    mantissa = np.zeros(len(start))
+    for column in digits:
+        mantissa *= 10.0
+        mantissa += column
+    if np.any(mantissa >= 2.0**53):
         return None
-    value = mantissa / _POW10[frac]
+    # One correctly rounded division by an exact power of ten (negated for '-').
+    value = mantissa / np.where(negative, -_POW10[frac], _POW10[frac])
     # JSON: no '+', a digit first and last, no leading zero before another digit.
     first = b[pos]
     second = b[np.minimum(pos + 1, n - 1)]
@@ -239,7 +253,6 @@ def parse_decimals(
         or np.any(b[end - 1] == 46)
         or np.any((first == 48) & (width > 1) & (second != 46))
     )
-    np.negative(value, out=value, where=negative)
     return value, json_numbers
 
 
