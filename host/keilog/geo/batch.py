@@ -49,27 +49,32 @@ _SCAN_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class PointsTable:
-    """The rows of a points file: the text (without the header) and the coordinates."""
+    """The rows of a points file (where they are in its bytes) and their coordinates."""
 
     header: bytes | None
-    body: bytes  # the rows, separated by single newlines, no newline at the end
+    text: bytes  # the file's bytes (without a BOM, with \n line ends)
+    body_start: int  # the first row starts here
+    body_end: int  # the last row ends here (trailing newlines excluded)
     lat: npt.NDArray[np.float64]
     lon: npt.NDArray[np.float64]
     lat_col: int
     lon_col: int
     ncols: int
-    row_end: npt.NDArray[np.int64]  # where each row ends in body (its newline; len(body))
+    newlines: npt.NDArray[np.int64]  # where each row but the last ends in text
     json_ready: bool = False  # the only two columns are lat,lon and valid JSON numbers
 
     def __len__(self) -> int:
-        return len(self.row_end)
+        return len(self.lat)
+
+    def text_of(self, lo: int, hi: int) -> bytes:
+        """Rows lo..hi-1 as they are in the file, without the newline after the last."""
+        first = self.body_start if lo == 0 else int(self.newlines[lo - 1]) + 1
+        last = self.body_end if hi == len(self) else int(self.newlines[hi - 1])
+        return self.text[first:last]
 
     def rows(self, lo: int, hi: int) -> list[bytes]:
-        """Rows lo..hi-1 of the body, without their newlines."""
-        if hi <= lo:
-            return []
-        first = 0 if lo == 0 else int(self.row_end[lo - 1]) + 1
-        return self.body[first : int(self.row_end[hi - 1])].split(b"\n")
+        """Rows lo..hi-1, without their newlines."""
+        return self.text_of(lo, hi).split(b"\n") if hi > lo else []
 
     @property
     def lines(self) -> list[bytes]:
@@ -79,13 +84,18 @@ class PointsTable:
 def read_points(data: bytes, name: str) -> PointsTable:
     """Parse CSV bytes with a lat and a lon column. With a header, the columns are found
     by name (lat/latitude, lon/lng/longitude); without one, they are the first two."""
+    # Offsets into the bytes rather than slices of them: a slice of a big file is a copy.
     text = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     if b"\r" in text:
         text = text.replace(b"\r\n", b"\n")
-    text = text.rstrip(b"\n")
-    if not text:
+    end = len(text)
+    while end and text[end - 1] == 10:
+        end -= 1
+    if not end:
         raise GeoError(f"{name}: no points; give a CSV file with lat,lon columns")
-    first, _, rest = text.partition(b"\n")
+    first_end = text.find(b"\n", 0, end)
+    first_end = end if first_end < 0 else first_end
+    first = text[:first_end]
     header: bytes | None = None
     lat_col, lon_col = 0, 1
     if any(c.isalpha() for c in first.decode("utf-8", "replace")):
@@ -98,52 +108,54 @@ def read_points(data: bytes, name: str) -> PointsTable:
                 f"{name}:1: the header {first.decode('utf-8', 'replace')!r} has no lat and "
                 "lon columns; name them lat,lon (or drop the header: LAT,LON first)"
             )
-        body, line0 = rest, 2
+        start, line0 = min(first_end + 1, end), 2
     else:
-        body, line0 = text, 1
+        start, line0 = 0, 1
     ncols = first.count(b",") + 1
     if ncols < 2:
         raise GeoError(f"{name}:1: expected lat,lon columns separated by a comma")
-    if not body:
+    b = np.frombuffer(text, dtype=np.uint8, count=end)
+    if start == end:
         empty = np.zeros(0)
-        return PointsTable(
-            header, b"", empty, empty, lat_col, lon_col, ncols, np.zeros(0, dtype=np.int64)
-        )
-    b = np.frombuffer(body, dtype=np.uint8)
-    sep = _separators(b)
+        none = np.zeros(0, dtype=np.int64)
+        return PointsTable(header, text, start, end, empty, empty, lat_col, lon_col, ncols, none)
+    sep = _separators(b, start)
     kinds = b[sep]
-    row_end = np.append(sep[kinds == 10], len(b))
-    nrows = len(row_end)
-    fast = _parse_columns(body, b, sep, kinds, ncols, (lat_col, lon_col))
+    fast = _parse_columns(text, b, start, sep, kinds, ncols, (lat_col, lon_col))
     if fast is not None:
         lat, lon, json_numbers = fast
         json_ready = json_numbers and ncols == 2 and (lat_col, lon_col) == (0, 1)
+        newlines = sep[ncols - 1 :: ncols]  # a view: every row has ncols - 1 commas
         return PointsTable(
-            header, body, lat, lon, lat_col, lon_col, ncols, row_end, json_ready
+            header, text, start, end, lat, lon, lat_col, lon_col, ncols, newlines, json_ready
         )
-    values = _parse_loadtxt(body, (lat_col, lon_col), name, line0)
-    if len(values) != nrows:
-        raise GeoError(f"{name}: {nrows} rows but {len(values)} positions; remove blank rows")
+    newlines = sep[kinds == 10]
+    values = _parse_loadtxt(memoryview(text)[start:end], (lat_col, lon_col), name, line0)
+    if len(values) != len(newlines) + 1:
+        raise GeoError(
+            f"{name}: {len(newlines) + 1} rows but {len(values)} positions; remove blank rows"
+        )
     return PointsTable(
-        header, body, values[:, 0], values[:, 1], lat_col, lon_col, ncols, row_end
+        header, text, start, end, values[:, 0], values[:, 1], lat_col, lon_col, ncols, newlines
     )
 
 
-def _separators(b: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
-    """Where every comma and newline of b is, in order."""
+def _separators(b: npt.NDArray[np.uint8], start: int) -> npt.NDArray[np.int64]:
+    """Where every comma and newline of b from ``start`` on is, in order."""
     # Block by block: the temporaries stay small and are reused, where whole-file ones
     # would each be fresh memory the size of the file (page faults cost more than the
     # comparisons).
     parts = [np.zeros(0, dtype=np.int64)]
-    for lo in range(0, len(b), _SCAN_BYTES):
+    for lo in range(start, len(b), _SCAN_BYTES):
         block = b[lo : lo + _SCAN_BYTES]
         parts.append(np.flatnonzero((block == 10) | (block == 44)) + lo)
     return np.concatenate(parts)
 
 
 def _parse_columns(
-    body: bytes,
+    text: bytes,
     b: npt.NDArray[np.uint8],
+    start: int,
     sep: npt.NDArray[np.int64],
     kinds: npt.NDArray[np.uint8],
     ncols: int,
@@ -151,29 +163,32 @@ def _parse_columns(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool] | None:
     """The two columns of plain decimals, and whether they are JSON numbers as written;
     None unless every row has ncols unquoted fields and those two are plain decimals."""
-    if b'"' in body or (len(sep) + 1) % ncols:
+    if text.find(b'"', start, len(b)) >= 0 or (len(sep) + 1) % ncols:
         return None
     nrows = (len(sep) + 1) // ncols
     # Every row: ncols - 1 commas, then a newline (the last row: the end of the body).
     layout = np.append(kinds, np.uint8(10)).reshape(nrows, ncols)
     if not (np.all(layout[:, :-1] == 44) and np.all(layout[:, -1] == 10)):
         return None
-    bounds = np.append(sep, len(b)).reshape(nrows, ncols)  # the end of each field
     lat = np.empty(nrows)
     lon = np.empty(nrows)
     json_numbers = True
     for lo in range(0, nrows, _CHUNK_ROWS):
         hi = min(lo + _CHUNK_ROWS, nrows)
-        ends = [bounds[lo:hi, col] for col in cols]
-        starts = []
-        for col in cols:
-            if col:
-                starts.append(bounds[lo:hi, col - 1] + 1)
-            elif lo:
-                starts.append(bounds[lo - 1 : hi - 1, -1] + 1)
-            else:
-                starts.append(np.append(0, bounds[: hi - 1, -1] + 1))
-        parsed = parse_decimals(b, np.concatenate(starts), np.concatenate(ends))
+        # Where each field of these rows ends (the last one: the end of the body), and
+        # where the row before them ends.
+        ends = sep[lo * ncols : hi * ncols]
+        if hi == nrows:
+            ends = np.append(ends, len(b))
+        ends = ends.reshape(hi - lo, ncols)
+        before = start - 1 if lo == 0 else int(sep[lo * ncols - 1])
+        row_start = np.append(before, ends[:-1, -1]) + 1
+        bounds = [(ends[:, c - 1] + 1 if c else row_start, ends[:, c]) for c in cols]
+        parsed = parse_decimals(
+            b,
+            np.concatenate([bounds[0][0], bounds[1][0]]),
+            np.concatenate([bounds[0][1], bounds[1][1]]),
+        )
         if parsed is None:
             return None
         values, json_chunk = parsed
@@ -257,7 +272,7 @@ def parse_decimals(
 
 
 def _parse_loadtxt(
-    body: bytes, cols: tuple[int, int], name: str, line0: int
+    body: memoryview, cols: tuple[int, int], name: str, line0: int
 ) -> npt.NDArray[np.float64]:
     """The lat and lon columns (in that order) by numpy's parser; other columns may be
     anything."""
@@ -328,9 +343,7 @@ def write_jsonl(table: PointsTable, a: Answers) -> Iterator[bytes]:
     for lo, hi in _chunks(len(table)):
         if table.json_ready:
             # lat,lon as written: the comma of each row becomes the "lon" key.
-            first = 0 if lo == 0 else int(table.row_end[lo - 1]) + 1
-            text = table.body[first : int(table.row_end[hi - 1])]
-            coords = text.replace(b",", b', "lon": ').split(b"\n")
+            coords = table.text_of(lo, hi).replace(b",", b', "lon": ').split(b"\n")
         else:
             coords = [
                 b'%r, "lon": %r' % (a, o)
