@@ -3,10 +3,10 @@
 - where_points_per_s: ``keilog.geo`` vectorised lookup of points inside US states vs the
   per-point Python loop a straightforward implementation writes (STRtree bbox query of
   the same prepared polygons, then ``contains`` per candidate).
-- where_file_points_per_s: ``keilog where --file points.csv > out.csv`` end to end, process
-  start to output written, on 1 M points (random over the US bounding box, a tenth over
-  Canada, Mexico and the sea around) vs the same job as a competent user writes it with
-  the library in a new process (``numpy.loadtxt``, ``StateIndex.lookup``, ``numpy.savetxt``
+- where_file_points_per_s: ``python -m keilog where --file points.csv > out.csv`` end to
+  end, process start to output written, on 1 M points (random over the US bounding box, a
+  tenth over Canada, Mexico and the sea around) vs the same job as a competent user writes
+  it with the library in a new process (``numpy.loadtxt``, ``StateIndex.lookup``, ``numpy.savetxt``
   of state and country). The floor beside it: a new Python process that reads the file and
   writes it back.
 - roads_snap_points_per_s: ``RoadIndex.snap`` (one STRtree dwithin query, vectorised
@@ -120,7 +120,7 @@ def _where_file(quick: bool) -> dict[str, Any]:
         text = "".join(f"{a:.6f},{o:.6f}\n" for a, o in zip(lat, lon, strict=True))
         points.write_text("lat,lon\n" + text)
         out = Path(tmp) / "out.csv"
-        cli = [sys.executable, "-c", "from keilog.cli import main; main()"]
+        cli = [sys.executable, "-m", "keilog"]
         t = _run_s([*cli, "where", "--file", str(points)], out, repeat)
         output_bytes = out.stat().st_size
         tr = _run_s([sys.executable, "-c", _REFERENCE_SCRIPT, str(points)], out, 1)

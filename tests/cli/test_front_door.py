@@ -3,6 +3,7 @@ nothing behind; Ctrl-C is one line and exit 130; scripts can rely on exit codes.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -228,6 +229,33 @@ def test_ctrl_c_in_any_phase_of_the_demo_is_exit_130_and_leaves_nothing(tmp_path
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_python_m_keilog_is_the_keilog_command():
+    # The package under test, not whichever keilog is installed.
+    import keilog
+
+    env = dict(os.environ, PYTHONPATH=str(Path(keilog.__file__).resolve().parents[1]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "keilog", "where", "--file", "-", "--nl"],
+        input="42.3160,-83.0370\n42.3314,-83.0458\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # Windsor ON, then Detroit MI (the Detroit River between them).
+    states = [json.loads(line)["state"] for line in proc.stdout.splitlines()]
+    assert states == [None, "MI"]
+    version = subprocess.run(
+        [sys.executable, "-m", "keilog", "--version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert version.stdout == f"keilog, version {keilog.__version__}\n"
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from keilog.geo import load_states, where
+from keilog.geo import GeoError, load_states, where
 from keilog.geo.batch import read_points, where_file
 from keilog.geo.grid import COARSE, EXACT, FINE, WhereGrid, lookup_answers
 
@@ -128,3 +128,39 @@ def test_plain_decimals_read_exactly_as_float_does(fields):
     table = read_points(("\n".join(rows) + "\n").encode(), "p.csv")
     assert table.lat.tolist() == [float(t) for t in texts]
     assert table.lon.tolist() == [float(t) for t in texts[::-1]]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(0, 12),
+    st.lists(
+        st.tuples(st.sampled_from(["", "-", "+"]), st.integers(0, 10**12)),
+        min_size=1,
+        max_size=30,
+    ),
+)
+def test_fixed_decimals_read_exactly_as_float_does(decimals, fields):
+    # The common case (every field with the same number of decimals, as printf and GPS
+    # tools write) takes its own path through the parser.
+    texts = [f"{s}{n / 10**decimals:.{decimals}f}" for s, n in fields]
+    if decimals == 0:
+        texts = [t + "." for t in texts]  # "12." is a decimal too
+    rows = [f"{a},{b}" for a, b in zip(texts, texts[::-1], strict=True)]
+    table = read_points(("\n".join(rows) + "\n").encode(), "p.csv")
+    assert table.lat.tolist() == [float(t) for t in texts]
+    assert table.lon.tolist() == [float(t) for t in texts[::-1]]
+
+
+def test_decimals_without_digits_on_one_side_read_as_float_does():
+    texts = ["5.", ".5", "-.5", "+0.0", "-0.0", "007.50", "-0", "12"]
+    rows = [f"{a},{b}" for a, b in zip(texts, texts[::-1], strict=True)]
+    table = read_points(("lat,lon\n" + "\n".join(rows)).encode(), "p.csv")
+    # Compared as text, so -0.0 and 0.0 differ.
+    assert [str(v) for v in table.lat.tolist()] == [str(float(t)) for t in texts]
+    for bad in ("1..2", ".", "-", "1.2.3", "1e5"):
+        # Not a plain decimal: the slow path reads what float() reads, or names the line.
+        try:
+            slow = read_points(f"lat,lon\n{bad},1\n".encode(), "p.csv").lat.tolist()
+        except GeoError:
+            continue
+        assert slow == [float(bad)]

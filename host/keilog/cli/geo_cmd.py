@@ -59,14 +59,16 @@ def where_command(
     if points_file is not None:
         if lat is not None:
             raise click.UsageError("give either LAT LON or --file, not both")
-        from keilog.geo.batch import where_file
+        from keilog.geo.batch import where_file_chunks
         from keilog.geo.grid import WhereGrid
 
         name = str(getattr(points_file, "name", "<stdin>"))
         fmt = "jsonl" if nl else "csv"
-        out = where_file(points_file.read(), name, load_states(), fmt, WhereGrid.load())
+        data = points_file.read()
+        chunks = where_file_chunks(data, name, load_states(), fmt, WhereGrid.load())
         stdout = click.get_binary_stream("stdout")
-        stdout.write(out)
+        for chunk in chunks:
+            stdout.write(chunk)
         stdout.flush()
         return
     if lat is None or lon is None:

@@ -54,6 +54,7 @@ FORMAT = 1
 COARSE = 1  # cells per degree at the first level (global)
 FINE = 32  # cells per coarse cell, each way, where the coarse cell is not settled
 _EPS_DEG = 1e-7  # cells are tested grown by this much (about 1 cm)
+_BLOCK = 1 << 16  # points looked up in the grid at a time
 
 EXACT = 0  # not settled: ask StateIndex.lookup
 NOTHING = 1  # no state, no country
@@ -194,6 +195,16 @@ class WhereGrid:
         self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.int64]:
         """The code of each point's cell (points must be finite, in -90..90, -180..180)."""
+        code = np.empty(len(lat), dtype=np.int64)
+        # A block at a time: small temporaries are reused, big ones are fresh memory.
+        for lo in range(0, len(lat), _BLOCK):
+            hi = lo + _BLOCK
+            code[lo:hi] = self._codes(lat[lo:hi], lon[lo:hi])
+        return code
+
+    def _codes(
+        self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
         ny, nx = self.coarse.shape
         fx = (lon + 180.0) * COARSE
         fy = (lat + 90.0) * COARSE
@@ -277,17 +288,12 @@ def lookup_answers(
     if len(exact):
         w = index.lookup(lat[exact], lon[exact])
         # Few distinct answers: one table entry per distinct answer.
-        key = np.char.add(np.char.add(w.state, w.country), w.territory)
-        kinds = np.array(
-            [
-                f"{a}|{int(f)}|{int(nb)}"
-                for a, f, nb in zip(
-                    key.tolist(), w.fallback.tolist(), w.near_border.tolist(), strict=True
-                )
-            ]
-        )
-        uniq, first, inverse = np.unique(kinds, return_index=True, return_inverse=True)
-        del uniq
+        parts = [np.unique(a, return_inverse=True)[1] for a in (w.state, w.country, w.territory)]
+        key = parts[0]
+        for part in parts[1:]:
+            key = key * (int(part.max()) + 1) + part
+        key = (key * 2 + w.fallback) * 2 + w.near_border
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         code[exact] = len(table) + inverse
         table += [_answer_of(w, int(i)) for i in first]
         distance[exact] = w.distance_m

@@ -51,6 +51,8 @@ M_PER_DEG = 111_195.0  # metres per degree of latitude (mean Earth radius 6,371 
 
 _CORE_MIN_POINTS = 2000  # build a state's shrunk core only for lookups this large
 _BAND_DEG = 0.5  # latitude bands for the metric distances of the water fallback
+_CHAIN_SEGMENTS = 16  # boundary segments per box of the water fallback's index
+_PAIR_BLOCK = 8192  # chains measured at a time (about 100,000 point-segment pairs)
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ class StateIndex:
         shapely.prepare(self.boundaries)
         self.bounds = shapely.bounds(polygons)  # (n, 4): xmin, ymin, xmax, ymax
         self._cores: dict[int, Any] = {}
-        self._tiles: dict[tuple[int, int, int], Any] = {}
+        self._chains: tuple[Any, ...] | None = None
+        self._chain_boxes = np.zeros((0, 4))
 
     @classmethod
     def load(cls, path: Path = DATA_FILE, countries: Path | None = COUNTRIES_FILE) -> StateIndex:
@@ -285,13 +288,36 @@ class StateIndex:
             self._cores[k] = core
         return self._cores[k]
 
-    def _tile_piece(self, k: int, tx: int, ty: int) -> Any:
-        """State k within the 1-degree tile whose south-west corner is (tx, ty) (cached:
-        clipping a big state is the slow part)."""
-        key = (k, tx, ty)
-        if key not in self._tiles:
-            self._tiles[key] = shapely.clip_by_rect(self.polygons[k], tx, ty, tx + 1, ty + 1)
-        return self._tiles[key]
+    def _boundary_chains(self) -> tuple[Any, ...]:
+        """The state boundaries as segments, in chains of up to _CHAIN_SEGMENTS
+        consecutive segments of one ring, with an STRtree of the chains' boxes (built on
+        first use): ``(tree, chain_first, chain_count, ax, ay, bx, by, state)``."""
+        if self._chains is None:
+            parts, part_state = shapely.get_parts(self.polygons, return_index=True)
+            rings, ring_part = shapely.get_rings(parts, return_index=True)
+            coords, ring = shapely.get_coordinates(rings, return_index=True)
+            first = np.flatnonzero(ring[:-1] == ring[1:])  # segment first -> first + 1
+            seg_ring = ring[first]
+            ring_first = np.searchsorted(seg_ring, seg_ring)  # each ring's first segment
+            new_chain = np.ones(len(first), dtype=bool)
+            new_chain[1:] = (seg_ring[1:] != seg_ring[:-1]) | (
+                (np.arange(1, len(first)) - ring_first[1:]) % _CHAIN_SEGMENTS == 0
+            )
+            chain_first = np.flatnonzero(new_chain)
+            chain_count = np.diff(np.append(chain_first, len(first)))
+            ax, ay = coords[first, 0], coords[first, 1]
+            bx, by = coords[first + 1, 0], coords[first + 1, 1]
+            boxes = shapely.box(
+                np.minimum.reduceat(np.minimum(ax, bx), chain_first),
+                np.minimum.reduceat(np.minimum(ay, by), chain_first),
+                np.maximum.reduceat(np.maximum(ax, bx), chain_first),
+                np.maximum.reduceat(np.maximum(ay, by), chain_first),
+            )
+            state = part_state[ring_part[seg_ring]]
+            tree = shapely.STRtree(boxes)
+            self._chain_boxes = shapely.bounds(boxes)
+            self._chains = (tree, chain_first, chain_count, ax, ay, bx, by, state)
+        return self._chains
 
     def _water_fallback(
         self,
@@ -303,77 +329,62 @@ class StateIndex:
         distance: npt.NDArray[np.float64],
         fallback: npt.NDArray[np.bool_],
     ) -> None:
-        # Every step depends on the point alone, never on which other points are looked
-        # up with it, so a batch gives bit for bit the answers of one-point lookups:
-        # - which states are measured: those within the reach in degrees (generous, so
-        #   it covers the metric disk; only the metric distance below decides);
+        # The points are in no state, so the distance to a state is the distance to its
+        # boundary: the nearest of its segments. Every step depends on the point alone,
+        # never on which other points are looked up with it, so a batch gives bit for bit
+        # the answers of one-point lookups:
+        # - which segments are measured: those of the chains whose box meets the box of
+        #   the point's disk of the reach (any segment within the reach is in them);
         # - the metric frame: a local equirectangular one per band of latitude (the scale
-        #   changes by under 2 % across a band at 60 degrees north);
-        # - what is measured: the pieces of the state in the fixed 1-degree tiles that
-        #   the point's disk of the reach touches, so the nearest distance is the
-        #   distance to the state whenever it is within the reach. The reach includes
-        #   NEAR_BORDER_M, so a second state that makes the point near_border is measured.
+        #   changes by under 2 % across a band at 60 degrees north).
+        # The reach includes NEAR_BORDER_M, so a second state that makes the point
+        # near_border is measured. Written with numpy rather than shapely.distance: one
+        # arithmetic pass over (point, segment) pairs, with no per-point geometry.
         reach = WATER_FALLBACK_M + NEAR_BORDER_M
-        d = self._degrees(reach * 1.02, y[todo])
-        pts = shapely.points(x[todo], y[todo])
-        candidate = np.zeros((len(todo), len(self.codes)), dtype=bool)
-        for k, (x0, y0, x1, y1) in enumerate(self.bounds):
-            m = (x[todo] >= x0 - d) & (x[todo] <= x1 + d)
-            m &= (y[todo] >= y0 - d) & (y[todo] <= y1 + d)
-            if m.any():
-                candidate[np.flatnonzero(m), k] = shapely.dwithin(self.polygons[k], pts[m], d[m])
-        keep = candidate.any(axis=1)
-        todo, candidate = todo[keep], candidate[keep]
-        if not len(todo):
-            return
+        tree, chain_first, chain_count, ax, ay, bx, by, state = self._boundary_chains()
         px, py = x[todo], y[todo]
-        band = np.floor(py / _BAND_DEG).astype(np.int64)
-        coslat = np.maximum(np.cos(np.radians((band + 0.5) * _BAND_DEG)), 0.05)
+        with np.errstate(over="ignore", invalid="ignore"):  # latitudes far out of range
+            band = np.floor(py / _BAND_DEG)
+            coslat = np.maximum(np.cos(np.radians((band + 0.5) * _BAND_DEG)), 0.05)
         dy = reach * 1.001 / M_PER_DEG
         dx = dy / coslat
-        # (point, state, tile) triples: every tile of the point's disk, for each state.
-        pt, st = np.nonzero(candidate)
-        tx0 = np.floor(px[pt] - dx[pt]).astype(np.int64)
-        tx1 = np.floor(px[pt] + dx[pt]).astype(np.int64)
-        ty0 = np.floor(py[pt] - dy).astype(np.int64)
-        ty1 = np.floor(py[pt] + dy).astype(np.int64)
-        wide, tall = tx1 - tx0 + 1, ty1 - ty0 + 1
-        many = wide * tall
-        rep = np.repeat(np.arange(len(pt)), many)
-        step = np.arange(len(rep)) - np.repeat(np.cumsum(many) - many, many)
-        pt, st = pt[rep], st[rep]
-        tx = tx0[rep] + step % wide[rep]
-        ty = ty0[rep] + step // wide[rep]
-        # One metric piece per (state, tile, band); one vectorised distance for all.
-        # Packed (state, tile x, tile y, band) key; tiles and bands cover -180..180, -90..90.
-        key = ((st * 400 + tx + 200) * 200 + ty + 100) * 400 + band[pt] + 200
-        packed, which = np.unique(key, return_inverse=True)
-        groups = np.stack(
-            [
-                packed // 32_000_000,
-                packed // 80_000 % 400 - 200,
-                packed // 400 % 200 - 100,
-                packed % 400 - 200,
-            ],
-            axis=1,
-        )
-        pieces = np.array(
-            [self._tile_piece(int(g[0]), int(g[1]), int(g[2])) for g in groups], dtype=object
-        )
-        scale = np.stack(
-            [
-                M_PER_DEG * np.maximum(np.cos(np.radians((groups[:, 3] + 0.5) * _BAND_DEG)), 0.05),
-                np.full(len(groups), M_PER_DEG),
-            ],
-            axis=1,
-        )
-        _, owner = shapely.get_coordinates(pieces, return_index=True)
-        local = shapely.transform(pieces, lambda c: c * scale[owner])
-        where_pt = np.stack([px, py], axis=1)[pt] * scale[which.ravel()]
-        far = shapely.distance(local[which.ravel()], shapely.points(where_pt))
-        far = np.where(np.isnan(far), np.inf, far)
-        dist = np.full(candidate.shape, np.inf)  # metres to each measured state
-        np.minimum.at(dist, (pt, st), far)
+        point, chain = tree.query(shapely.box(px - dx, py - dy, px + dx, py + dy))
+        # Prune chains, per point: a chain's box is no farther than its segments, and the
+        # chain's first vertex is on the boundary, so the point's nearest first vertex
+        # bounds its nearest state. A chain whose box is beyond that bound (plus the
+        # near-border budget) or beyond the reach can decide neither the nearest state
+        # nor near_border. 1 m of slack covers rounding.
+        c = coslat[point] * M_PER_DEG
+        box = self._chain_boxes[chain]
+        gx = np.maximum(np.maximum(box[:, 0] - px[point], px[point] - box[:, 2]), 0.0) * c
+        gy = np.maximum(np.maximum(box[:, 1] - py[point], py[point] - box[:, 3]), 0.0)
+        low = np.hypot(gx, gy * M_PER_DEG)
+        head = chain_first[chain]
+        vx = (ax[head] - px[point]) * c
+        vy = (ay[head] - py[point]) * M_PER_DEG
+        bound = np.full(len(todo), reach)
+        np.minimum.at(bound, point, np.hypot(vx, vy) + NEAR_BORDER_M)
+        keep = low <= np.minimum(bound[point], reach) + 1.0
+        point, chain = point[keep], chain[keep]
+        dist = np.full((len(todo), len(self.codes)), np.inf)  # metres to each state
+        # (point, segment) pairs, a block of chains at a time to keep the arrays small.
+        cum = np.cumsum(chain_count[chain])
+        for lo in range(0, len(chain), _PAIR_BLOCK):
+            hi = min(lo + _PAIR_BLOCK, len(chain))
+            counts = chain_count[chain[lo:hi]]
+            pt = np.repeat(point[lo:hi], counts)
+            first = cum[lo:hi] - counts - (cum[lo - 1] if lo else 0)
+            seg = np.repeat(chain_first[chain[lo:hi]] - first, counts) + np.arange(len(pt))
+            c = coslat[pt]
+            qx, qy = px[pt] * c, py[pt]
+            sx, sy = ax[seg] * c, ay[seg]
+            ex, ey = bx[seg] * c - sx, by[seg] - sy
+            length2 = ex * ex + ey * ey
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = ((qx - sx) * ex + (qy - sy) * ey) / length2
+            t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
+            metres = np.hypot(qx - sx - t * ex, qy - sy - t * ey) * M_PER_DEG
+            np.minimum.at(dist, (pt, state[seg]), metres)
         # The nearest state (the first in code order on a tie) and the second distance.
         best_k = np.argmin(dist, axis=1)
         best = np.take_along_axis(dist, best_k[:, None], axis=1)[:, 0]
