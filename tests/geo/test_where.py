@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from keilog.cli.main import cli
 from keilog.geo import GeoError, StateIndex, load_states, where
+from keilog.geo.states import M_PER_DEG, NEAR_BORDER_M
 
 PLACES = [
     # (name, lat, lon, state, method, near_border)
@@ -342,3 +343,25 @@ def test_cli_where_file_from_stdin():
     assert result.exit_code == 0, result.output
     states = [json.loads(x)["state"] for x in result.stdout.splitlines()]
     assert states == [None, "MI"]
+
+
+def test_water_fallback_distance_is_shapelys_distance_to_the_state():
+    # Water near coasts, lakes and bays: the nearest state and its distance are those
+    # shapely gives for the state polygons in the same local frame (x scaled by the
+    # cosine of the point's half-degree band of latitude), and near_border says whether
+    # a second state is within NEAR_BORDER_M of that.
+    index = load_states()
+    rng = np.random.default_rng(7)
+    lat = rng.uniform(24, 50, 40_000)
+    lon = rng.uniform(-125, -66, 40_000)
+    w = index.lookup(lat, lon)
+    picked = np.flatnonzero(w.fallback)[:100]
+    assert len(picked) == 100
+    for i in picked.tolist():
+        c = max(math.cos(math.radians((math.floor(lat[i] / 0.5) + 0.5) * 0.5)), 0.05)
+        local = shapely.transform(index.polygons, lambda xy, c=c: xy * (c * M_PER_DEG, M_PER_DEG))
+        d = shapely.distance(local, shapely.Point(lon[i] * c * M_PER_DEG, lat[i] * M_PER_DEG))
+        order = np.argsort(d, kind="stable")
+        assert w.state[i] == index.codes[order[0]]
+        assert w.distance_m[i] == pytest.approx(d[order[0]], abs=1e-6)
+        assert w.near_border[i] == (d[order[1]] <= d[order[0]] + NEAR_BORDER_M)

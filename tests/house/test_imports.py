@@ -43,6 +43,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "hardware", "sync", "unixport", "sim", "roads", "rules", "report", "export", "bus", "demo",
         "fleet",
     },
+    "__main__": {"cli"},  # python -m keilog
 }  # fmt: skip
 
 

@@ -184,3 +184,18 @@ def test_the_report_plots_a_signal_of_a_renamed_column(hostile, tmp_path) -> Non
     page = Page(out.read_text(encoding="utf-8"))
     labels = [e.all_text() for e in page.find("text", "panel-label")]
     assert labels == ["Engine speed (msg_Engine.rpm)"]
+
+
+def test_signals_named_true_or_false_get_a_column_the_view_can_show(tmp_path) -> None:
+    # SQLite 3.40 names a view column "FALSE" or "TRUE" column1, however it is quoted.
+    can_db = cantools.database.load_string(
+        'VERSION ""\nBU_: X\nBO_ 256 FLAGS: 2 X\n SG_ FALSE : 0|8@1+ (1,0) [0|255] "" X\n'
+        ' SG_ true : 8|8@1+ (1,0) [0|255] "" X\n',
+        database_format="dbc",
+    )
+    names = stored_names(can_db.messages)
+    assert [names.column("FLAGS", s) for s in ("FALSE", "true")] == ["FALSE_2", "true_2"]
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"create table t ({quote('FALSE_2')})")
+    conn.execute(f"create view v as select {quote('FALSE_2')} as {quote('FALSE_2')} from t")
+    assert [row[1] for row in conn.execute("pragma table_info(v)")] == ["FALSE_2"]

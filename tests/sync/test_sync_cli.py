@@ -29,6 +29,12 @@ def test_sync_prints_one_line_per_segment_and_imports_them(tmp_path: Path) -> No
     ]
     assert "device test-unit (unix, firmware" in text.stderr
     assert "clock set from this computer" in text.stderr
+    # Synced without a DBC: the frames no DBC decodes are counted, commonest ids first.
+    assert (
+        "warning: 500 of 500 frames were not decoded (no DBC was given; 7 identifiers): "
+        "0x100 (72), 0x101 (72), 0x102 (72), 0x103 (71), 0x104 (71), and 2 more (142 frames); "
+        f"keilog redecode --db {tmp_path / 'k.db'} --dbc CAR.dbc decodes the stored frames again"
+    ) in text.stderr.splitlines()
     assert as_json.exit_code == 0, as_json.output
     result = json.loads(as_json.stdout)
     assert result["sealed"] is None and result["clock"] is None

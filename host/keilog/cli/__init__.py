@@ -9,6 +9,7 @@ from keilog.cli.main import cli
 # Command modules register themselves on import; keep one line per area.
 from keilog.cli import demo_cmd as _demo_cmd  # noqa: F401
 from keilog.cli import import_cmd as _import_cmd  # noqa: F401
+from keilog.cli import redecode_cmd as _redecode_cmd  # noqa: F401
 from keilog.cli import firmware_cmd as _firmware_cmd  # noqa: F401
 from keilog.cli import rules_cmd as _rules_cmd  # noqa: F401
 from keilog.cli import geo_cmd as _geo_cmd  # noqa: F401
@@ -36,6 +37,9 @@ def main() -> None:
 
     import click
 
+    from keilog.cli.interrupts import defer_interrupts_in_swallowing_imports
+
+    defer_interrupts_in_swallowing_imports()
     try:
         cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):

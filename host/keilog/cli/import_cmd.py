@@ -50,7 +50,9 @@ def import_(
 ) -> None:
     """Import log segments (files or folders of *.KLG) into a SQLite database.
 
-    Frames whose id is in a DBC are decoded into one table per message. Importing
+    Frames whose id is in a DBC are decoded into one table per message; every raw
+    frame is stored, so keilog redecode can decode them again with another DBC (a
+    warning says when a DBC decodes nothing or ids have no message). Importing
     the same segment again changes nothing. A damaged file (truncated, bit-flipped, a
     bad line) is refused unless --allow-damage.
 
@@ -61,6 +63,7 @@ def import_(
     """
     from keilog import store
     from keilog.decode import dbc
+    from keilog.store.coverage import Coverage, by_file, coverage_warnings
 
     can_db = dbc.load_databases(dbc_paths) if dbc_paths else None
     progress = TerminalProgress(quiet)
@@ -93,3 +96,9 @@ def import_(
                 f"{r.already_stored} frames there were not stored again",
                 quiet,
             )
+    found = Coverage()
+    for r in results:
+        found.add(r.frames, r.message_frames, r.unknown_ids)
+    dbcs = by_file(dbc_paths, can_db) if can_db is not None else []
+    for line in coverage_warnings(found, dbcs, str(db_path)):
+        status(line, quiet)

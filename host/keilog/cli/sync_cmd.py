@@ -140,6 +140,7 @@ def sync_(
         keilog sync --port auto --into logs --db trips.db --dbc dbc/keicar.dbc
     """
     from keilog.decode import dbc
+    from keilog.store.coverage import Coverage, by_file, coverage_warnings
     from keilog.sync import candidates, sync_port
 
     if list_only:
@@ -177,4 +178,10 @@ def sync_(
             click.echo(line)
             for d in s.damage:
                 status(f"{s.name}: damaged {d}", quiet)
+    stored = Coverage()
+    for s in result.segments:
+        stored.add(s.frames, s.message_frames, s.unknown_ids)
+    dbcs = by_file(dbc_paths, can_db) if can_db is not None else []
+    for line in coverage_warnings(stored, dbcs, str(db_path)):
+        status(line, quiet)
     _summary(result, quiet)

@@ -51,6 +51,8 @@ M_PER_DEG = 111_195.0  # metres per degree of latitude (mean Earth radius 6,371 
 
 _CORE_MIN_POINTS = 2000  # build a state's shrunk core only for lookups this large
 _BAND_DEG = 0.5  # latitude bands for the metric distances of the water fallback
+_CHAIN_SEGMENTS = 16  # boundary segments per box of the water fallback's index
+_PAIR_BLOCK = 8192  # chains measured at a time (about 100,000 point-segment pairs)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ class StateIndex:
         shapely.prepare(self.boundaries)
         self.bounds = shapely.bounds(polygons)  # (n, 4): xmin, ymin, xmax, ymax
         self._cores: dict[int, Any] = {}
+        self._chains: tuple[Any, ...] | None = None
+        self._chain_boxes = np.zeros((0, 4))
 
     @classmethod
     def load(cls, path: Path = DATA_FILE, countries: Path | None = COUNTRIES_FILE) -> StateIndex:
@@ -276,10 +280,44 @@ class StateIndex:
         if k not in self._cores:
             worst_lat = max(abs(self.bounds[k][1]), abs(self.bounds[k][3]))
             d = float(self._degrees(NEAR_BORDER_M, np.array([worst_lat]))[0])
-            core = shapely.buffer(self.polygons[k], -d, quad_segs=2)
+            # Two segments per quarter circle: the chords of the arcs around concave
+            # corners lie inside the arcs, so the shrink is by d / cos(22.5 degrees) to
+            # keep every point of the core at least d from the boundary.
+            core = shapely.buffer(self.polygons[k], -d / math.cos(math.pi / 8), quad_segs=2)
             shapely.prepare(core)
             self._cores[k] = core
         return self._cores[k]
+
+    def _boundary_chains(self) -> tuple[Any, ...]:
+        """The state boundaries as segments, in chains of up to _CHAIN_SEGMENTS
+        consecutive segments of one ring, with an STRtree of the chains' boxes (built on
+        first use): ``(tree, chain_first, chain_count, ax, ay, bx, by, state)``."""
+        if self._chains is None:
+            parts, part_state = shapely.get_parts(self.polygons, return_index=True)
+            rings, ring_part = shapely.get_rings(parts, return_index=True)
+            coords, ring = shapely.get_coordinates(rings, return_index=True)
+            first = np.flatnonzero(ring[:-1] == ring[1:])  # segment first -> first + 1
+            seg_ring = ring[first]
+            ring_first = np.searchsorted(seg_ring, seg_ring)  # each ring's first segment
+            new_chain = np.ones(len(first), dtype=bool)
+            new_chain[1:] = (seg_ring[1:] != seg_ring[:-1]) | (
+                (np.arange(1, len(first)) - ring_first[1:]) % _CHAIN_SEGMENTS == 0
+            )
+            chain_first = np.flatnonzero(new_chain)
+            chain_count = np.diff(np.append(chain_first, len(first)))
+            ax, ay = coords[first, 0], coords[first, 1]
+            bx, by = coords[first + 1, 0], coords[first + 1, 1]
+            boxes = shapely.box(
+                np.minimum.reduceat(np.minimum(ax, bx), chain_first),
+                np.minimum.reduceat(np.minimum(ay, by), chain_first),
+                np.maximum.reduceat(np.maximum(ax, bx), chain_first),
+                np.maximum.reduceat(np.maximum(ay, by), chain_first),
+            )
+            state = part_state[ring_part[seg_ring]]
+            tree = shapely.STRtree(boxes)
+            self._chain_boxes = shapely.bounds(boxes)
+            self._chains = (tree, chain_first, chain_count, ax, ay, bx, by, state)
+        return self._chains
 
     def _water_fallback(
         self,
@@ -291,52 +329,72 @@ class StateIndex:
         distance: npt.NDArray[np.float64],
         fallback: npt.NDArray[np.bool_],
     ) -> None:
-        # Cheap first pass: drop points with no state within the radius (in degrees,
-        # generous in longitude), using the prepared polygons.
-        d = self._degrees(WATER_FALLBACK_M, y[todo])
-        pts = shapely.points(x[todo], y[todo])
-        candidate = np.zeros(len(todo), dtype=bool)
-        for k, (x0, y0, x1, y1) in enumerate(self.bounds):
-            m = ~candidate & (x[todo] >= x0 - d) & (x[todo] <= x1 + d)
-            m &= (y[todo] >= y0 - d) & (y[todo] <= y1 + d)
-            if m.any():
-                candidate[np.flatnonzero(m)[shapely.dwithin(self.polygons[k], pts[m], d[m])]] = True
-        todo = todo[candidate]
-        if not len(todo):
-            return
-        best = np.full((len(todo), 2), np.inf)  # nearest and second-nearest distance (m)
-        best_k = np.full(len(todo), -1, dtype=np.int64)
-        # Metric distances in a local equirectangular frame per band of latitude (the
-        # scale changes by under 2 % across a band at 60 degrees north).
-        band = np.floor(y[todo] / _BAND_DEG).astype(np.int64)
-        for b in np.unique(band):
-            m = np.flatnonzero(band == b)
-            coslat = max(math.cos(math.radians((b + 0.5) * _BAND_DEG)), 0.05)
-            dy = WATER_FALLBACK_M / M_PER_DEG
-            dx = dy / coslat
-            bx0, bx1 = x[todo[m]].min() - dx, x[todo[m]].max() + dx
-            by0, by1 = y[todo[m]].min() - dy, y[todo[m]].max() + dy
-            scale = np.array([M_PER_DEG * coslat, M_PER_DEG])
-            local_pts = shapely.points(np.stack([x[todo[m]], y[todo[m]]], axis=1) * scale)
-            for k, (x0, y0, x1, y1) in enumerate(self.bounds):
-                if x1 < bx0 or x0 > bx1 or y1 < by0 or y0 > by1:
-                    continue
-                piece = shapely.clip_by_rect(self.polygons[k], bx0, by0, bx1, by1)
-                if piece.is_empty:
-                    continue
-                dist = shapely.distance(
-                    shapely.transform(piece, lambda c, s=scale: c * s), local_pts
-                )
-                first = dist < best[m, 0]
-                best[m, 1] = np.where(first, best[m, 0], np.minimum(best[m, 1], dist))
-                best[m, 0] = np.where(first, dist, best[m, 0])
-                best_k[m] = np.where(first, k, best_k[m])
-        ok = best[:, 0] <= WATER_FALLBACK_M
+        # The points are in no state, so the distance to a state is the distance to its
+        # boundary: the nearest of its segments. Every step depends on the point alone,
+        # never on which other points are looked up with it, so a batch gives bit for bit
+        # the answers of one-point lookups:
+        # - which segments are measured: those of the chains whose box meets the box of
+        #   the point's disk of the reach (any segment within the reach is in them);
+        # - the metric frame: a local equirectangular one per band of latitude (the scale
+        #   changes by under 2 % across a band at 60 degrees north).
+        # The reach includes NEAR_BORDER_M, so a second state that makes the point
+        # near_border is measured. Written with numpy rather than shapely.distance: one
+        # arithmetic pass over (point, segment) pairs, with no per-point geometry.
+        reach = WATER_FALLBACK_M + NEAR_BORDER_M
+        tree, chain_first, chain_count, ax, ay, bx, by, state = self._boundary_chains()
+        px, py = x[todo], y[todo]
+        with np.errstate(over="ignore", invalid="ignore"):  # latitudes far out of range
+            band = np.floor(py / _BAND_DEG)
+            coslat = np.maximum(np.cos(np.radians((band + 0.5) * _BAND_DEG)), 0.05)
+        dy = reach * 1.001 / M_PER_DEG
+        dx = dy / coslat
+        point, chain = tree.query(shapely.box(px - dx, py - dy, px + dx, py + dy))
+        # Prune chains, per point: a chain's box is no farther than its segments, and the
+        # chain's first vertex is on the boundary, so the point's nearest first vertex
+        # bounds its nearest state. A chain whose box is beyond that bound (plus the
+        # near-border budget) or beyond the reach can decide neither the nearest state
+        # nor near_border. 1 m of slack covers rounding.
+        c = coslat[point] * M_PER_DEG
+        box = self._chain_boxes[chain]
+        gx = np.maximum(np.maximum(box[:, 0] - px[point], px[point] - box[:, 2]), 0.0) * c
+        gy = np.maximum(np.maximum(box[:, 1] - py[point], py[point] - box[:, 3]), 0.0)
+        low = np.hypot(gx, gy * M_PER_DEG)
+        head = chain_first[chain]
+        vx = (ax[head] - px[point]) * c
+        vy = (ay[head] - py[point]) * M_PER_DEG
+        bound = np.full(len(todo), reach)
+        np.minimum.at(bound, point, np.hypot(vx, vy) + NEAR_BORDER_M)
+        keep = low <= np.minimum(bound[point], reach) + 1.0
+        point, chain = point[keep], chain[keep]
+        dist = np.full((len(todo), len(self.codes)), np.inf)  # metres to each state
+        # (point, segment) pairs, a block of chains at a time to keep the arrays small.
+        cum = np.cumsum(chain_count[chain])
+        for lo in range(0, len(chain), _PAIR_BLOCK):
+            hi = min(lo + _PAIR_BLOCK, len(chain))
+            counts = chain_count[chain[lo:hi]]
+            pt = np.repeat(point[lo:hi], counts)
+            first = cum[lo:hi] - counts - (cum[lo - 1] if lo else 0)
+            seg = np.repeat(chain_first[chain[lo:hi]] - first, counts) + np.arange(len(pt))
+            c = coslat[pt]
+            qx, qy = px[pt] * c, py[pt]
+            sx, sy = ax[seg] * c, ay[seg]
+            ex, ey = bx[seg] * c - sx, by[seg] - sy
+            length2 = ex * ex + ey * ey
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = ((qx - sx) * ex + (qy - sy) * ey) / length2
+            t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
+            metres = np.hypot(qx - sx - t * ex, qy - sy - t * ey) * M_PER_DEG
+            np.minimum.at(dist, (pt, state[seg]), metres)
+        # The nearest state (the first in code order on a tie) and the second distance.
+        best_k = np.argmin(dist, axis=1)
+        best = np.take_along_axis(dist, best_k[:, None], axis=1)[:, 0]
+        second = np.partition(dist, 1, axis=1)[:, 1] if dist.shape[1] > 1 else np.inf
+        ok = best <= WATER_FALLBACK_M
         sel = todo[ok]
         idx[sel] = best_k[ok]
-        distance[sel] = best[ok, 0]
+        distance[sel] = best[ok]
         fallback[sel] = True
-        near[sel] = best[ok, 1] <= best[ok, 0] + NEAR_BORDER_M
+        near[sel] = (second <= best + NEAR_BORDER_M)[ok]
 
 
 @functools.lru_cache(maxsize=1)

@@ -43,6 +43,7 @@ from keilog.logformat.reader import CanFrame, Event, GpsFix, InputFrame, Segment
 from keilog.outputs import check_parent, undo_on_failure
 from keilog.store import overlap, rows, timebase
 from keilog.store import trips as dbtrips
+from keilog.store.coverage import stored_coverage
 from keilog.store.damage import refuse_damage, summarise_damage
 from keilog.store.schema import ensure_schema, message_table
 
@@ -75,6 +76,10 @@ class SegmentImport:
     renamed: list[str] = field(default_factory=list)  # DBC names stored under another
     already_stored: int = 0  # frames skipped: stored from an earlier copy (overlap)
     continues: list[str] = field(default_factory=list)  # names of those earlier copies
+    # Raw frames stored, per DBC message and per identifier no DBC defines (most first):
+    # keilog.store.coverage words the warnings.
+    message_frames: dict[str, int] = field(default_factory=dict)
+    unknown_ids: dict[str, int] = field(default_factory=dict)
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -192,6 +197,7 @@ def _store_columns(
                 )
             if on_frames:
                 on_frames(start + len(part), len(can))
+        _note_coverage(conn, segment, can_db, result)
         inputs = [r for r in cols.others if isinstance(r, InputFrame)]
         if inputs:
             frames_in = CanColumns.from_frames(
@@ -255,6 +261,16 @@ def _store_columns(
         )
         dbtrips.rebuild_trips(conn, device_id, boot)
     return result
+
+
+def _note_coverage(
+    conn: sqlite3.Connection,
+    segment: int,
+    can_db: cantools.database.Database | None,
+    result: SegmentImport,
+) -> None:
+    found = stored_coverage(conn, can_db, segment)
+    result.message_frames, result.unknown_ids = found.message_frames, found.unknown_ids
 
 
 def _insert_segment(
@@ -443,6 +459,7 @@ def _store_log(
             last_ts = hi if last_ts is None else max(last_ts, hi)
         fid += n
         result.frames += n
+    _note_coverage(conn, segment, can_db, result)
     if chain.finish(read, last) or (read and not result.frames):
         raise overlap.NothingNew
     result.continues = chain.parts

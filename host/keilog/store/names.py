@@ -12,8 +12,9 @@ that SQLite would take for the same one are renamed by one rule (docs/database.m
 - a signal's column is its name, unless it equals (case-insensitively) one of the lead
   columns every message table has (``frame_id``, ``timestamp``, ``device_id``,
   ``boot``, ``mono_us``, and ``segment``, which the stored tables of input records
-  have) or an earlier signal's column of the same message: then it gets ``_2``, ``_3``,
-  ... the same way.
+  have), or ``true``/``false`` (SQLite 3.40 names a view column of either ``column1``,
+  however it is quoted), or an earlier signal's column of the same message: then it gets
+  ``_2``, ``_3``, ... the same way.
 
 Each rename is reported (``SegmentImport.renamed``) and the ``signals`` table lists the
 names as stored, so ``msg_<message>.<signal>`` always addresses the data.
@@ -30,7 +31,9 @@ from sqlite_utils.db import quote_identifier
 
 # Columns every message table has before its signals (keilog.store.decoded fills them).
 LEAD_COLUMNS = ("frame_id", "timestamp", "device_id", "boot", "mono_us")
-_RESERVED = (*LEAD_COLUMNS, "segment")
+# "true" and "false": SQLite (3.40) turns a view column of either name, quoted or not,
+# into "column1", so the msg_ views could not show such a signal under its name.
+_RESERVED = (*LEAD_COLUMNS, "segment", "true", "false")
 
 
 def quote(name: str) -> str:
@@ -90,7 +93,9 @@ def stored_names(messages: Iterable[Any]) -> StoredNames:
             out.columns[(msg.name, sig.name)] = column
             if column != sig.name:
                 why = (
-                    "a column every message table has"
+                    "a word SQLite's views take for a value"
+                    if sig.name.lower() in ("true", "false")
+                    else "a column every message table has"
                     if sig.name.lower() in _RESERVED
                     else "another signal's name when case is ignored"
                 )

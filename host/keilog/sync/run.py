@@ -63,6 +63,9 @@ class SegmentResult:
     frames: int = 0
     acknowledged: bool = False
     damage: list[str] = field(default_factory=list)
+    # As keilog.store.SegmentImport: raw frames per DBC message and per unknown identifier.
+    message_frames: dict[str, int] = field(default_factory=dict)
+    unknown_ids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -185,6 +188,7 @@ class _Run:
             result.status = imp.status
             result.frames = imp.frames
             result.damage = imp.damage
+            result.message_frames, result.unknown_ids = imp.message_frames, imp.unknown_ids
         else:
             result.status = "already imported"
         archive.discard_partial(self.device, entry.name)
