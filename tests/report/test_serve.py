@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import subprocess
 import sys
-import io
 import time
 import urllib.error
 import urllib.request
@@ -94,7 +94,9 @@ def test_datasette_serves_the_database_and_the_checks_violations(florida, tmp_pa
         ]
         # The canned query of raw frames returns the frames keilog frames prints.
         window = "id=0x1D0&start=2026-06-01+14:01:00&end=2026-06-01T14:01:02Z"
-        frames = json.loads(_get(f"{base}/florida/frames_of_id.json?{window}&_shape=array", deadline))
+        frames = json.loads(
+            _get(f"{base}/florida/frames_of_id.json?{window}&_shape=array", deadline)
+        )
         out = io.StringIO()
         print_frames(florida.db, out, "nl", ids=[0x1D0], start=START + 60, end=START + 62)
         expected = [json.loads(line) for line in out.getvalue().splitlines()]
@@ -102,7 +104,9 @@ def test_datasette_serves_the_database_and_the_checks_violations(florida, tmp_pa
         assert [(f["frame"], f["timestamp"], f["data"]) for f in frames] == [
             (e["id"], e["timestamp"], e["data"]) for e in expected
         ]
-        every = json.loads(_get(f"{base}/florida/frames_between.json?{window}&_shape=array", deadline))
+        every = json.loads(
+            _get(f"{base}/florida/frames_between.json?{window}&_shape=array", deadline)
+        )
         assert {f["arbitration_id"] for f in every} > {0x1D0}
     finally:
         proc.terminate()

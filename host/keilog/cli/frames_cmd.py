@@ -48,8 +48,13 @@ def _time(_ctx: click.Context, param: click.Parameter, value: str | None) -> flo
     callback=_ids,
     help="CAN identifier, 0x1D0 (hex) or 464; repeat for several. Default: every one.",
 )
-@click.option("--from", "start", metavar="TIME", callback=_time,
-              help="From this time: ISO 8601 (UTC unless +09:00 or Z) or Unix seconds.")  # fmt: skip
+@click.option(
+    "--from",
+    "start",
+    metavar="TIME",
+    callback=_time,
+    help="From this time: ISO 8601 (UTC unless +09:00 or Z) or Unix seconds.",
+)
 @click.option("--until", "end", metavar="TIME", callback=_time, help="Up to this time.")
 @click.option("--trip", type=int, help="Only trip N (see keilog trips).")
 @click.option("--json", "fmt", flag_value="json", help="One JSON array of frames.")
@@ -68,7 +73,7 @@ def frames_command(db_path: Path, ids: list[int], start: float | None, end: floa
     Example:
 
         \b
-        keilog frames --db trips.db --id 0x1D0 --from 2026-06-01T14:01:00 --until 2026-06-01T14:02:00
+        keilog frames --db trips.db --id 0x1D0 --from 2026-06-01T14:01 --until 2026-06-01T14:02
         keilog frames --db trips.db --trip 3 --id 0x1D0 --id 0x3E8 --csv > trip3.csv
         keilog frames --db trips.db --from 1780322460 --until 1780322470 --nl
     """

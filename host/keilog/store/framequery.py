@@ -33,8 +33,8 @@ import sqlite_utils
 from keilog.errors import StoreError
 from keilog.store.frames import (
     BLOCK_SPAN_S,
-    SKIP_IDS_SQL,
     FRAME_COLUMNS,
+    SKIP_IDS_SQL,
     FrameQuery,
     StoredFrames,
     _unpack,
@@ -43,6 +43,7 @@ from keilog.store.frames import (
 )
 
 FORMATS = ("candump", "csv", "json", "nl")
+_FLAGS = ("is_remote", "is_error", "is_fd", "bitrate_switch", "error_state_indicator")
 CANDUMP_CHANNEL = "can0"  # the channel of a multi-channel log is not stored
 
 
@@ -87,8 +88,7 @@ def trip_query(db: sqlite_utils.Database, trip: int) -> FrameQuery:
     """The frames of trip ``trip`` (docs/database.md, trips): those of its device and
     boot within its logger-time window (its UTC window for other loggers' logs)."""
     found = db.execute(
-        'select device_id, boot, mono_start_us, mono_end_us, start, "end" from trips '
-        "where id = ?",
+        'select device_id, boot, mono_start_us, mono_end_us, start, "end" from trips where id = ?',
         [trip],
     ).fetchone()
     if found is None:
@@ -184,8 +184,7 @@ def _candump(parts: Iterator[StoredFrames], out: TextIO) -> int:
         stamps = np.where(np.isnan(b.timestamp), part.mono_us / 1e6, b.timestamp).tolist()
         ident = b.arbitration_id.tolist()
         ext = b.is_extended.tolist()
-        flags = [getattr(b, name).tolist() for name in
-                 ("is_remote", "is_error", "is_fd", "bitrate_switch", "error_state_indicator")]  # fmt: skip
+        flags = [getattr(b, name).tolist() for name in _FLAGS]
         dlc = b.dlc.tolist()
         for i in range(len(part)):
             remote, error, fd, brs, esi = (f[i] for f in flags)
@@ -275,8 +274,7 @@ _SELECT_FRAME = ",\n  ".join(
     for i, name in enumerate(FRAME_COLUMNS)
 )  # fmt: skip
 _UNPACK = (
-    "json_each(keilog_frames(b.segment, b.arbitration_id, b.is_extended, b.first_frame, "
-    "b.data)) f"
+    "json_each(keilog_frames(b.segment, b.arbitration_id, b.is_extended, b.first_frame, b.data)) f"
 )
 
 _UTC = "strftime('%Y-%m-%d %H:%M:%f', json_extract(f.value, '$[3]'), 'unixepoch') as utc"
