@@ -52,3 +52,23 @@ def test_bench_decode_has_cantools_and_asammdf_references_on_the_same_frames():
     assert asammdf["asammdf_signal_values"] == asammdf["signal_values"] > 0
     for e in (cantools, asammdf):
         assert e["floor_frames_per_s"] > 0 and e["floor_name"]
+
+
+def test_bench_store_measures_bytes_and_the_window_query_against_plain_tables():
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--json", "--quick", "--only", "store"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    query = results["store_query_window_ms"]
+    assert query["window_frames"] > 0 and query["time_only_window_frames"] > query["window_frames"]
+    assert query["keilog_plan"].startswith("SEARCH frame_blocks USING INDEX frame_blocks_id_time")
+    if "store_bytes_per_frame" in results:  # the demo's firmware needs micropython
+        size = results["store_bytes_per_frame"]
+        assert size["frames"] > 0 and size["keilog_raw_frames"] > 0
+        assert size["floor_zstd19_raw_columns"] > 0 and size["floor_klg_segments"] > 0
+        assert set(size["keilog_by_table"]) >= {"frame_blocks", "frame_blocks_id_time"}

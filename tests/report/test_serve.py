@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import subprocess
@@ -13,8 +14,11 @@ import urllib.request
 from keilog import store
 from keilog.report import as_check, list_trips
 from keilog.report import serve as srv
+from keilog.store.framequery import print_frames
 
 from tests.conftest import ROOT
+
+START = 1_780_322_400.0  # florida_rural.json start_utc, 2026-06-01T14:00:00Z
 
 
 def test_metadata_explains_tables_columns_and_units(florida):
@@ -29,7 +33,11 @@ def test_metadata_explains_tables_columns_and_units(florida):
     assert tables["msg_ENGINE_TEMPS"]["units"]["COOLANT_TEMP"] == "degC"
     assert tables["gps_fixes"]["units"]["speed_mps"] == "m/s"
     assert tables["gps_fixes"]["columns"]["lat"] == "Latitude, degrees north (WGS84)."
-    assert set(meta["databases"]["florida"]["queries"]) == {"trips", "speed_between"}
+    assert set(meta["databases"]["florida"]["queries"]) == {
+        "trips", "speed_between", "frames_of_id", "frames_between"
+    }  # fmt: skip
+    assert "frames" not in tables  # schema 3 packs raw frames: frame_blocks + canned queries
+    assert tables["frame_blocks"]["columns"]["t_start"].startswith("UTC of the block's first")
 
 
 def test_the_canned_trips_query_agrees_with_keilog_trips(tmp_path):
@@ -84,6 +92,22 @@ def test_datasette_serves_the_database_and_the_checks_violations(florida, tmp_pa
         assert [(r["rule"], r["source"]) for r in rows] == [
             (v["rule"], v["source"]) for v in expected
         ]
+        # The canned query of raw frames returns the frames keilog frames prints.
+        window = "id=0x1D0&start=2026-06-01+14:01:00&end=2026-06-01T14:01:02Z"
+        frames = json.loads(
+            _get(f"{base}/florida/frames_of_id.json?{window}&_shape=array", deadline)
+        )
+        out = io.StringIO()
+        print_frames(florida.db, out, "nl", ids=[0x1D0], start=START + 60, end=START + 62)
+        expected = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert len(frames) == len(expected) > 0
+        assert [(f["frame"], f["timestamp"], f["data"]) for f in frames] == [
+            (e["id"], e["timestamp"], e["data"]) for e in expected
+        ]
+        every = json.loads(
+            _get(f"{base}/florida/frames_between.json?{window}&_shape=array", deadline)
+        )
+        assert {f["arbitration_id"] for f in every} > {0x1D0}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -112,13 +136,18 @@ def test_serve_metadata_option_writes_the_file(florida, tmp_path):
     assert json.loads(out.read_text())["databases"]["florida"]["title"] == "keilog log database"
 
 
+def _candump(path, frames: int, start: float) -> None:
+    path.write_text(
+        "".join(f"({start + i / 100:.6f}) can0 123#{i % 256:02X}\n" for i in range(frames))
+    )
+
+
 def test_serve_reads_rows_committed_after_it_started(tmp_path):
     """Read-only, not immutable: an import that commits while serve runs is seen whole
     (issue 14: immutable mode showed 289,144 of 600,000 frames on disk)."""
-    db = store.open_db(tmp_path / "k.db")
-    row = {"segment": 1, "arbitration_id": 1, "is_extended": 0, "is_remote": 0}
-    row |= {"is_error": 0, "is_fd": 0, "bitrate_switch": 0, "error_state_indicator": 0}
-    db["frames"].insert_all([{**row, "dlc": 0, "data": b""}] * 10)
+    _candump(tmp_path / "a.log", 10, START)
+    _candump(tmp_path / "b.log", 5000, START + 3600)
+    store.import_files(tmp_path / "k.db", [tmp_path / "a.log"])
     files, meta = srv.prepare(tmp_path / "k.db", tmp_path)
     port = _free_port()
     proc = subprocess.Popen(
@@ -127,13 +156,11 @@ def test_serve_reads_rows_committed_after_it_started(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        url = f"http://127.0.0.1:{port}/k.json?sql=select+count(*)+as+n+from+frames&_shape=array"
+        url = f"http://127.0.0.1:{port}/k.json?sql=select+sum(frames)+as+n+from+frame_blocks&_shape=array"
         deadline = time.monotonic() + 30
         assert json.loads(_get(url, deadline)) == [{"n": 10}]
-        with db.conn:
-            db["frames"].insert_all([{**row, "dlc": 0, "data": b""}] * 5000)
+        store.import_files(tmp_path / "k.db", [tmp_path / "b.log"])
         assert json.loads(_get(url, deadline)) == [{"n": 5010}]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    db.close()

@@ -26,6 +26,7 @@ from keilog.cli import export_cmd as _export_cmd  # noqa: F401
 from keilog.cli import bus_cmd as _bus_cmd  # noqa: F401
 from keilog.cli import fleet_cmd as _fleet_cmd  # noqa: F401
 from keilog.cli import calibrate_cmd as _calibrate_cmd  # noqa: F401
+from keilog.cli import frames_cmd as _frames_cmd  # noqa: F401
 
 __all__ = ["cli", "main"]
 

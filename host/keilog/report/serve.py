@@ -22,6 +22,7 @@ import sqlite_utils
 
 from keilog.errors import ReportError
 from keilog.rules import CheckResult
+from keilog.store.framequery import FRAMES_BETWEEN_SQL, FRAMES_OF_ID_SQL
 from keilog.store.trips import GAP_S
 from keilog.units import M_PER_MILE, MPS_PER_MPH, iso
 
@@ -64,7 +65,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "sha256": "SHA-256 of the segment's bytes.",
             "name": "File name of the segment.",
             "device": "The logger (devices.id).",
-            "first_frame": "frames.id of its first frame; its frames follow in order.",
+            "first_frame": "Number of its first frame; its frames follow in order.",
             "seq": "Segment number within the boot.",
             "blocks": "Blocks read from the segment.",
             "frames": "CAN frames in the segment.",
@@ -95,17 +96,21 @@ TABLES: dict[str, dict[str, Any]] = {
         },
         "units": {"distance_m": "m", "duration_s": "s"},
     },
-    "frames": {
-        "title": "Raw CAN frames",
-        "description": "Every CAN frame the logger recorded, undecoded.",
+    "frame_blocks": {
+        "title": "Raw CAN frames, packed",
+        "description": "Every CAN frame the logger recorded, undecoded, packed in blocks of "
+        "one identifier spanning at most 60 s (docs/database.md). Read the frames with the "
+        "canned queries frames_of_id and frames_between, or in SQL with "
+        "json_each(keilog_frames(segment, arbitration_id, is_extended, first_frame, data)).",
         "columns": {
-            "arbitration_id": "CAN identifier.",
+            "arbitration_id": "CAN identifier of the block's frames.",
             "is_extended": "1 for a 29-bit identifier.",
-            "is_remote": "1 for a remote frame.",
-            "is_error": "1 for an error frame.",
-            "is_fd": "1 for a CAN FD frame.",
-            "dlc": "Data length code (CAN FD: the data length in bytes).",
-            "data": "Frame payload bytes.",
+            "first_frame": "Number of the block's first frame.",
+            "last_frame": "Number of the block's last frame.",
+            "frames": "Frames in the block.",
+            "t_start": "UTC of the block's first frame, seconds since 1970-01-01.",
+            "t_end": "UTC of the block's last frame, seconds since 1970-01-01.",
+            "data": "The frames' columns, zlib-compressed (keilog.store.frames).",
         },
     },
     "gps_fixes": {
@@ -158,6 +163,39 @@ order by timestamp
 """
 
 
+_WINDOW = (
+    ":start and :end are ISO 8601 (2026-06-01 14:00:00, UTC unless it says +09:00 or Z) or "
+    "Unix seconds"
+)
+FRAME_QUERIES: dict[str, Any] = {
+    "frames_of_id": {
+        "title": "Raw frames of one identifier between two times",
+        "description": f"The CAN frames of :id (0x1D0 or 464) between two times; {_WINDOW}. "
+        "One indexed query, as keilog frames --id ID --from T1 --until T2 runs it.",
+        "sql": FRAMES_OF_ID_SQL.strip(),
+    },
+    "frames_between": {
+        "title": "Raw frames between two times",
+        "description": f"Every CAN frame between two times; {_WINDOW}.",
+        "sql": FRAMES_BETWEEN_SQL.strip(),
+    },
+}
+
+# Datasette loads this from serve's plugins folder: keilog's SQL functions (keilog_frames,
+# keilog_id, keilog_utc) on every connection, for the canned queries above.
+PLUGIN = '''"""keilog's SQL functions in Datasette (written by keilog serve)."""
+
+from datasette import hookimpl
+
+from keilog.store.framequery import register_functions
+
+
+@hookimpl
+def prepare_connection(conn):
+    register_functions(conn)
+'''
+
+
 def _unit(text: str) -> str | None:
     return PINT_UNITS.get(text.strip().lower()) if text else None
 
@@ -186,7 +224,7 @@ def metadata(db: sqlite_utils.Database, name: str, with_check: bool = False) -> 
             if table not in names:
                 continue
             columns = {c: d for c, d in COMMON.items() if c != "id"}
-            columns["frame_id"] = "The raw frame this row was decoded from (frames.id)."
+            columns["frame_id"] = "Number of the raw frame this row was decoded from."
             units = {}
             for signal, unit, comment in signals:
                 text = comment or signal
@@ -213,6 +251,8 @@ def metadata(db: sqlite_utils.Database, name: str, with_check: bool = False) -> 
             "sql": SPEED_SQL.strip(),
         },
     }
+    if "frame_blocks" in names:
+        queries.update(FRAME_QUERIES)
     databases: dict[str, Any] = {
         name: {
             "title": "keilog log database",
@@ -324,6 +364,9 @@ def prepare(
         files.append(check_path)
     meta_path = workdir / "metadata.json"
     meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    plugins = workdir / "plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "keilog_sql.py").write_text(PLUGIN, encoding="utf-8")
     return files, meta_path
 
 
@@ -333,11 +376,16 @@ def command(
     """The Datasette command line. The keilog database is opened read-only
     (``mode=ro``), not immutable: an import may be writing it meanwhile, and each query
     then reads one consistent snapshot of it (immutable mode would read a file that
-    changes under it, half old, half new). The check database is ours and stays still."""
+    changes under it, half old, half new). The check database is ours and stays still.
+    keilog's SQL functions come from the plugins folder :func:`prepare` writes beside the
+    metadata."""
     db_path, *others = files
     args = [sys.executable, "-m", "datasette", "serve", str(db_path)]
     for f in others:
         args += ["--immutable", str(f)]
+    plugins = meta_path.parent / "plugins"
+    if plugins.is_dir():
+        args += ["--plugins-dir", str(plugins)]
     return [*args, "--metadata", str(meta_path), "--host", host, "--port", str(port)]
 
 

@@ -250,13 +250,30 @@ class FrameQuery:
     mono: tuple[int, int] | None = None
 
 
+SKIP_IDS_SQL = (
+    "with recursive skip_ids(arb) as (select (select min(arbitration_id) from frame_blocks) "
+    "union all select (select min(b.arbitration_id) from frame_blocks b "
+    "where b.arbitration_id > skip_ids.arb) from skip_ids where skip_ids.arb is not null) "
+)
+"""The identifiers of ``frame_blocks``, one index seek each (SQLite's skip-scan by hand:
+it skips by itself only after ANALYZE)."""
+
+
 def block_sql(query: FrameQuery) -> tuple[str, list[Any]]:
     """The one query on ``frame_blocks`` that finds the blocks a FrameQuery needs."""
     where: list[str] = []
     args: list[Any] = []
+    prefix = ""
     if query.arbitration_ids is not None:
         where.append(f"arbitration_id in ({','.join('?' * len(query.arbitration_ids))})")
         args += list(query.arbitration_ids)
+    elif query.start is not None or query.end is not None:
+        # A window of every identifier: the same index, one range per identifier, its
+        # identifiers found by skipping through the index (a seek each). Measured on
+        # 10 M frames: 0.05 ms, against 4 ms for a scan of frame_blocks; an index on
+        # t_start alone took 0.03 ms and cost 17 bytes a block (bench/store.py).
+        prefix = SKIP_IDS_SQL
+        where.append("arbitration_id in (select arb from skip_ids)")
     if query.start is not None or query.end is not None:
         if query.start is not None:
             # A block starts at most BLOCK_SPAN_S before any of its frames: a range
@@ -278,7 +295,7 @@ def block_sql(query: FrameQuery) -> tuple[str, list[Any]]:
         args += [v for lo, hi in query.frames for v in (lo, hi)]
     clause = " where " + " and ".join(where) if where else ""
     sql = (
-        "select segment, arbitration_id, is_extended, first_frame, last_frame, data "
+        f"{prefix}select segment, arbitration_id, is_extended, first_frame, last_frame, data "
         f"from frame_blocks{clause} order by first_frame"
     )
     return sql, args
