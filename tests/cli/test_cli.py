@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import click
+import keilog.cli
 from click.testing import CliRunner
 from keilog import store
-import keilog.cli
 from keilog.cli import cli
 from keilog.cli.main import COMMAND_MODULES
 from keilog.store.frames import frame_count
