@@ -1,11 +1,15 @@
 """The CLI: thin commands over the library, data on stdout, `Error: ...` and exit 1."""
 
+import importlib
 import json
+from pathlib import Path
 
 import click
+import keilog.cli
 from click.testing import CliRunner
 from keilog import store
 from keilog.cli import cli
+from keilog.cli.main import COMMAND_MODULES
 from keilog.store.frames import frame_count
 
 from tests.conftest import DATA, ROOT
@@ -50,7 +54,8 @@ def test_demo_runs_the_pipeline_and_prints_a_summary(tmp_path):
 
 
 def leaf_commands(group, prefix=""):
-    for name, command in group.commands.items():
+    for name in group.list_commands(None):
+        command = group.get_command(None, name)
         if isinstance(command, click.Group):
             yield from leaf_commands(command, f"{prefix}{name} ")
         else:
@@ -62,3 +67,13 @@ def test_every_command_has_an_example():
     assert {"demo", "import", "firmware run"} <= set(commands)
     for name, command in commands.items():
         assert "Example:" in (command.help or ""), name
+
+
+def test_the_command_table_names_the_module_of_every_command():
+    # Every command module, imported: the commands they register are those the group's
+    # table lists, each with the module that registers it.
+    folder = Path(keilog.cli.__file__).parent
+    for path in sorted(folder.glob("*_cmd.py")):
+        importlib.import_module(f"keilog.cli.{path.stem}")
+    registered = {name: command.callback.__module__ for name, command in cli.commands.items()}
+    assert registered == COMMAND_MODULES

@@ -291,11 +291,16 @@ def _parse_loadtxt(
 def _tails(a: Answers, texts: list[bytes], lo: int, hi: int, distance_text: bytes) -> list[bytes]:
     """Per point lo..hi-1: the text of its answer, with ``distance_text % d`` filled in for
     the water-fallback answers (distance to the nearest state)."""
-    tails = np.array(texts, dtype=object)[a.code[lo:hi]]
-    for i in np.flatnonzero(a.fallback[lo:hi]).tolist():
-        j = lo + i
-        tails[i] = texts[a.code[j]].replace(b"\x00", distance_text % a.distance_m[j])
-    out: list[bytes] = tails.tolist()
+    out: list[bytes] = np.array(texts, dtype=object)[a.code[lo:hi]].tolist()
+    at = np.flatnonzero(a.fallback[lo:hi])
+    if len(at):
+        # Python ints and floats: indexing numpy arrays one element at a time is slow.
+        codes = a.code[lo:hi][at].tolist()
+        distances = a.distance_m[lo:hi][at].tolist()
+        parts = [t.partition(b"\x00") for t in texts]
+        for i, code, d in zip(at.tolist(), codes, distances, strict=True):
+            before, _, after = parts[code]
+            out[i] = before + distance_text % d + after
     return out
 
 
