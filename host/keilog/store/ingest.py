@@ -180,12 +180,15 @@ def _store_columns(
         segment = rows.next_id(conn, "segments")
         first_frame = rows.next_frame(conn)
         utc = utc_seconds(can.mono_us, clock)
-        timebase.store_pieces(conn, segment, timebase.pieces(clock))
+        pieces = timebase.pieces(clock)
+        timebase.store_pieces(conn, segment, pieces)
         for start in range(0, len(can), CHUNK_FRAMES):
             part = can.take(slice(start, start + CHUNK_FRAMES))
             ts = None if utc is None else utc[start : start + CHUNK_FRAMES]
             batch = _batch(part, ts)
-            rows.insert_frames(conn, first_frame + start, segment, batch, part.mono_us)
+            rows.insert_frames(
+                conn, first_frame + start, segment, batch, part.mono_us, part.mono_us, pieces
+            )
             if can_db is not None:
                 result.decoded += rows.write_decoded(
                     db, can_db, batch, first_frame + start, part.mono_us, result.renamed
@@ -430,11 +433,10 @@ def _store_log(
         n = len(batch)
         if not n:
             continue
-        rows.insert_frames(conn, fid, segment, batch, None)
+        time_us = rows.log_time_us(batch)
+        rows.insert_frames(conn, fid, segment, batch, None, time_us, timebase.LOG_PIECES)
         if can_db is not None:
-            result.decoded += rows.write_decoded(
-                db, can_db, batch, fid, rows.log_time_us(batch), result.renamed
-            )
+            result.decoded += rows.write_decoded(db, can_db, batch, fid, time_us, result.renamed)
         finite = batch.timestamp[np.isfinite(batch.timestamp)]
         if len(finite):
             span_points.append(_activity(np.round(finite * 1e6).astype(np.int64)))

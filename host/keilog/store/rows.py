@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import weakref
+from collections.abc import Sequence
 
 import cantools.database
 import numpy as np
@@ -19,6 +20,7 @@ from keilog.store.decoded import message_rows
 from keilog.store.frames import write_frames
 from keilog.store.names import names_of, quote
 from keilog.store.schema import ensure_message_table
+from keilog.store.timebase import Piece
 
 # One compiled decoder per cantools database (compiling a large DBC takes milliseconds,
 # a segment import may be far shorter).
@@ -44,9 +46,12 @@ def insert_frames(
     segment: int,
     batch: FrameBatch,
     mono_us: NDArray[np.int64] | None,
+    time_us: NDArray[np.int64] | None = None,
+    pieces: Sequence[Piece] = (),
 ) -> None:
-    """Store raw frames (numbers first_id ..) as packed blocks (keilog.store.frames)."""
-    write_frames(conn, first_id, segment, batch, mono_us)
+    """Store raw frames (numbers first_id ..) as packed blocks (keilog.store.frames);
+    time_us and pieces: the frames' time on the segment's time base and its clock."""
+    write_frames(conn, first_id, segment, batch, mono_us, time_us, pieces)
 
 
 def _decoder(can_db: cantools.database.Database) -> Decoder:
