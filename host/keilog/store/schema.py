@@ -181,9 +181,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             f"{SCHEMA_VERSION} (docs/database.md). Re-import its logs with keilog import "
             "into a new database file"
         )
-    conn.executescript(_TABLES)
-    if version == 0:
-        conn.execute(f"pragma user_version = {SCHEMA_VERSION}")
+    # One transaction: each statement on its own would be a transaction with its syncs
+    # (0.3 s for a new database here, a fifth of importing a million frames).
+    mark = f"pragma user_version = {SCHEMA_VERSION};" if version == 0 else ""
+    conn.executescript(f"begin; {_TABLES} {mark} commit;")
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
