@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{key:<34} {e['keilog']:>14,.2f} {e['reference']:>14,.2f} {e['ratio']:>9.2f}"
                 f"  {e['unit']} / {e['reference_name']}"
             )
+            if "floor_name" in e:  # the physical floor some entries print beside
+                floors = ", ".join(f"{k.removeprefix('floor_')} {v:,.2f}" for k, v in
+                                   sorted(e.items()) if k.startswith("floor_") and
+                                   isinstance(v, int | float))  # fmt: skip
+                print(f"  floor: {floors} ({e['floor_name']})")
     if failed:
         print(f"bench modules failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""Decoding CAN frames with a DBC: keilog's vectorised decoder vs cantools frame by frame.
+"""Decoding CAN frames with a DBC: keilog's vectorised decoder vs cantools frame by frame
+and vs asammdf's bus-logging extraction.
 
 - decode_frames_per_s: a synthetic 1M-frame log of the simulated kei car (dbc/keicar.dbc):
   the demo drive (every message at its DBC cycle time, encoded with cantools) repeated
@@ -13,12 +14,29 @@
 
 Both sides decode the same frames in the same run; keilog's time is the best of a few
 runs, the reference's one run (it takes seconds).
+
+Each log is also decoded by asammdf, the other vectorised decoder owners reach for
+(``decode_frames_per_s_asammdf``, ``decode_frames_per_s_opendbc_asammdf``): the frames
+are written once as an MF4 bus log (``CAN_DataFrame`` records, as CANedge and python-can
+write them; not timed), then the timed part is ``MDF(path)`` opening that file (from the
+page cache) plus ``extract_bus_logging(database_files={"CAN": [(dbc, 0)]})`` with the DBC
+already parsed by canmatrix, as keilog's decoder is built before its clock starts; best
+of 3 runs. The entry counts the signal values asammdf extracted beside keilog's
+(the same number: both decode every frame). Without asammdf (``pip install asammdf``)
+the bench says so on stderr and leaves these entries out.
+
+The floor beside every entry is numpy reading each frame's payload bytes once (the
+maximum over the payloads as 64-bit words): no decoder that looks at every frame can be
+faster.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +46,17 @@ from cantools.database.errors import DecodeError
 from keilog import paths
 from keilog.decode import Decoder, FrameBatch, load_database
 from keilog.demo import builtin_messages
+from keilog.export.canlogs import write_mf4
+from keilog.export.source import FrameChunk
 
-from bench import best_of, entry
+from bench import Entry, best_of, entry
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_DBC = ROOT / ".." / "shared" / "peer" / "opendbc" / "ford_lincoln_base_pt.dbc"
 REFERENCE = "cantools decode_message(decode_choices=False) per frame"
+ASAMMDF_REFERENCE = "asammdf MDF.extract_bus_logging on an MF4 bus log"
+ASAMMDF_TIMED = "MDF(path) + extract_bus_logging; DBC parsed and MF4 written before the clock"
+FLOOR = "numpy reading every payload once"
 
 
 def keicar_log(db: Database, frames: int) -> FrameBatch:
@@ -82,26 +105,101 @@ def cantools_loop(db: Database, ids: list[int], payloads: list[bytes]) -> int:
     return done
 
 
-def compare(db: Database, log: FrameBatch, repeat: int, **extra: Any) -> dict[str, Any]:
+@dataclass
+class KeilogRun:
+    """keilog's figures on one log, shared by the entries against each reference."""
+
+    frames: int
+    seconds: float
+    signal_values: int
+    floor_frames_per_s: float
+
+    def entry(self, reference_s: float, reference_name: str, **extra: Any) -> dict[str, Any]:
+        return entry(
+            self.frames / self.seconds,
+            self.frames / reference_s,
+            reference_name,
+            "frames/s",
+            True,
+            frames=self.frames,
+            signal_values=self.signal_values,
+            keilog_seconds=round(self.seconds, 4),
+            reference_seconds=round(reference_s, 4),
+            floor_frames_per_s=round(self.floor_frames_per_s),
+            floor_name=FLOOR,
+            **extra,
+        )
+
+
+def run_keilog(db: Database, log: FrameBatch, repeat: int) -> KeilogRun:
+    """Decode ``log`` (best of ``repeat``), and time the floor on the same payloads."""
     decoder = Decoder(db)
     seconds, result = best_of(lambda: decoder.decode(log), repeat)
+    values = sum(int(sum(m.is_present(s).sum() for s in m.signals)) for m in result.values())
+    words = log.data.view("<u8")
+    floor_s, _ = best_of(lambda: words.max(), repeat)
+    return KeilogRun(len(log), seconds, values, len(log) / floor_s)
+
+
+def compare_cantools(db: Database, log: FrameBatch, keilog: KeilogRun, **extra: Any) -> Entry:
     ids = log.arbitration_id.tolist()
     payloads = [log.payload(i) for i in range(len(log))]
     t0 = time.perf_counter()
     cantools_decoded = cantools_loop(db, ids, payloads)
     ref_seconds = time.perf_counter() - t0
-    values = sum(int(sum(m.is_present(s).sum() for s in m.signals)) for m in result.values())
-    return entry(
-        len(log) / seconds,
-        len(log) / ref_seconds,
-        REFERENCE,
-        "frames/s",
-        True,
-        frames=len(log),
-        signal_values=values,
-        cantools_decoded_frames=cantools_decoded,
-        keilog_seconds=round(seconds, 4),
-        reference_seconds=round(ref_seconds, 3),
+    return keilog.entry(ref_seconds, REFERENCE, cantools_decoded_frames=cantools_decoded, **extra)
+
+
+def write_bus_log(log: FrameBatch, path: Path) -> None:
+    """``log`` as an MF4 bus log of data frames, through keilog's MF4 export (asammdf)."""
+    no = np.zeros(len(log), np.bool_)
+    payloads = [log.payload(i) for i in range(len(log))]
+    chunk = FrameChunk(
+        log.timestamp, log.arbitration_id, log.is_extended, no, no, no, no, no, log.dlc, payloads
+    )
+    write_mf4(path, [chunk], lambda _: None)
+
+
+def asammdf_values(extracted: Any) -> int:
+    """Signal values in asammdf's extraction: the samples of every non-master channel."""
+    total = 0
+    for index, group in enumerate(extracted.groups):
+        for channel in range(1, len(group.channels)):
+            total += len(extracted.get(group=index, index=channel, raw=True).samples)
+    return total
+
+
+def compare_asammdf(
+    dbc_file: Path, log: FrameBatch, keilog: KeilogRun, repeat: int, **extra: Any
+) -> Entry | None:
+    """asammdf's bus extraction on the same frames; None (said on stderr) without it."""
+    try:
+        from asammdf import MDF
+        from asammdf.blocks.utils import load_can_database
+    except ImportError:
+        print("bench decode: asammdf is not installed (pip install asammdf); "
+              "no *_asammdf entries", file=sys.stderr)  # fmt: skip
+        return None
+    logging.getLogger("asammdf").setLevel(logging.ERROR)
+    databases = {"CAN": [(load_can_database(dbc_file), 0)]}
+    best = float("inf")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bus.mf4"
+        write_bus_log(log, path)
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            with MDF(path) as mdf:
+                extracted = mdf.extract_bus_logging(database_files=databases)
+            best = min(best, time.perf_counter() - t0)
+            values = asammdf_values(extracted)
+            extracted.close()
+        mf4_bytes = path.stat().st_size
+    return keilog.entry(
+        best,
+        ASAMMDF_REFERENCE,
+        asammdf_signal_values=values,
+        reference_timed=ASAMMDF_TIMED,
+        mf4_bytes=mf4_bytes,
         **extra,
     )
 
@@ -111,13 +209,16 @@ def run(quick: bool = False) -> dict[str, Any]:
     frames = 20_000 if quick else 1_000_000
     repeat = 3 if quick else 5
     out: dict[str, Any] = {}
-    keicar = load_database(paths.keicar_dbc())
-    out["decode_frames_per_s"] = compare(
-        keicar, keicar_log(keicar, frames), repeat, dbc="dbc/keicar.dbc"
-    )
+    cases = [("decode_frames_per_s", paths.keicar_dbc(), "dbc/keicar.dbc", keicar_log)]
     if PEER_DBC.is_file():
-        peer = load_database(PEER_DBC)
-        out["decode_frames_per_s_opendbc"] = compare(
-            peer, random_log(peer, frames), repeat, dbc=f"opendbc/{PEER_DBC.name}"
-        )
+        name = f"opendbc/{PEER_DBC.name}"
+        cases.append(("decode_frames_per_s_opendbc", PEER_DBC, name, random_log))
+    for key, dbc, name, make_log in cases:
+        db = load_database(dbc)
+        log = make_log(db, frames)
+        keilog = run_keilog(db, log, repeat)
+        out[key] = compare_cantools(db, log, keilog, dbc=name)
+        versus_asammdf = compare_asammdf(dbc, log, keilog, 3, dbc=name)
+        if versus_asammdf is not None:
+            out[f"{key}_asammdf"] = versus_asammdf
     return out

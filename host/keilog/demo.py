@@ -20,12 +20,16 @@ import can
 from keilog import paths, store
 from keilog.decode import dbc
 from keilog.logformat.reader import read_segment
+from keilog.outputs import undo_on_failure
 from keilog.sim import run as sim_run
 from keilog.sim import scenario as sim_scenario
 from keilog.store.frames import frame_count
 from keilog.unixport import harness
 
 Status = Callable[[str], None]
+
+DEMO_FILES = ("keilog.db", "check.json", "report.html", "roads.npz")
+"""The files a demo writes into its folder, beside ``work/`` and ``archive/``."""
 
 
 @dataclass
@@ -145,7 +149,30 @@ def run_demo(
     status: Status | None = None,
     sync: bool = True,
 ) -> DemoResult:
-    """Run the whole pipeline on a scenario; outputs go into out_dir (made fresh)."""
+    """Run the whole pipeline on a scenario; outputs go into out_dir (made fresh).
+
+    A failure or Ctrl-C leaves none of this run's outputs behind."""
+    say = status or (lambda _msg: None)
+    out = Path(out_dir)
+    for stale in ("work", "archive"):
+        shutil.rmtree(out / stale, ignore_errors=True)
+    for stale_file in DEMO_FILES:
+        (out / stale_file).unlink(missing_ok=True)
+    # Everything below is this run's; a failure or Ctrl-C anywhere removes all of it (and
+    # the folder, if this run made it): no half-made database, segments or report.
+    with undo_on_failure(out, *(out / name for name in ("work", "archive", *DEMO_FILES))):
+        out.mkdir(parents=True, exist_ok=True)
+        return _run_demo(out, scenario, speedup, duration, say, sync)
+
+
+def _run_demo(
+    out: Path,
+    scenario: str | Path | None,
+    speedup: float | None,
+    duration: float | None,
+    say: Status,
+    sync: bool,
+) -> DemoResult:
     from keilog.report import write_report
     from keilog.roads import build_roads
     from keilog.rules.check import check_database
@@ -153,13 +180,6 @@ def run_demo(
     from keilog.store.checks import save_check
     from keilog.sync.run import sync_port
 
-    say = status or (lambda _msg: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("work", "archive"):
-        shutil.rmtree(out / stale, ignore_errors=True)
-    for stale_file in ("keilog.db", "check.json", "report.html", "roads.npz"):
-        (out / stale_file).unlink(missing_ok=True)
     sc = sim_scenario.resolve(scenario or sim_scenario.DEMO)
     say(f"scenario {sc.name}: driving with the firmware logging ...")
     can_db = dbc.load_databases([paths.keicar_dbc(), paths.dbc_dir() / "obd2.dbc"])

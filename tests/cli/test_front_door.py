@@ -145,20 +145,89 @@ def test_check_fail_on_violation_exits_3_only_when_a_trip_broke_a_rule(
     assert without.exit_code == 0
 
 
+INTERRUPTED = "Interrupted: nothing stored before this was lost."
+
+
+def assert_interrupted(proc: subprocess.Popen[str], out: Path) -> None:
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == INTERRUPTED
+    assert not out.exists(), sorted(map(str, out.rglob("*")))
+
+
 def test_ctrl_c_is_one_line_and_exit_130_and_leaves_no_database(tmp_path):
+    # Ctrl-C in a terminal signals the whole foreground process group: keilog and the
+    # firmware it runs. It is sent once the firmware is logging (its first segment).
     out = tmp_path / "demo"
     proc = subprocess.Popen(
         [*KEILOG, "demo", "--out", str(out), "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
-    time.sleep(3)  # inside the drive: the firmware is logging
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert "Traceback" not in err
-    assert err.strip().splitlines()[-1] == "Interrupted: nothing stored before this was lost."
+    try:
+        deadline = time.monotonic() + 60
+        while not any((out / "work" / "storage").glob("*.KLG")):
+            assert proc.poll() is None and time.monotonic() < deadline, "no segment in 60 s"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert_interrupted(proc, out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+# Runs keilog with an audit hook that sends the process SIGINT (a real signal, the one
+# Ctrl-C sends) the first time an audit event whose first arguments name NEEDLE occurs,
+# so that the interrupt lands in one known phase however loaded the machine is.
+INTERRUPT_AT = """
+import os, signal, sys
+event, needle = sys.argv.pop(1), sys.argv.pop(1)
+sent = []
+def hook(name, args):
+    if not sent and name == event and needle in str(args[:2]):
+        sent.append(name)
+        os.kill(os.getpid(), signal.SIGINT)
+sys.addaudithook(hook)
+from keilog.cli import main
+main()
+"""
+
+INTERRUPT_DEMO = [sys.executable, "-c", INTERRUPT_AT]
+
+DEMO_PHASES = {
+    # asammdf (imported with python-can) imports sympy inside a bare `except:`, which
+    # once swallowed this Ctrl-C: the demo ran on and exited 0.
+    "importing python-can": ("import", "sympy"),
+    "driving": ("subprocess.Popen", "main.py"),  # the firmware has just started
+    "syncing over USB": ("open", "index.jsonl"),  # the first segment is archived
+    "importing the segments": ("sqlite3.connect", "keilog.db"),
+    "checking the rules": ("open", "check.json"),
+    "writing the report": ("open", "report.html"),
+}
+
+
+@pytest.mark.parametrize("phase", DEMO_PHASES)
+def test_ctrl_c_in_any_phase_of_the_demo_is_exit_130_and_leaves_nothing(tmp_path, phase):
+    if phase == "importing python-can":
+        pytest.importorskip("sympy", reason="asammdf imports sympy only when it is installed")
+    event, needle = DEMO_PHASES[phase]
+    out = tmp_path / "demo"
+    argv = [*INTERRUPT_DEMO, event, needle, "demo", "--out", str(out), "-q", "--duration", "60"]
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert_interrupted(proc, out)  # exit 0 here: the phase swallowed the Ctrl-C
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def _free_port() -> int:

@@ -14,6 +14,8 @@ road may be), so the statute's limit for it is 55-65 mph, and even its bottom is
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,12 +34,10 @@ SILER_CITY_NC = (35.7235, -79.4622)
 MIDDAY = "2026-06-01T17:00:00"  # 12:00 CDT
 
 
-def _report(tmp: Path, origin, state, highway, vehicle_class="lsv", check_edit=None):
-    osm = write_osm(
-        tmp / "roads.osm",
-        origin,
-        [{"points": [(-1500, 0), (1500, 0)], "tags": {"highway": highway, "name": "Rd 1"}}],
-    )
+def _report(tmp: Path, origin, state, highway, vehicle_class="lsv", check_edit=None, ways=None):
+    if ways is None:
+        ways = [{"points": [(-1500, 0), (1500, 0)], "tags": {"highway": highway, "name": "Rd 1"}}]
+    osm = write_osm(tmp / "roads.osm", origin, ways)
     roads = tmp / "roads.npz"
     build_roads(osm, roads)
     db = make_db(tmp / "k.db", drive(origin, [((-1400, 3), (1400, 3), 20)], utc(MIDDAY)))
@@ -160,3 +160,114 @@ def test_the_statutory_report_renders_in_a_browser_with_its_tooltip(louisiana, t
     assert 'data-ready="1"' in shown.html  # the page's script ran to its end
     [band] = [e for e in shown.dom.find("rect") if e.attrs.get("data-range-mph") == "55-65"]
     assert "statutory limit of an unposted road" in band.all_text()
+
+
+def _seconds(text: str) -> int:
+    """``2 min 37 s`` as seconds (report.html.duration, under an hour)."""
+    m = re.fullmatch(r"(\d+) min (\d+) s", text)
+    assert m is not None, text
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def test_the_summary_counts_time_on_roads_above_the_class_maximum_posted_and_by_statute(
+    tmp_path,
+):
+    # The LSV (35 mph roads, La. R.S. 32:300.1) drives west to east along one secondary
+    # road: its western half posted 45 mph, its eastern half unposted (La. R.S. 32:61:
+    # 55-65 mph). Both are above 35: the card gives the whole, split posted / statutory,
+    # and each part is the time of the check's violation on that part.
+    ways = [
+        {
+            "points": [(-1500, 0), (0, 0)],
+            "tags": {"highway": "secondary", "name": "Rd 1", "maxspeed": "45 mph"},
+        },
+        {"points": [(0, 0), (1500, 0)], "tags": {"highway": "secondary", "name": "Rd 1"}},
+    ]
+    trip, _, page = _report(tmp_path, OPELOUSAS_LA, "LA", None, ways=ways)
+    found = {
+        v.get("road_limit_basis", "posted"): v["duration_s"]
+        for v in trip["violations"]
+        if v["rule"] == "road_max_posted"
+    }
+    assert set(found) == {"posted", "statutory_default"}
+    cards = _cards(page)
+    assert "Time on roads posted above the class's maximum" not in cards
+    value = cards["Time on roads whose limit is above the class's maximum"]
+    m = re.fullmatch(r"(.+): (.+) posted, (.+) statutory", value)
+    assert m is not None, value
+    total, posted, statutory = (_seconds(x) for x in m.groups())
+    assert abs(total - (posted + statutory)) <= 1  # each part rounded to the second
+    # 1.4 km at 20 mph each side: about 157 s; the check's events start and end at fixes.
+    assert posted == pytest.approx(found["posted"], abs=3)
+    assert statutory == pytest.approx(found["statutory_default"], abs=3)
+    [card] = [e for e in page.find("span") if e.all_text() == value]
+    assert card.attrs["title"].endswith(
+        " on unposted roads whose statutory limit, even at its lowest, is above it (the "
+        "state's statute for the road type: lower confidence)"
+    )
+
+
+def test_a_trip_on_posted_roads_only_keeps_the_posted_card(tmp_path):
+    ways = [
+        {
+            "points": [(-1500, 0), (1500, 0)],
+            "tags": {"highway": "secondary", "name": "Rd 1", "maxspeed": "45 mph"},
+        }
+    ]
+    _, _, page = _report(tmp_path, OPELOUSAS_LA, "LA", None, ways=ways)
+    cards = _cards(page)
+    assert cards["Time on roads posted above the class's maximum"] == cards["Moving time"]
+    assert "Time on roads whose limit is above the class's maximum" not in cards
+
+
+def test_the_statutory_limit_is_styled_by_the_stylesheet_and_in_the_cursor_data(louisiana):
+    _, out, page = louisiana
+    html = out.read_text(encoding="utf-8")
+    [band] = [e for e in page.find("rect") if e.attrs.get("data-range-mph") == "55-65"]
+    assert not {"style", "fill", "stroke", "stroke-dasharray", "fill-opacity"} & set(band.attrs)
+    [key] = page.find("i", "k-statutory")
+    assert "style" not in key.attrs
+    assert ".k-statutory {" in html and "g.statutory > rect" in html
+    [data] = [e for e in page.find("script") if e.attrs.get("id") == "trip-data-1"]
+    cursor = json.loads(data.all_text())
+    assert cursor["statutes"] == ["55–65 mph"]
+    assert set(cursor["statutory"]) == {0}  # every fix is on the unposted road
+    assert set(cursor["posted"]) == {None}
+
+
+@needs_chromium
+def test_hovering_the_speed_chart_reads_out_the_statutory_limit(louisiana, tmp_path):
+    """The report is opened in a frame; the page around it moves the mouse over the
+    middle of the speed chart and keeps what the readout then says, and how the
+    stylesheet draws the statutory band and its legend key."""
+    _, out, _ = louisiana
+    host = tmp_path / "hover.html"
+    host.write_text(
+        '<!DOCTYPE html><html><body style="margin:0">'
+        f'<iframe id="r" src="{out.as_uri()}" style="width:1000px;height:1400px;border:0">'
+        "</iframe><script>"
+        'document.getElementById("r").addEventListener("load", function () {'
+        "  var w = this.contentWindow, doc = this.contentDocument, b = document.body.dataset;"
+        '  var svg = doc.querySelector("svg.speed-plot"), box = svg.getBoundingClientRect();'
+        "  var x = (parseFloat(svg.dataset.left) + parseFloat(svg.dataset.right)) / 2;"
+        "  svg.dispatchEvent(new w.MouseEvent('mousemove', {bubbles: true,"
+        "    clientX: box.left + x / svg.viewBox.baseVal.width * box.width,"
+        "    clientY: box.top + box.height / 2}));"
+        '  b.readout = doc.querySelector(".readout").textContent;'
+        "  var band = w.getComputedStyle(doc.querySelector('g.statutory > rect'));"
+        "  b.band = [band.strokeDasharray, band.fillOpacity, band.stroke].join(' | ');"
+        "  var key = w.getComputedStyle(doc.querySelector('i.k-statutory'));"
+        "  b.key = [key.borderTopStyle, key.borderTopWidth, key.borderTopColor].join(' | ');"
+        "});</script></body></html>",
+        encoding="utf-8",
+    )
+    shown = render(host.as_uri(), tmp_path, width=1100, height=1500)
+    assert shown.console == []
+    [body] = shown.dom.find("body")
+    readout = body.attrs["data-readout"]
+    # Mid-trip the LSV is on the unposted secondary road at 20 mph (GPS and the car).
+    assert " · statutory 55–65 mph (unposted road)" in readout
+    assert "posted" not in readout.replace("(unposted road)", "")
+    assert re.search(r"GPS (19|20)\.\d mph", readout), readout
+    assert body.attrs["data-band"] == "6px, 4px | 0.08 | rgb(17, 17, 17)"
+    assert body.attrs["data-key"] == "dashed | 3px | rgb(17, 17, 17)"

@@ -542,3 +542,57 @@ def test_an_unposted_road_whose_statutory_limit_may_be_either_side_is_unverified
     assert f"sets {limit} for such a road" in u["reason"]
     judged = trip["road_judged"]
     assert judged["statutory_default_share"] == 0.0 and judged["unjudged_share"] == 1.0
+
+
+OPELOUSAS_LA = (30.5335, -92.0815)
+
+
+def test_the_check_text_shows_each_source_once_parenthesised_for_every_state(tmp_path):
+    # La. R.S. 32:300.1: an LSV only on highways posted 35 mph or less; the network's
+    # Archer Rd is posted 45 mph. Its source used to read "((Louisiana LSV access, ...))".
+    trip = run(
+        tmp_path,
+        OPELOUSAS_LA,
+        [((-1400, 403), (1400, 403), 20)],
+        "2026-06-01T17:00:00",
+        Vehicle("t", "LA", "lsv"),
+    )
+    [v] = [v for v in trip["violations"] if v["rule"] == "road_max_posted"]
+    text = keilog.cli.check_cmd._text({"vehicle": {"name": "t", "class": "lsv"}, "trips": [trip]})
+    assert "on a road posted 45 mph (class max 35) (La. R.S. 32:300.1)" in text
+    # Every source label of the rule book, as a violation's source and as an unposted
+    # road's statute, rendered by the same text: one pair of parentheses around it, and
+    # every parenthesis in it closed.
+    book = load_rules()
+    labels = {
+        value.source_label
+        for code in book
+        for periods in book[code].classes.values()
+        for rule in periods
+        for value in rule.values.values()
+        if value.sources
+    }
+    labels |= {s.label for code in book for s in book[code].sources.values()}
+    statutes = {s.source_label for code in book for s in book[code].statutory_limits}
+    assert len(labels) > 200 and len(statutes) >= 5  # every source of the 51 books
+    shown = [{**v, "source": label} for label in sorted(labels)]
+    shown += [
+        {
+            **v,
+            "road_limit_basis": "statutory_default",
+            "road_limit_source": {"cite": cite, "range_mph": [55.0, 55.0]},
+        }
+        for cite in sorted(statutes)
+    ]
+    text = keilog.cli.check_cmd._text(
+        {"vehicle": {"name": "t", "class": "lsv"}, "trips": [{**trip, "violations": shown}]}
+    )
+    lines = [line for line in text.splitlines() if line.startswith("  VIOLATION")]
+    assert len(lines) == len(shown)
+    for line in lines:
+        assert "((" not in line, line
+        depth = 0
+        for ch in line:
+            depth += (ch == "(") - (ch == ")")
+            assert depth >= 0, line
+        assert depth == 0, line

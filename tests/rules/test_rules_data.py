@@ -198,6 +198,15 @@ def _minimal() -> dict[str, Any]:
         (lambda d: d["classes"].pop("msv"), "missing"),
         (lambda d: d["sources"]["s"].update(cite=None), "neither a cite nor a URL"),
         (lambda d: d["sources"]["s"].pop("undated"), "has no date; give its own date"),
+        # The check's text puts a source in parentheses: "((a remark))" reads as a typo.
+        (
+            lambda d: d["sources"]["s"].update(cite="(Test LSV access, Code 1)"),
+            r"cite '\(Test LSV access, Code 1\)' is not a plain citation",
+        ),
+        (
+            lambda d: d["sources"]["s"].update(cite="Test Code 1 (quoted at"),
+            "balanced parentheses",
+        ),
         (lambda d: d["sources"]["s"].update(kind="blog"), "kind 'blog' is not one of"),
         (
             lambda d: d["sources"]["s"].update(date="2024", date_basis="cite"),

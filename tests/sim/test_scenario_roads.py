@@ -94,3 +94,19 @@ def test_north_carolina_scenario_crosses_us_64_after_a_stop():
     }
     assert sc.route[1].stop_s > 0
     assert not sc.vehicle.can
+
+
+@pytest.mark.parametrize("name", ["florida_rural", "florida_unposted"])
+def test_the_florida_drives_carry_base_map_context(name):
+    # What the report's offline base map draws around the route (docs/report.md): water,
+    # a stream, a farm track and the town's name, none of them a road the check judges.
+    sc = builtin(name)
+    ways = read_ways(sc.roads)
+    assert any(tags.get("natural") == "water" for tags, _ in ways)
+    assert any(tags.get("waterway") == "stream" for tags, _ in ways)
+    assert any(tags.get("highway") == "track" for tags, _ in ways)
+    places = [
+        dict(n.tags)
+        for n in osmium.FileProcessor(str(sc.roads)).with_filter(osmium.filter.KeyFilter("place"))
+    ]
+    assert [(p["place"], p["name"]) for p in places] == [("town", "Micanopy")]

@@ -35,6 +35,9 @@ def main() -> None:
 
     import click
 
+    from keilog.cli.interrupts import defer_interrupts_in_swallowing_imports
+
+    defer_interrupts_in_swallowing_imports()
     try:
         cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):

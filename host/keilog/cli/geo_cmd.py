@@ -17,7 +17,7 @@ from keilog.cli.main import cli, handle_errors
     "--file",
     "points_file",
     type=click.File("rb"),
-    help="A CSV file of points (lat,lon columns; '-' reads standard input).",
+    help="A CSV file of points: LAT,LON first or a lat,lon header; '-' reads standard input.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One point: output JSON.")
 @click.option("--nl", is_flag=True, help="With --file: output JSON lines instead of CSV.")
@@ -39,9 +39,12 @@ def where_command(
     low confidence; points within the boundary error budget of another state or country
     are marked near border.
 
-    With --file, every row of a CSV file (or standard input) is looked up at once and
-    written to standard output as CSV (the input row plus state, country, territory,
-    covered, confidence, method, near_border, distance_m) or, with --nl, JSON lines.
+    With --file, every row of a CSV file (or standard input, '-') is looked up at once,
+    with the same answers, hundreds of thousands of points a second. The file has LAT,LON as
+    its first two columns, or a header naming them (lat/latitude, lon/lng/longitude, in
+    any position); other columns are kept. Output on standard output: CSV (each input
+    row plus state, country, territory, covered, confidence, method, near_border,
+    distance_m) or, with --nl, JSON lines (lat, lon and the fields of --json).
 
     Example:
 
@@ -57,9 +60,11 @@ def where_command(
         if lat is not None:
             raise click.UsageError("give either LAT LON or --file, not both")
         from keilog.geo.batch import where_file
+        from keilog.geo.grid import WhereGrid
 
         name = str(getattr(points_file, "name", "<stdin>"))
-        out = where_file(points_file.read(), name, load_states(), "jsonl" if nl else "csv")
+        fmt = "jsonl" if nl else "csv"
+        out = where_file(points_file.read(), name, load_states(), fmt, WhereGrid.load())
         stdout = click.get_binary_stream("stdout")
         stdout.write(out)
         stdout.flush()

@@ -1,12 +1,14 @@
 """``keilog where --file``: look up a CSV file of points, write CSV or JSON lines.
 
-Reading a million text rows is the slow part, not the lookup (about 1.5 M points/s):
-numpy's ``loadtxt`` parses about 1.7 M rows/s alone, so with the lookup and the output
-it cannot reach 1 M points/s end to end. Plain decimal numbers (``-117.0368``, the only
-form GPS tools write) are therefore parsed here with whole-array numpy arithmetic on the
-bytes; anything else (exponents, quotes, ``nan``) falls back to ``numpy.loadtxt``. The
-decimal parser sums digit x 10^k in float64, so it can differ from ``float()`` in the
-last bit or two (1e-13 degrees, a fraction of a micrometre).
+At a million points the lookup is not the slow part (``keilog.geo.grid`` settles most
+points without geometry); reading and writing the text is. So the plain decimal numbers
+GPS tools write (``-117.0368``) are parsed here with whole-array numpy arithmetic on the
+bytes, exactly: the digits make an integer below 2**53 that is divided by a power of ten
+up to 10**22, both exact in float64, so the one rounding is the division's and the value
+is the one ``float()`` gives (the classic fast path of decimal-to-binary conversion).
+Anything else (exponents, quotes, spaces, ``nan``) falls back to ``numpy.loadtxt``.
+numpy is a runtime dependency already; pyarrow's CSV reader is an optional extra and no
+faster on two columns.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from keilog.geo.errors import GeoError
-from keilog.geo.states import StateIndex, WhereArrays
+from keilog.geo.grid import Answers, WhereGrid, lookup_answers
+from keilog.geo.states import StateIndex
 
 LAT_NAMES = ("lat", "latitude", "y")
 LON_NAMES = ("lon", "lng", "long", "longitude", "x")
@@ -34,24 +37,26 @@ OUT_COLUMNS = (
     "near_border",
     "distance_m",
 )
-# Plain decimals that are not JSON numbers: a leading + or dot, a trailing dot, leading 0s.
-_NOT_JSON = re.compile(rb"(?:^|[,\n])(?:\+|\.|-?\.|-?0\d)|\.(?:[,\n]|$)")
-_DIGIT_POW = np.arange(10)[:, None] * 10.0 ** np.arange(-15, 16)[None, :]
-_PLAIN = np.zeros(256, dtype=bool)
-_PLAIN[list(b"0123456789.,-+\n\r ")] = True
+_POW10 = 10.0 ** np.arange(23)  # exact in float64 up to 10**22
+_MAX_WIDTH = 19  # a field of up to 19 digits cannot overflow int64
 
 
 @dataclass(frozen=True)
 class PointsTable:
-    """The rows of a points file: text lines (without the header) and coordinates."""
+    """The rows of a points file: the text (without the header) and the coordinates."""
 
     header: bytes | None
-    lines: list[bytes]
+    body: bytes  # the rows, separated by single newlines, no newline at the end
     lat: npt.NDArray[np.float64]
     lon: npt.NDArray[np.float64]
     lat_col: int
     lon_col: int
-    json_ready: bool = False  # the first two columns are lat,lon and valid JSON numbers
+    ncols: int
+    json_ready: bool = False  # the only two columns are lat,lon and valid JSON numbers
+
+    @property
+    def lines(self) -> list[bytes]:
+        return self.body.split(b"\n") if self.body else []
 
 
 def read_points(data: bytes, name: str) -> PointsTable:
@@ -79,68 +84,107 @@ def read_points(data: bytes, name: str) -> PointsTable:
         body, line0 = rest, 2
     else:
         body, line0 = text, 1
-    lines = body.split(b"\n") if body else []
     ncols = first.count(b",") + 1
     if ncols < 2:
         raise GeoError(f"{name}:1: expected lat,lon columns separated by a comma")
-    if not lines:
+    if not body:
         empty = np.zeros(0)
-        return PointsTable(header, [], empty, empty, lat_col, lon_col)
-    values = _parse_plain(body, len(lines), ncols)
-    json_ready = values is not None and (lat_col, lon_col) == (0, 1) and not _NOT_JSON.search(body)
-    if values is not None:
-        lat, lon = values[:, lat_col], values[:, lon_col]
-    else:
-        values = _parse_loadtxt(body, (lat_col, lon_col), name, line0)
-        lat, lon = values[:, 0], values[:, 1]
-        if len(lat) != len(lines):
-            raise GeoError(f"{name}: {len(lines)} rows but {len(lat)} positions; remove blank rows")
-    return PointsTable(header, lines, lat, lon, lat_col, lon_col, json_ready)
+        return PointsTable(header, b"", empty, empty, lat_col, lon_col, ncols)
+    nrows = body.count(b"\n") + 1
+    fast = _parse_columns(body, nrows, ncols, (lat_col, lon_col))
+    if fast is not None:
+        lat, lon, json_numbers = fast
+        json_ready = json_numbers and ncols == 2 and (lat_col, lon_col) == (0, 1)
+        return PointsTable(header, body, lat, lon, lat_col, lon_col, ncols, json_ready)
+    values = _parse_loadtxt(body, (lat_col, lon_col), name, line0)
+    if len(values) != nrows:
+        raise GeoError(f"{name}: {nrows} rows but {len(values)} positions; remove blank rows")
+    return PointsTable(header, body, values[:, 0], values[:, 1], lat_col, lon_col, ncols)
 
 
-def _parse_plain(body: bytes, nrows: int, ncols: int) -> npt.NDArray[np.float64] | None:
-    """Plain decimals in a rectangular table, or None when the text is anything else."""
+def _parse_columns(
+    body: bytes, nrows: int, ncols: int, cols: tuple[int, int]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool] | None:
+    """The two columns of plain decimals, and whether they are JSON numbers as written;
+    None unless every row has ncols unquoted fields and those two are plain decimals."""
+    if b'"' in body:
+        return None
     b = np.frombuffer(body, dtype=np.uint8)
-    if not _PLAIN[b].all() or b" " in body:
+    newline = np.flatnonzero(b == 10)
+    comma = np.flatnonzero(b == 44)
+    if len(comma) != nrows * (ncols - 1):
+        return None
+    row_start = np.concatenate([[0], newline + 1])
+    row_end = np.concatenate([newline, [len(b)]])
+    if ncols > 2 and not np.array_equal(
+        np.searchsorted(newline, comma), np.repeat(np.arange(nrows), ncols - 1)
+    ):
+        return None
+    commas = comma.reshape(nrows, ncols - 1)
+    if ncols == 2 and not (np.all(comma > row_start) & np.all(comma < row_end)):
+        return None
+    bounds = []
+    for col in cols:
+        start = row_start if col == 0 else commas[:, col - 1] + 1
+        end = row_end if col == ncols - 1 else commas[:, col]
+        bounds.append((start, end))
+    start = np.concatenate([bounds[0][0], bounds[1][0]])
+    end = np.concatenate([bounds[0][1], bounds[1][1]])
+    parsed = parse_decimals(b, start, end)
+    if parsed is None:
+        return None
+    values, json_numbers = parsed
+    return values[:nrows], values[nrows:], json_numbers
+
+
+def parse_decimals(
+    b: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], bool] | None:
+    """The fields ``b[start:end]`` as float64, exactly as ``float()`` reads them, and
+    whether all are JSON numbers as written; None unless every field is a plain decimal
+    (an optional sign, digits, at most one dot, at least one digit, at most 15 or so
+    significant digits)."""
+    if not len(start):
+        return np.zeros(0), True
+    width = end - start
+    if width.min() < 1 or width.max() > _MAX_WIDTH:
         return None
     n = len(b)
-    sep = np.flatnonzero((b == 44) | (b == 10))
-    if len(sep) != nrows * ncols - 1:
+    lead = b[start]
+    negative = lead == 45
+    signed = negative | (lead == 43)
+    pos = start + signed
+    digits_left = end - pos
+    mantissa = np.zeros(len(start), dtype=np.int64)
+    frac = np.zeros(len(start), dtype=np.int64)
+    seen_dot = np.zeros(len(start), dtype=bool)
+    dots = np.zeros(len(start), dtype=np.int64)
+    # One pass per character position; fields are short (GPS: 9-11 characters).
+    for j in range(int(digits_left.max())):
+        live = j < digits_left
+        c = b[np.minimum(pos + j, n - 1)] - np.uint8(48)  # digits 0-9, '.' wraps to 254
+        digit = live & (c < 10)
+        dot = live & (c == 254)
+        if np.any(live & ~digit & ~dot):
+            return None
+        mantissa = np.where(digit, mantissa * 10 + c, mantissa)
+        frac += digit & seen_dot
+        seen_dot |= dot
+        dots += dot
+    ndigits = digits_left - dots
+    if np.any(dots > 1) or np.any(ndigits < 1) or np.any(mantissa >= 2**53) or np.any(frac > 22):
         return None
-    newline = b[sep] == 10
-    expected = (np.arange(len(sep)) % ncols) == ncols - 1
-    if not np.array_equal(newline, expected):
-        return None
-    start = np.concatenate([[0], sep + 1])
-    end = np.concatenate([sep, [n]])
-    if np.any(end <= start):
-        return None
-    field = np.zeros(n, dtype=np.int64)
-    field[sep] = 1
-    field = np.cumsum(field)  # field index of every byte (separators count as the next)
-    sign = np.where(b[start] == 45, -1.0, 1.0)
-    signed = (b[start] == 45) | (b[start] == 43)
-    dots = np.flatnonzero(b == 46)
-    dot_field = field[dots]
-    if np.any(np.diff(dot_field) == 0):
-        return None  # two dots in one field
-    dot = end.copy()
-    dot[dot_field] = dots
-    digit = (b >= 48) & (b <= 57)
-    pos = np.flatnonzero(digit)
-    f = field[pos]
-    if np.any(np.bincount(f, minlength=len(start)) == 0):
-        return None  # a field without digits
-    inner = np.ones(n, dtype=bool)
-    inner[start[signed]] = False
-    if np.any(~digit & inner & (b != 46) & (b != 44) & (b != 10)):
-        return None  # a sign inside a number
-    power = np.where(pos < dot[f], dot[f] - pos - 1, dot[f] - pos)
-    if power.max(initial=0) > 15 or power.min(initial=0) < -15:
-        return None
-    weights = _DIGIT_POW[b[pos] - 48, power + 15]
-    value = np.bincount(f, weights=weights, minlength=len(start))
-    return np.asarray(value * sign, dtype=np.float64).reshape(nrows, ncols)
+    value = mantissa / _POW10[frac]
+    # JSON: no '+', a digit first and last, no leading zero before another digit.
+    first = b[np.minimum(pos, n - 1)]
+    second = b[np.minimum(pos + 1, n - 1)]
+    json_numbers = not (
+        np.any(lead == 43)
+        or np.any(first == 46)
+        or np.any(b[end - 1] == 46)
+        or np.any((first == 48) & (digits_left > 1) & (second != 46))
+    )
+    return np.where(negative, -value, value), json_numbers
 
 
 def _parse_loadtxt(
@@ -160,89 +204,70 @@ def _parse_loadtxt(
     return values
 
 
-def _columns(w: WhereArrays) -> list[npt.NDArray[np.str_]]:
-    covered = np.where(w.state != "", "true", "false")
-    conf = np.where(w.state == "", "", np.where(w.fallback, "low", "high"))
-    method = np.where(
-        w.state != "",
-        np.where(w.fallback, "nearest", "polygon"),
-        np.where(w.territory != "", "territory", np.where(w.country != "", "country", "none")),
-    )
-    near = np.where(w.near_border, "true", "false")
-    return [w.state, w.country, w.territory, covered, conf, method, near]
-
-
-def _distance_text(w: WhereArrays) -> list[bytes]:
-    out = [b""] * len(w)
-    poly = (w.state != "") & ~w.fallback
-    for i in np.flatnonzero(poly):
-        out[i] = b"0.0"
-    for i in np.flatnonzero(w.fallback & (w.state != "")):
-        out[i] = f"{w.distance_m[i]:.1f}".encode()
+def _tails(a: Answers, texts: list[bytes], distance_text: bytes) -> list[bytes]:
+    """Per point: the text of its answer, with ``distance_text % d`` filled in for the
+    water-fallback answers (distance to the nearest state)."""
+    tails = np.array(texts, dtype=object)[a.code]
+    for i in np.flatnonzero(a.fallback).tolist():
+        tails[i] = texts[a.code[i]].replace(b"\x00", distance_text % a.distance_m[i])
+    out: list[bytes] = tails.tolist()
     return out
 
 
-def _combos(w: WhereArrays) -> tuple[npt.NDArray[np.int64], list[tuple[str, ...]]]:
-    """A small code per point for its combination of text columns (few combinations)."""
-    cols = _columns(w)
-    key = np.zeros(len(w), dtype=np.int64)
-    uniques = []
-    for c in cols:
-        u, inv = np.unique(c, return_inverse=True)
-        key = key * len(u) + inv
-        uniques.append(u)
-    codes, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    del codes
-    table = [tuple(str(c[i]) for c in cols) for i in first]
-    return inverse.astype(np.int64), table
-
-
-def write_csv(table: PointsTable, w: WhereArrays) -> bytes:
+def write_csv(table: PointsTable, a: Answers) -> bytes:
     """The input rows with the lookup's columns appended."""
     head = table.header if table.header is not None else b"lat,lon"
-    if table.header is None and table.lines and table.lines[0].count(b",") > 1:
-        extra = table.lines[0].count(b",") - 1
-        head = b"lat,lon" + b"".join(b",col%d" % (i + 3) for i in range(extra))
-    out = [head + b"," + ",".join(OUT_COLUMNS).encode()]
-    inverse, combos = _combos(w)
-    suffix = [("," + ",".join(c) + ",").encode() for c in combos]
-    dist = _distance_text(w)
-    per_point = [suffix[k] for k in inverse.tolist()]
-    out.extend(map(b"".join, zip(table.lines, per_point, dist, strict=True)))
-    out.append(b"")
-    return b"\n".join(out)
+    if table.header is None and table.ncols > 2:
+        head = b"lat,lon" + b"".join(b",col%d" % (i + 3) for i in range(table.ncols - 2))
+    texts = []
+    for state, country, territory, conf, method, near in a.table:
+        covered = b"true" if state else b"false"
+        dist = b"\x00" if method == "nearest" else b"0.0" if state else b""
+        cols = [s.encode() for s in (state, country, territory)]
+        cols += [covered, conf.encode(), method.encode(), b"true" if near else b"false", dist]
+        texts.append(b"," + b",".join(cols) + b"\n")
+    lines = table.lines
+    parts: list[bytes] = [b""] * (2 * len(lines))
+    parts[0::2] = lines
+    parts[1::2] = _tails(a, texts, b"%.1f")
+    return head + b"," + ",".join(OUT_COLUMNS).encode() + b"\n" + b"".join(parts)
 
 
-def write_jsonl(table: PointsTable, w: WhereArrays) -> bytes:
+def write_jsonl(table: PointsTable, a: Answers) -> bytes:
     """One JSON object per point: lat, lon (as given) and the lookup's fields."""
-    inverse, combos = _combos(w)
-    frags = []
-    for state, country, territory, covered, conf, method, near in combos:
+    texts = []
+    for state, country, territory, conf, method, near in a.table:
         obj = {
             "state": state or None,
             "country": country or None,
             "territory": territory or None,
-            "covered": covered == "true",
+            "covered": bool(state),
             "confidence": conf or None,
             "method": method,
-            "near_border": near == "true",
+            "near_border": near,
         }
-        frags.append(json.dumps(obj)[1:-1].encode())
+        dist = "\x00" if method == "nearest" else "0.0" if state else "null"
+        texts.append((", " + json.dumps(obj)[1:-1] + ', "distance_m": ' + dist + "}\n").encode())
+    tails = _tails(a, texts, b"%.1f")
     if table.json_ready:
-        pairs = [line.split(b",", 2) for line in table.lines]
-        coords = [b'{"lat": ' + p[0] + b', "lon": ' + p[1] + b", " for p in pairs]
+        # lat,lon as written: the comma of each row becomes the "lon" key.
+        coords = table.body.replace(b",", b', "lon": ').split(b"\n")
     else:
         coords = [
-            b'{"lat": %r, "lon": %r, ' % (float(a), float(o))
+            b'%r, "lon": %r' % (a, o)
             for a, o in zip(table.lat.tolist(), table.lon.tolist(), strict=True)
         ]
-    dist = [b', "distance_m": ' + (d or b"null") + b"}\n" for d in _distance_text(w)]
-    per_point = [frags[k] for k in inverse.tolist()]
-    return b"".join(map(b"".join, zip(coords, per_point, dist, strict=True)))
+    parts: list[bytes] = [b'{"lat": '] * (3 * len(coords))
+    parts[1::3] = coords
+    parts[2::3] = tails
+    return b"".join(parts)
 
 
-def where_file(data: bytes, name: str, index: StateIndex, fmt: str = "csv") -> bytes:
-    """Look up every point of a CSV file; ``fmt`` is ``csv`` or ``jsonl``."""
+def where_file(
+    data: bytes, name: str, index: StateIndex, fmt: str = "csv", grid: WhereGrid | None = None
+) -> bytes:
+    """Look up every point of a CSV file; ``fmt`` is ``csv`` or ``jsonl``. ``grid``
+    (``WhereGrid.load()``) makes a big file fast; the answers are the same without it."""
     table = read_points(data, name)
     bad = ~((np.abs(table.lat) <= 90) & (np.abs(table.lon) <= 180))
     if bad.any():
@@ -252,5 +277,5 @@ def where_file(data: bytes, name: str, index: StateIndex, fmt: str = "csv") -> b
             f"{name}:{line}: ({table.lat[i]}, {table.lon[i]}) is not a position; give LAT in "
             "-90..90 and LON in -180..180 degrees (LAT first, or name the columns)"
         )
-    w = index.lookup(table.lat, table.lon)
-    return write_jsonl(table, w) if fmt == "jsonl" else write_csv(table, w)
+    a = lookup_answers(index, grid, table.lat, table.lon)
+    return write_jsonl(table, a) if fmt == "jsonl" else write_csv(table, a)

@@ -152,6 +152,7 @@ class StateIndex:
         shapely.prepare(self.boundaries)
         self.bounds = shapely.bounds(polygons)  # (n, 4): xmin, ymin, xmax, ymax
         self._cores: dict[int, Any] = {}
+        self._tiles: dict[tuple[int, int, int], Any] = {}
 
     @classmethod
     def load(cls, path: Path = DATA_FILE, countries: Path | None = COUNTRIES_FILE) -> StateIndex:
@@ -276,10 +277,21 @@ class StateIndex:
         if k not in self._cores:
             worst_lat = max(abs(self.bounds[k][1]), abs(self.bounds[k][3]))
             d = float(self._degrees(NEAR_BORDER_M, np.array([worst_lat]))[0])
-            core = shapely.buffer(self.polygons[k], -d, quad_segs=2)
+            # Two segments per quarter circle: the chords of the arcs around concave
+            # corners lie inside the arcs, so the shrink is by d / cos(22.5 degrees) to
+            # keep every point of the core at least d from the boundary.
+            core = shapely.buffer(self.polygons[k], -d / math.cos(math.pi / 8), quad_segs=2)
             shapely.prepare(core)
             self._cores[k] = core
         return self._cores[k]
+
+    def _tile_piece(self, k: int, tx: int, ty: int) -> Any:
+        """State k within the 1-degree tile whose south-west corner is (tx, ty) (cached:
+        clipping a big state is the slow part)."""
+        key = (k, tx, ty)
+        if key not in self._tiles:
+            self._tiles[key] = shapely.clip_by_rect(self.polygons[k], tx, ty, tx + 1, ty + 1)
+        return self._tiles[key]
 
     def _water_fallback(
         self,
@@ -291,52 +303,87 @@ class StateIndex:
         distance: npt.NDArray[np.float64],
         fallback: npt.NDArray[np.bool_],
     ) -> None:
-        # Cheap first pass: drop points with no state within the radius (in degrees,
-        # generous in longitude), using the prepared polygons.
-        d = self._degrees(WATER_FALLBACK_M, y[todo])
+        # Every step depends on the point alone, never on which other points are looked
+        # up with it, so a batch gives bit for bit the answers of one-point lookups:
+        # - which states are measured: those within the reach in degrees (generous, so
+        #   it covers the metric disk; only the metric distance below decides);
+        # - the metric frame: a local equirectangular one per band of latitude (the scale
+        #   changes by under 2 % across a band at 60 degrees north);
+        # - what is measured: the pieces of the state in the fixed 1-degree tiles that
+        #   the point's disk of the reach touches, so the nearest distance is the
+        #   distance to the state whenever it is within the reach. The reach includes
+        #   NEAR_BORDER_M, so a second state that makes the point near_border is measured.
+        reach = WATER_FALLBACK_M + NEAR_BORDER_M
+        d = self._degrees(reach * 1.02, y[todo])
         pts = shapely.points(x[todo], y[todo])
-        candidate = np.zeros(len(todo), dtype=bool)
+        candidate = np.zeros((len(todo), len(self.codes)), dtype=bool)
         for k, (x0, y0, x1, y1) in enumerate(self.bounds):
-            m = ~candidate & (x[todo] >= x0 - d) & (x[todo] <= x1 + d)
+            m = (x[todo] >= x0 - d) & (x[todo] <= x1 + d)
             m &= (y[todo] >= y0 - d) & (y[todo] <= y1 + d)
             if m.any():
-                candidate[np.flatnonzero(m)[shapely.dwithin(self.polygons[k], pts[m], d[m])]] = True
-        todo = todo[candidate]
+                candidate[np.flatnonzero(m), k] = shapely.dwithin(self.polygons[k], pts[m], d[m])
+        keep = candidate.any(axis=1)
+        todo, candidate = todo[keep], candidate[keep]
         if not len(todo):
             return
-        best = np.full((len(todo), 2), np.inf)  # nearest and second-nearest distance (m)
-        best_k = np.full(len(todo), -1, dtype=np.int64)
-        # Metric distances in a local equirectangular frame per band of latitude (the
-        # scale changes by under 2 % across a band at 60 degrees north).
-        band = np.floor(y[todo] / _BAND_DEG).astype(np.int64)
-        for b in np.unique(band):
-            m = np.flatnonzero(band == b)
-            coslat = max(math.cos(math.radians((b + 0.5) * _BAND_DEG)), 0.05)
-            dy = WATER_FALLBACK_M / M_PER_DEG
-            dx = dy / coslat
-            bx0, bx1 = x[todo[m]].min() - dx, x[todo[m]].max() + dx
-            by0, by1 = y[todo[m]].min() - dy, y[todo[m]].max() + dy
-            scale = np.array([M_PER_DEG * coslat, M_PER_DEG])
-            local_pts = shapely.points(np.stack([x[todo[m]], y[todo[m]]], axis=1) * scale)
-            for k, (x0, y0, x1, y1) in enumerate(self.bounds):
-                if x1 < bx0 or x0 > bx1 or y1 < by0 or y0 > by1:
-                    continue
-                piece = shapely.clip_by_rect(self.polygons[k], bx0, by0, bx1, by1)
-                if piece.is_empty:
-                    continue
-                dist = shapely.distance(
-                    shapely.transform(piece, lambda c, s=scale: c * s), local_pts
-                )
-                first = dist < best[m, 0]
-                best[m, 1] = np.where(first, best[m, 0], np.minimum(best[m, 1], dist))
-                best[m, 0] = np.where(first, dist, best[m, 0])
-                best_k[m] = np.where(first, k, best_k[m])
-        ok = best[:, 0] <= WATER_FALLBACK_M
+        px, py = x[todo], y[todo]
+        band = np.floor(py / _BAND_DEG).astype(np.int64)
+        coslat = np.maximum(np.cos(np.radians((band + 0.5) * _BAND_DEG)), 0.05)
+        dy = reach * 1.001 / M_PER_DEG
+        dx = dy / coslat
+        # (point, state, tile) triples: every tile of the point's disk, for each state.
+        pt, st = np.nonzero(candidate)
+        tx0 = np.floor(px[pt] - dx[pt]).astype(np.int64)
+        tx1 = np.floor(px[pt] + dx[pt]).astype(np.int64)
+        ty0 = np.floor(py[pt] - dy).astype(np.int64)
+        ty1 = np.floor(py[pt] + dy).astype(np.int64)
+        wide, tall = tx1 - tx0 + 1, ty1 - ty0 + 1
+        many = wide * tall
+        rep = np.repeat(np.arange(len(pt)), many)
+        step = np.arange(len(rep)) - np.repeat(np.cumsum(many) - many, many)
+        pt, st = pt[rep], st[rep]
+        tx = tx0[rep] + step % wide[rep]
+        ty = ty0[rep] + step // wide[rep]
+        # One metric piece per (state, tile, band); one vectorised distance for all.
+        # Packed (state, tile x, tile y, band) key; tiles and bands cover -180..180, -90..90.
+        key = ((st * 400 + tx + 200) * 200 + ty + 100) * 400 + band[pt] + 200
+        packed, which = np.unique(key, return_inverse=True)
+        groups = np.stack(
+            [
+                packed // 32_000_000,
+                packed // 80_000 % 400 - 200,
+                packed // 400 % 200 - 100,
+                packed % 400 - 200,
+            ],
+            axis=1,
+        )
+        pieces = np.array(
+            [self._tile_piece(int(g[0]), int(g[1]), int(g[2])) for g in groups], dtype=object
+        )
+        scale = np.stack(
+            [
+                M_PER_DEG * np.maximum(np.cos(np.radians((groups[:, 3] + 0.5) * _BAND_DEG)), 0.05),
+                np.full(len(groups), M_PER_DEG),
+            ],
+            axis=1,
+        )
+        _, owner = shapely.get_coordinates(pieces, return_index=True)
+        local = shapely.transform(pieces, lambda c: c * scale[owner])
+        where_pt = np.stack([px, py], axis=1)[pt] * scale[which.ravel()]
+        far = shapely.distance(local[which.ravel()], shapely.points(where_pt))
+        far = np.where(np.isnan(far), np.inf, far)
+        dist = np.full(candidate.shape, np.inf)  # metres to each measured state
+        np.minimum.at(dist, (pt, st), far)
+        # The nearest state (the first in code order on a tie) and the second distance.
+        best_k = np.argmin(dist, axis=1)
+        best = np.take_along_axis(dist, best_k[:, None], axis=1)[:, 0]
+        second = np.partition(dist, 1, axis=1)[:, 1] if dist.shape[1] > 1 else np.inf
+        ok = best <= WATER_FALLBACK_M
         sel = todo[ok]
         idx[sel] = best_k[ok]
-        distance[sel] = best[ok, 0]
+        distance[sel] = best[ok]
         fallback[sel] = True
-        near[sel] = best[ok, 1] <= best[ok, 0] + NEAR_BORDER_M
+        near[sel] = (second <= best + NEAR_BORDER_M)[ok]
 
 
 @functools.lru_cache(maxsize=1)

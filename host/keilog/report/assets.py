@@ -81,6 +81,8 @@ svg text { fill: var(--ink); }
 .posted { fill: none; stroke: #111; stroke-width: 2; }
 .cap { fill: none; stroke: var(--bad); stroke-width: 2; stroke-dasharray: 7 4; }
 .class-max { fill: none; stroke: #7b1fa2; stroke-width: 2; stroke-dasharray: 3 3; }
+g.statutory > rect, g.statutory > path { fill: #111; fill-opacity: .08; stroke: #111;
+  stroke-width: 1.5; stroke-dasharray: 6 4; }
 .breaks-cap { fill: none; stroke: var(--bad); stroke-width: 3.2; }
 .breaks-class-max { fill: none; stroke: #7b1fa2; stroke-width: 3.2; }
 .can-speed { fill: none; stroke: var(--can); stroke-width: 1.8; }
@@ -109,6 +111,7 @@ svg text { fill: var(--ink); }
 .k-can { background: var(--can); } .k-gps { background: var(--gps); }
 .k-posted { background: #111; } .k-cap { border-top: 3px dashed var(--bad); height: 0 !important; }
 .k-class-max { border-top: 3px dotted #7b1fa2; height: 0 !important; }
+.k-statutory { border-top: 3px dashed #111; height: 0 !important; }
 .k-breaks-cap { background: var(--bad); } .k-breaks-class-max { background: #7b1fa2; }
 .k-band { background: rgba(216,27,96,.25); height: 12px !important; }
 .k-dropband { background: rgba(158,158,158,.35); height: 12px !important; }
@@ -178,6 +181,9 @@ JS = r"""
         }
         if (d.gps[i] !== null) { parts.push("GPS " + fmtSpeed(d.gps[i])); }
         if (d.posted[i] !== null) { parts.push("posted " + d.posted[i] + " mph"); }
+        else if (d.statutory[i] !== null) {
+          parts.push("statutory " + d.statutes[d.statutory[i]] + " (unposted road)");
+        }
       }
       var j = nearest(d.st, t);
       if (j >= 0 && Math.abs(d.st[j] - t) <= 2) { parts.push("car " + fmtSpeed(d.sv[j])); }

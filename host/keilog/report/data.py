@@ -124,13 +124,19 @@ class Limits:
         return np.asarray(low[self.statute])
 
 
+def statutory_range(low: float, high: float) -> str:
+    """A statute's limit for an unposted road in short: ``55 mph`` or ``55–65 mph``."""
+    return f"{high:g} mph" if low == high else f"{low:g}–{high:g} mph"
+
+
 def by_statute(low: float, high: float) -> str:
     """A statutory limit of an unposted road as the report words it: ``55 mph (89 km/h)
     by statute``, or for a range ``55–65 mph by statute, at least 55 mph (89 km/h)``
     (the road type does not say which; the check judges a class by the bottom)."""
     if low == high:
         return f"{high:g} mph ({high * KMH_PER_MPH:.0f} km/h) by statute"
-    return f"{low:g}–{high:g} mph by statute, at least {low:g} mph ({low * KMH_PER_MPH:.0f} km/h)"
+    at_least = f"at least {low:g} mph ({low * KMH_PER_MPH:.0f} km/h)"
+    return f"{statutory_range(low, high)} by statute, {at_least}"
 
 
 @dataclass
@@ -139,6 +145,21 @@ class Speedometer:
     reads_high_percent: float | None = None
     median_difference_mph: float | None = None
     note: str | None = None
+
+
+@dataclass
+class RoadsAboveClass:
+    """Moving time on roads whose limit is above the highest the class may use: roads
+    posted above it, and unposted roads whose statutory limit, even at its lowest, is
+    above it (as the check judges them; ``statutory_s`` is None where the trip met no
+    unposted road with a statutory limit)."""
+
+    posted_s: float
+    statutory_s: float | None = None
+
+    @property
+    def total_s(self) -> float:
+        return self.posted_s + (self.statutory_s or 0.0)
 
 
 @dataclass
@@ -152,6 +173,7 @@ class Summary:
     speed_source: str
     states: list[str]
     time_above: list[tuple[str, float]] = field(default_factory=list)
+    roads_above_class_max: RoadsAboveClass | None = None
 
     @property
     def duration_s(self) -> float:
@@ -487,9 +509,18 @@ def _summary(
     if np.isfinite(cap).any():
         over = v > cap + SPEED_TOLERANCE_MPH
         s.time_above.append(("the class's top-speed cap", float(hold[over].sum())))
-    if np.isfinite(posted).any() and np.isfinite(max_posted).any():
-        on = (posted > max_posted) & (v >= MOVING_MPH)
-        s.time_above.append(("on roads posted above the class's maximum", float(hold[on].sum())))
+    # Unposted, a road is judged by the bottom of its statute's range (keilog.rules).
+    statutory = np.where(np.isfinite(posted), np.nan, at_fix(fixes, limits.statutory_min_mph, t))
+    if (np.isfinite(posted).any() or np.isfinite(statutory).any()) and np.isfinite(
+        max_posted
+    ).any():
+        moving_at = v >= MOVING_MPH
+        on_posted = (posted > max_posted) & moving_at
+        on_statutory = (statutory > max_posted) & moving_at
+        s.roads_above_class_max = RoadsAboveClass(
+            float(hold[on_posted].sum()),
+            float(hold[on_statutory].sum()) if np.isfinite(statutory).any() else None,
+        )
     return s
 
 

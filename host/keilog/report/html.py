@@ -14,7 +14,7 @@ import numpy.typing as npt
 from keilog import __version__
 from keilog.geo.timezones import local_time
 from keilog.report.assets import CSS, JS
-from keilog.report.data import TripReport, by_statute
+from keilog.report.data import TripReport, by_statute, statutory_range
 from keilog.report.plots import broken_limits, engine_plot, speed_plot, statutory_tooltip
 from keilog.report.svgmap import draw_map as _draw_map
 from keilog.report.svgmap import frame_for, legend
@@ -115,9 +115,22 @@ def _summary(report: TripReport) -> str:
     if s.max_gps_mph is not None and report.speed is not None:
         cards.append(_card("Max GPS speed", mph(s.max_gps_mph, 1)))
     for label, seconds in s.time_above:
+        cards.append(_card(f"Time above {label}", duration(seconds)))
+    roads = s.roads_above_class_max
+    if roads is not None and roads.statutory_s is None:
+        cards.append(
+            _card("Time on roads posted above the class's maximum", duration(roads.posted_s))
+        )
+    elif roads is not None and roads.statutory_s is not None:
         cards.append(
             _card(
-                f"Time {'above ' if not label.startswith('on ') else ''}{label}", duration(seconds)
+                "Time on roads whose limit is above the class's maximum",
+                f"{duration(roads.total_s)}: {duration(roads.posted_s)} posted, "
+                f"{duration(roads.statutory_s)} statutory",
+                f"{duration(roads.posted_s)} on roads posted above the highest limit the "
+                f"class may use; {duration(roads.statutory_s)} on unposted roads whose "
+                "statutory limit, even at its lowest, is above it (the state's statute for "
+                "the road type: lower confidence)",
             )
         )
     return '<div class="cards">' + "".join(cards) + "</div>"
@@ -319,6 +332,12 @@ def _cursor_data(report: TripReport) -> str:
         "y": col(y, 1),
         "gps": col(report.gps_speed.v[k], 1),
         "posted": col(report.limits.posted_mph[k], 0),
+        # An unposted road's statutory limit: an index into "statutes" (null: none).
+        "statutory": [
+            int(i) if good and i >= 0 else None
+            for i, good in zip(report.limits.statute[k], ok, strict=True)
+        ],
+        "statutes": [statutory_range(s.lowest_mph, s.mph) for s in report.limits.statutes],
         "st": [],
         "sv": [],
         "zone": None,
@@ -347,10 +366,9 @@ def _speed_legend(report: TripReport) -> str:
     if np.isfinite(lim.posted_mph).any():
         items.append('<span><i class="k-posted"></i>posted limit of the road</span>')
     for s in lim.statutes:
-        # Styled here: the stylesheet (report.assets) has no key for it yet.
-        key = '<i class="k-statutory" style="border-top: 3px dashed #111; height: 0"></i>'
         items.append(
-            f'<span title="{escape(statutory_tooltip(s))}">{key}statutory limit of unposted '
+            f'<span title="{escape(statutory_tooltip(s))}"><i class="k-statutory"></i>'
+            "statutory limit of unposted "
             f"roads: {escape(by_statute(s.lowest_mph, s.mph))}, {escape(s.source_label)}, "
             f"{escape(s.confidence)} confidence</span>"
         )

@@ -296,16 +296,6 @@ def speed_plot(report: TripReport, plot_id: str) -> str:
     return _svg(report, plot_id, "speed-plot", SPEED_H, tx, "Speed over time", "".join(body))
 
 
-STATUTORY_STYLE = {
-    "fill": "#111",
-    "fill_opacity": "0.08",
-    "stroke": "#111",
-    "stroke_width": "1.5",
-    "stroke_dasharray": "6 4",
-}
-"""The statutory limit's look, as SVG attributes (the stylesheet is ``report.assets``)."""
-
-
 def statutory_tooltip(s: StatutoryLimit) -> str:
     """What hovering a statutory limit says: that it is one, its range and statute."""
     dated = ", ".join(f"{x.label} ({x.date_text})" for x in s.sources)
@@ -345,7 +335,6 @@ def _statutory(report: TripReport, tx: TimeAxis, vy: ValueAxis) -> str:
                     title(statutory_tooltip(s)),
                     **shape,
                     data_range_mph=f"{s.lowest_mph:g}-{s.mph:g}",
-                    **STATUTORY_STYLE,
                 )
             )
     return el("g", "".join(out), class_="statutory") if out else ""

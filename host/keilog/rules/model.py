@@ -387,6 +387,21 @@ def _parse_value(
 _SOURCE_KEYS = {"cite", "url", "kind", "note", "date", "date_kind", "date_basis", "undated"}
 
 
+def _plain_cite(cite: str) -> bool:
+    """Whether a cite reads well inside the parentheses the check's text puts around it:
+    its parentheses balance and it is not itself one parenthetical remark."""
+    cite = cite.strip()
+    depth, closes = 0, []  # where each parenthesis opened at the start closes
+    for i, ch in enumerate(cite):
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            return False
+        if depth == 0 and ch == ")":
+            closes.append(i)
+    wrapped = cite.startswith("(") and closes[:1] == [len(cite) - 1]
+    return depth == 0 and not wrapped and bool(cite.strip())
+
+
 def _parse_source(sid: str, raw: Any, where: str) -> Source:
     """One entry of a file's ``sources`` table: what it is, and its own date or why it
     has none (the compile date is never put in its place)."""
@@ -409,6 +424,12 @@ def _parse_source(sid: str, raw: Any, where: str) -> Source:
     )
     if not (src.cite or src.url):
         raise RuleDataError(f"{loc}: has neither a cite nor a URL")
+    if src.cite is not None and not _plain_cite(src.cite):
+        raise RuleDataError(
+            f"{loc}: cite {src.cite!r} is not a plain citation (the check shows it in "
+            "parentheses); give the citation itself with balanced parentheses and put "
+            "remarks in 'note'"
+        )
     if src.kind not in SOURCE_KINDS:
         raise RuleDataError(f"{loc}: kind {src.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
     if src.date is None:
