@@ -134,7 +134,43 @@ def write_frames(
         "last_frame, frames, t_start, t_end, data) values (?,?,?,?,?,?,?,?,?)",
         rows,
     )
+    _write_marks(conn, first_id, time_us, n)
     return len(rows)
+
+
+MARK_SHIFT = 6
+"""Frame numbers ``mark << MARK_SHIFT`` .. ``(mark + 1 << MARK_SHIFT) - 1`` share a mark."""
+
+
+def _write_marks(
+    conn: sqlite3.Connection, first_id: int, time_us: NDArray[np.int64] | None, n: int
+) -> None:
+    """Give each mark the frames first_id .. first_id + n - 1 reach (and no earlier
+    write gave one) the time of its first frame: the base of the decoded rows' time."""
+    marks = np.arange(first_id >> MARK_SHIFT, ((first_id + n - 1) >> MARK_SHIFT) + 1)
+    first = np.maximum(marks << MARK_SHIFT, first_id) - first_id
+    times = np.zeros(len(marks), np.int64) if time_us is None else time_us[first]
+    conn.executemany(
+        "insert or ignore into frame_marks (mark, mono_us) values (?, ?)",
+        zip(marks.tolist(), times.tolist(), strict=True),
+    )
+
+
+def since_mark(
+    conn: sqlite3.Connection, frame_ids: NDArray[np.int64], time_us: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Times of stored frames (ascending numbers) as microseconds after their mark's
+    time, as the ``sig_`` tables of raw frames store them: 2 bytes in SQLite where the
+    times themselves take 3 to 6 (docs/database.md, "Bytes")."""
+    if not len(frame_ids):
+        return time_us
+    lo, hi = int(frame_ids[0]) >> MARK_SHIFT, int(frame_ids[-1]) >> MARK_SHIFT
+    base = np.zeros(hi - lo + 1, np.int64)
+    for mark, mono in conn.execute(
+        "select mark, mono_us from frame_marks where mark between ? and ?", [lo, hi]
+    ):
+        base[mark - lo] = mono
+    return time_us - base[(frame_ids >> MARK_SHIFT) - lo]
 
 
 def _blocks(group: NDArray[np.int64], timestamp: NDArray[np.float64]) -> Iterator[NDArray[Any]]:

@@ -17,7 +17,7 @@ from keilog.decode.dbc import inputs_database
 from keilog.logformat.columns import CanColumns
 from keilog.store.bulk import insert_columns
 from keilog.store.decoded import message_rows
-from keilog.store.frames import write_frames
+from keilog.store.frames import since_mark, write_frames
 from keilog.store.names import names_of, quote
 from keilog.store.schema import ensure_message_table
 from keilog.store.timebase import Piece
@@ -82,6 +82,8 @@ def write_decoded(
     time_us: each frame's time on its segment's time base (``mono_us``)."""
     result = _decoder(can_db).decode(batch)
     frame_ids = np.arange(first_id, first_id + len(batch), dtype=np.int64)
+    if time_us is not None:
+        time_us = since_mark(db.conn, frame_ids, time_us)
     written = 0
     names = names_of(can_db)
     tables = {
