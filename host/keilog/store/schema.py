@@ -253,11 +253,15 @@ def ensure_message_table(
         lead: dict[str, Any] = {"frame_id": int, "mono_us": int}
         if not raw_frames:
             lead["segment"] = int
-        db.table(table).create(lead, pk="frame_id")
-    have = {c.lower() for c in db.table(table).columns_dict}
-    for column, sig in new:
-        if column.lower() not in have:
-            db.table(table).add_column(column, _column_type(conn, sig))
+        # One CREATE with every column (an ALTER TABLE per signal rewrote the schema
+        # as many times: half the fixed cost of a first import).
+        signals = {column: _column_type(conn, sig) for column, sig in new}
+        db.table(table).create({**lead, **signals}, pk="frame_id")
+    else:
+        have = {c.lower() for c in db.table(table).columns_dict}
+        for column, sig in new:
+            if column.lower() not in have:
+                db.table(table).add_column(column, _column_type(conn, sig))
     db.table("signals").upsert_all(
         [
             {
