@@ -1,10 +1,11 @@
 """The SQLite store: idempotent, atomic, bulk import of log segments and other logs.
 
 Schema (keilog.store.schema, docs/database.md): ``devices``, ``segments`` (one row per
-imported segment or log file, keyed by the SHA-256 of its bytes), ``frames`` (raw CAN
-frames, compact), ``gps_fixes``, ``events``, ``clock_anchors``, ``signals`` (units and
-comments from the DBC), one table ``msg_<MESSAGE>`` per decoded DBC message with a
-column per signal, and ``trips`` (kept up to date by keilog.store.trips).
+imported segment or log file, keyed by the SHA-256 of its bytes), ``frame_blocks`` (raw
+CAN frames, packed: keilog.store.frames), ``gps_fixes``, ``events``, ``clock_anchors``,
+``signals`` (units and comments from the DBC), one view ``msg_<MESSAGE>`` per decoded DBC
+message with a column per signal over its stored table ``sig_<MESSAGE>``, and ``trips``
+(kept up to date by keilog.store.trips).
 
 Importing a segment is one transaction: a crash mid-import leaves the database as it
 was before that segment, and importing the same bytes again changes nothing. Segments
