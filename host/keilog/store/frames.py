@@ -300,6 +300,20 @@ def _unpack(
     return StoredFrames(fid, np.full(n, segment, np.int64), mono, np.full(n, has_mono), batch)
 
 
+def unpack_block(
+    conn: sqlite3.Connection,
+    segment: int,
+    arbitration_id: int,
+    is_extended: int,
+    first_frame: int,
+    blob: bytes,
+) -> StoredFrames:
+    """The frames of one ``frame_blocks`` row (its columns as given), with their UTC
+    timestamps from the segment's clock in ``conn`` where the block does not hold them
+    (read_frames reads many blocks; this is for one, e.g. inside an SQL function)."""
+    return _unpack(segment, arbitration_id, is_extended, first_frame, blob, _Clocks(conn))
+
+
 class _Clocks:
     """The clocks of the segments a read meets, loaded once each."""
 
