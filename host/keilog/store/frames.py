@@ -16,13 +16,20 @@ frame numbers and its time span in plain columns. So
   ``first_frame + frames - 1``.
 
 A block's bytes (``data``): a little-endian header (format version, frame count, payload
-width) and then, zlib-compressed, these columns of ``n`` values each: frame number minus
-``first_frame`` (uint32), ``mono_us`` as differences (int64; absent when the frames have
-none), the timestamp's IEEE-754 bits as differences (int64: exact, NaN included, and
-small between close times), dlc (uint8), flags (uint8: remote, error, fd, bitrate switch,
-error state indicator), then the payload byte by byte (``width`` planes of ``n`` bytes).
-Differences and byte planes are what make a slow-changing signal compress (no library
-packs CAN frames like this; numpy does the work, zlib the compression).
+width, layout bits) and then, zlib-compressed, these columns of ``n`` values each: the
+gaps between the block's frame numbers (uint32), each frame's time on its segment's time
+base as differences (int64: ``mono_us`` of a keilog segment, a log's own timestamp in
+microseconds; absent when there is none), the UTC timestamp's IEEE-754 bits as
+differences (int64, exact, NaN included; **only when the segment's clock cannot give
+them back**: for a keilog segment the reader recomputes them from ``mono_us`` with the
+segment's ``clock_pieces``, exactly as the import and the ``msg_`` views do, and for a
+candump log from its whole microseconds; the writer checks bit for bit and stores them
+otherwise), dlc (uint8), flags (uint8: remote, error, fd, bitrate switch, error state
+indicator), then the payload byte by byte (``width`` planes of ``n`` bytes). The
+integer columns are stored byte plane by byte plane too (all low bytes, then the next
+...), so the zero high bytes of small differences become runs zlib all but removes:
+differences and byte planes are what make a CAN log compress (no library packs CAN
+frames like this; numpy does the work, zlib the compression).
 """
 
 from __future__ import annotations
@@ -39,12 +46,16 @@ from numpy.typing import NDArray
 
 from keilog.decode import FrameBatch
 from keilog.errors import StoreError
+from keilog.store.timebase import Piece, load_pieces, utc_at
 
 BLOCK_FRAMES = 4096
 BLOCK_SPAN_S = 60.0
 CHUNK_FRAMES = 32_768  # frames per chunk a reader yields (memory stays flat)
-_VERSION = 1
-_HEAD = struct.Struct("<BIHB")  # version, frames, payload width, has mono_us
+_VERSION = 2
+_HEAD = struct.Struct("<BIHB")  # version, frames, payload width, layout (bits below)
+_HAS_TIME = 1  # the block holds each frame's time on its segment's time base
+_TIME_IS_MONO = 2  # ... which is the logger's mono_us (else: a log's own microseconds)
+_HAS_TIMESTAMP = 4  # the block holds each frame's UTC timestamp (the clock cannot give it)
 _FLAGS = ("is_remote", "is_error", "is_fd", "bitrate_switch", "error_state_indicator")
 _LEVEL = 1  # zlib level: 9 saves 10 % of the blocks' bytes at 20 times the time (measured)
 
@@ -78,26 +89,88 @@ def write_frames(
     segment: int,
     batch: FrameBatch,
     mono_us: NDArray[np.int64] | None,
+    time_us: NDArray[np.int64] | None = None,
+    pieces: Sequence[Piece] = (),
 ) -> int:
     """Store a batch of frames (numbers first_id .. first_id + len - 1) as blocks of
-    one identifier each; returns the number of blocks written."""
+    one identifier each; returns the number of blocks written.
+
+    time_us: each frame's time on its segment's time base (default: ``mono_us``; a
+    log's own timestamps in microseconds), and pieces the segment's clock
+    (keilog.store.timebase): where the clock gives each frame's timestamp back bit for
+    bit, a block stores only the time and its reader recomputes the timestamp."""
     n = len(batch)
     if not n:
         return 0
+    if time_us is None:
+        time_us = mono_us
+    exact = False
+    if time_us is not None:
+        again = utc_at(pieces, time_us)
+        ts = batch.timestamp
+        exact = bool(np.array_equal(again.view(np.int64), ts.view(np.int64)))
+        if not exact and not pieces:
+            exact = bool(np.isnan(ts).all())
     key = batch.arbitration_id.astype(np.int64) | (batch.is_extended.astype(np.int64) << 32)
     order = np.argsort(key, kind="stable")  # frames of one id together, in frame order
     sorted_key = key[order]
     cuts = np.flatnonzero(np.diff(sorted_key)) + 1
     rows: list[tuple[Any, ...]] = []
+    flags = np.zeros(n, np.uint8)
+    for bit, name in enumerate(_FLAGS):
+        value = getattr(batch, name)
+        if value is not None:
+            flags |= value.astype(np.uint8) << bit
+    layout = (
+        (_HAS_TIME if time_us is not None else 0)
+        | (_TIME_IS_MONO if mono_us is not None else 0)
+        | (0 if exact else _HAS_TIMESTAMP)
+    )
     for group in np.split(order, cuts):
         for block in _blocks(group, batch.timestamp):
-            rows.append(_block_row(first_id, segment, batch, mono_us, block))
+            rows.append(_block_row(first_id, segment, batch, flags, time_us, layout, block))
     conn.executemany(
         "insert into frame_blocks (segment, arbitration_id, is_extended, first_frame, "
         "last_frame, frames, t_start, t_end, data) values (?,?,?,?,?,?,?,?,?)",
         rows,
     )
+    _write_marks(conn, first_id, time_us, n)
     return len(rows)
+
+
+MARK_SHIFT = 6
+"""Frame numbers ``mark << MARK_SHIFT`` .. ``(mark + 1 << MARK_SHIFT) - 1`` share a mark."""
+
+
+def _write_marks(
+    conn: sqlite3.Connection, first_id: int, time_us: NDArray[np.int64] | None, n: int
+) -> None:
+    """Give each mark the frames first_id .. first_id + n - 1 reach (and no earlier
+    write gave one) the time of its first frame: the base of the decoded rows' time."""
+    marks = np.arange(first_id >> MARK_SHIFT, ((first_id + n - 1) >> MARK_SHIFT) + 1)
+    first = np.maximum(marks << MARK_SHIFT, first_id) - first_id
+    times = np.zeros(len(marks), np.int64) if time_us is None else time_us[first]
+    conn.executemany(
+        "insert or ignore into frame_marks (mark, mono_us) values (?, ?)",
+        zip(marks.tolist(), times.tolist(), strict=True),
+    )
+
+
+def since_mark(
+    conn: sqlite3.Connection, frame_ids: NDArray[np.int64], time_us: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Times of stored frames (ascending numbers) as microseconds after their mark's
+    time, as the ``sig_`` tables of raw frames store them: 2 bytes in SQLite where the
+    times themselves take 3 to 6 (docs/database.md, "Bytes")."""
+    if not len(frame_ids):
+        return time_us
+    lo, hi = int(frame_ids[0]) >> MARK_SHIFT, int(frame_ids[-1]) >> MARK_SHIFT
+    base = np.zeros(hi - lo + 1, np.int64)
+    for mark, mono in conn.execute(
+        "select mark, mono_us from frame_marks where mark between ? and ?", [lo, hi]
+    ):
+        base[mark - lo] = mono
+    return time_us - base[(frame_ids >> MARK_SHIFT) - lo]
 
 
 def _blocks(group: NDArray[np.int64], timestamp: NDArray[np.float64]) -> Iterator[NDArray[Any]]:
@@ -115,36 +188,40 @@ def _blocks(group: NDArray[np.int64], timestamp: NDArray[np.float64]) -> Iterato
         start += end
 
 
+def _planes(values: NDArray[Any]) -> bytes:
+    """An array's bytes plane by plane (all first bytes, then all second bytes, ...):
+    the high bytes of small numbers become runs of zeros that zlib all but removes."""
+    width = values.dtype.itemsize
+    return np.ascontiguousarray(values.view(np.uint8).reshape(len(values), width).T).tobytes()
+
+
 def _block_row(
     first_id: int,
     segment: int,
     batch: FrameBatch,
-    mono_us: NDArray[np.int64] | None,
+    flags: NDArray[np.uint8],
+    time_us: NDArray[np.int64] | None,
+    layout: int,
     rows: NDArray[np.int64],
 ) -> tuple[Any, ...]:
     n = len(rows)
     ts = batch.timestamp[rows]
     dlc = batch.dlc[rows]
-    width = int(dlc.max()) if n else 0
-    flags = np.zeros(n, np.uint8)
-    for bit, name in enumerate(_FLAGS):
-        value = getattr(batch, name)
-        if value is not None:
-            flags |= value[rows].astype(np.uint8) << bit
     if batch.is_remote is not None:
         width = int(np.where(batch.is_remote[rows], 0, dlc).max())
-    parts = [(rows - rows[0]).astype(np.uint32).tobytes()]
-    if mono_us is not None:
-        parts.append(np.diff(mono_us[rows], prepend=0).tobytes())
+    else:
+        width = int(dlc.max())
+    parts = [_planes(np.diff(rows, prepend=rows[0]).astype(np.uint32))]
+    if time_us is not None:
+        parts.append(_planes(np.diff(time_us[rows], prepend=0)))
+    if layout & _HAS_TIMESTAMP:
+        parts.append(_planes(np.diff(ts.view(np.int64), prepend=0)))
     parts += [
-        np.diff(ts.view(np.int64), prepend=0).tobytes(),
         dlc.tobytes(),
-        flags.tobytes(),
+        flags[rows].tobytes(),
         np.ascontiguousarray(batch.data[rows, :width].T).tobytes(),
     ]
-    blob = _HEAD.pack(_VERSION, n, width, mono_us is not None) + zlib.compress(
-        b"".join(parts), _LEVEL
-    )
+    blob = _HEAD.pack(_VERSION, n, width, layout) + zlib.compress(b"".join(parts), _LEVEL)
     finite = ts[np.isfinite(ts)]
     return (
         segment,
@@ -160,10 +237,15 @@ def _block_row(
 
 
 def _unpack(
-    segment: int, arbitration_id: int, is_extended: int, first_frame: int, blob: bytes
+    segment: int,
+    arbitration_id: int,
+    is_extended: int,
+    first_frame: int,
+    blob: bytes,
+    clocks: _Clocks,
 ) -> StoredFrames:
     try:
-        version, n, width, has_mono = _HEAD.unpack_from(blob)
+        version, n, width, layout = _HEAD.unpack_from(blob)
         if version != _VERSION:
             raise ValueError(f"block format {version}, this keilog reads {_VERSION}")
         raw = zlib.decompress(blob[_HEAD.size :])
@@ -176,9 +258,15 @@ def _unpack(
             at += size
             return out
 
-        fid = column(np.uint32, n).astype(np.int64) + first_frame
-        mono = np.cumsum(column(np.int64, n)) if has_mono else np.zeros(n, np.int64)
-        ts = np.cumsum(column(np.int64, n)).view(np.float64)
+        def planes(dtype: Any) -> NDArray[Any]:
+            width = np.dtype(dtype).itemsize
+            return np.ascontiguousarray(column(np.uint8, n * width).reshape(width, n).T).view(
+                dtype
+            )[:, 0]
+
+        fid = np.cumsum(planes(np.uint32).astype(np.int64)) + first_frame
+        time = np.cumsum(planes(np.int64)) if layout & _HAS_TIME else None
+        stamps = np.cumsum(planes(np.int64)).view(np.float64) if layout & _HAS_TIMESTAMP else None
         dlc = column(np.uint8, n)
         flags = column(np.uint8, n)
         payload = column(np.uint8, n * width).reshape(width, n).T
@@ -189,6 +277,14 @@ def _unpack(
             f"frame block of segment {segment} (frames from {first_frame}) is damaged: "
             f"{exc}; re-import its segment into a new database"
         ) from exc
+    if stamps is not None:
+        ts = stamps
+    elif time is not None:
+        ts = utc_at(clocks.of(segment), time)
+    else:
+        ts = np.full(n, np.nan)
+    has_mono = bool(layout & _TIME_IS_MONO) and time is not None
+    mono = time if has_mono and time is not None else np.zeros(n, np.int64)
     wide = max(width, int(dlc.max()) if n else 0)  # a remote frame's dlc may exceed its data
     data = np.zeros((n, max(8, -(-wide // 8) * 8)), np.uint8)
     data[:, :width] = payload
@@ -201,7 +297,34 @@ def _unpack(
         data=data,
         **bits,
     )
-    return StoredFrames(fid, np.full(n, segment, np.int64), mono, np.full(n, bool(has_mono)), batch)
+    return StoredFrames(fid, np.full(n, segment, np.int64), mono, np.full(n, has_mono), batch)
+
+
+def unpack_block(
+    conn: sqlite3.Connection,
+    segment: int,
+    arbitration_id: int,
+    is_extended: int,
+    first_frame: int,
+    blob: bytes,
+) -> StoredFrames:
+    """The frames of one ``frame_blocks`` row (its columns as given), with their UTC
+    timestamps from the segment's clock in ``conn`` where the block does not hold them
+    (read_frames reads many blocks; this is for one, e.g. inside an SQL function)."""
+    return _unpack(segment, arbitration_id, is_extended, first_frame, blob, _Clocks(conn))
+
+
+class _Clocks:
+    """The clocks of the segments a read meets, loaded once each."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.known: dict[int, list[Piece]] = {}
+
+    def of(self, segment: int) -> list[Piece]:
+        if segment not in self.known:
+            self.known[segment] = load_pieces(self.conn, segment)
+        return self.known[segment]
 
 
 def _concat(parts: Sequence[StoredFrames]) -> StoredFrames:
@@ -312,11 +435,12 @@ def read_frames(
     pending: list[StoredFrames] = []
     reach = -1  # the highest frame number the pending blocks hold
     count = 0
+    clocks = _Clocks(conn)
     for segment, arb, ext, first, last, blob in conn.execute(sql, args):
         if pending and first > reach and count >= chunk:
             yield from _emit(pending, query)
             pending, count = [], 0
-        pending.append(_unpack(segment, arb, ext, first, blob))
+        pending.append(_unpack(segment, arb, ext, first, blob, clocks))
         reach = max(reach, last)
         count += len(pending[-1])
     if pending:

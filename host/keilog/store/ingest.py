@@ -1,10 +1,11 @@
 """The SQLite store: idempotent, atomic, bulk import of log segments and other logs.
 
 Schema (keilog.store.schema, docs/database.md): ``devices``, ``segments`` (one row per
-imported segment or log file, keyed by the SHA-256 of its bytes), ``frames`` (raw CAN
-frames, compact), ``gps_fixes``, ``events``, ``clock_anchors``, ``signals`` (units and
-comments from the DBC), one table ``msg_<MESSAGE>`` per decoded DBC message with a
-column per signal, and ``trips`` (kept up to date by keilog.store.trips).
+imported segment or log file, keyed by the SHA-256 of its bytes), ``frame_blocks`` (raw
+CAN frames, packed: keilog.store.frames), ``gps_fixes``, ``events``, ``clock_anchors``,
+``signals`` (units and comments from the DBC), one view ``msg_<MESSAGE>`` per decoded DBC
+message with a column per signal over its stored table ``sig_<MESSAGE>``, and ``trips``
+(kept up to date by keilog.store.trips).
 
 Importing a segment is one transaction: a crash mid-import leaves the database as it
 was before that segment, and importing the same bytes again changes nothing. Segments
@@ -185,12 +186,15 @@ def _store_columns(
         segment = rows.next_id(conn, "segments")
         first_frame = rows.next_frame(conn)
         utc = utc_seconds(can.mono_us, clock)
-        timebase.store_pieces(conn, segment, timebase.pieces(clock))
+        pieces = timebase.pieces(clock)
+        timebase.store_pieces(conn, segment, pieces)
         for start in range(0, len(can), CHUNK_FRAMES):
             part = can.take(slice(start, start + CHUNK_FRAMES))
             ts = None if utc is None else utc[start : start + CHUNK_FRAMES]
             batch = _batch(part, ts)
-            rows.insert_frames(conn, first_frame + start, segment, batch, part.mono_us)
+            rows.insert_frames(
+                conn, first_frame + start, segment, batch, part.mono_us, part.mono_us, pieces
+            )
             if can_db is not None:
                 result.decoded += rows.write_decoded(
                     db, can_db, batch, first_frame + start, part.mono_us, result.renamed
@@ -446,11 +450,10 @@ def _store_log(
         n = len(batch)
         if not n:
             continue
-        rows.insert_frames(conn, fid, segment, batch, None)
+        time_us = rows.log_time_us(batch)
+        rows.insert_frames(conn, fid, segment, batch, None, time_us, timebase.LOG_PIECES)
         if can_db is not None:
-            result.decoded += rows.write_decoded(
-                db, can_db, batch, fid, rows.log_time_us(batch), result.renamed
-            )
+            result.decoded += rows.write_decoded(db, can_db, batch, fid, time_us, result.renamed)
         finite = batch.timestamp[np.isfinite(batch.timestamp)]
         if len(finite):
             span_points.append(_activity(np.round(finite * 1e6).astype(np.int64)))

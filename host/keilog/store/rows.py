@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import weakref
+from collections.abc import Sequence
 
 import cantools.database
 import numpy as np
@@ -16,9 +17,10 @@ from keilog.decode.dbc import inputs_database
 from keilog.logformat.columns import CanColumns
 from keilog.store.bulk import insert_columns
 from keilog.store.decoded import message_rows
-from keilog.store.frames import write_frames
+from keilog.store.frames import since_mark, write_frames
 from keilog.store.names import names_of, quote
 from keilog.store.schema import ensure_message_table
+from keilog.store.timebase import Piece
 
 # One compiled decoder per cantools database (compiling a large DBC takes milliseconds,
 # a segment import may be far shorter).
@@ -44,9 +46,12 @@ def insert_frames(
     segment: int,
     batch: FrameBatch,
     mono_us: NDArray[np.int64] | None,
+    time_us: NDArray[np.int64] | None = None,
+    pieces: Sequence[Piece] = (),
 ) -> None:
-    """Store raw frames (numbers first_id ..) as packed blocks (keilog.store.frames)."""
-    write_frames(conn, first_id, segment, batch, mono_us)
+    """Store raw frames (numbers first_id ..) as packed blocks (keilog.store.frames);
+    time_us and pieces: the frames' time on the segment's time base and its clock."""
+    write_frames(conn, first_id, segment, batch, mono_us, time_us, pieces)
 
 
 def _decoder(can_db: cantools.database.Database) -> Decoder:
@@ -77,6 +82,8 @@ def write_decoded(
     time_us: each frame's time on its segment's time base (``mono_us``)."""
     result = _decoder(can_db).decode(batch)
     frame_ids = np.arange(first_id, first_id + len(batch), dtype=np.int64)
+    if time_us is not None:
+        time_us = since_mark(db.conn, frame_ids, time_us)
     written = 0
     names = names_of(can_db)
     tables = {

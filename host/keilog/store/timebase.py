@@ -15,6 +15,10 @@ timestamps in microseconds.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
 
 from keilog.logformat.clock import Clock
 
@@ -51,3 +55,36 @@ def store_pieces(conn: sqlite3.Connection, segment: int, rows: list[Piece]) -> N
         "values (?,?,?,?,?)",
         [(segment, *row) for row in rows],
     )
+
+
+def load_pieces(conn: sqlite3.Connection, segment: int) -> list[Piece]:
+    """The stored pieces of a segment's clock, in order (none: its clock is unknown)."""
+    return [
+        (int(f), int(m), int(u), None if s is None else float(s))
+        for f, m, u, s in conn.execute(
+            "select mono_from, mono_ref, utc_ref, slope from clock_pieces "
+            "where segment = ? order by mono_from",
+            [segment],
+        )
+    ]
+
+
+def utc_at(rows: Sequence[Piece], time_us: NDArray[np.int64]) -> NDArray[np.float64]:
+    """UTC seconds of times on a segment's time base, by its pieces, with the very
+    operations of the ``msg_`` views' SQL (NaN everywhere when there are no pieces)."""
+    if not rows:
+        return np.full(len(time_us), np.nan)
+    mono_from = np.array([r[0] for r in rows], np.int64)
+    mono_ref = np.array([r[1] for r in rows], np.int64)
+    utc_ref = np.array([r[2] for r in rows], np.int64)
+    slope = np.array([np.nan if r[3] is None else r[3] for r in rows], np.float64)
+    at = np.searchsorted(mono_from, time_us, side="right") - 1
+    at[at < 0] = 0  # cannot happen: the first piece starts at FIRST
+    since = time_us - mono_ref[at]
+    out = (utc_ref[at] + since).astype(np.float64)  # SQL: integer sum, then / 1e6
+    sloped = ~np.isnan(slope[at])
+    if sloped.any():
+        out[sloped] = slope[at][sloped] * since[sloped].astype(np.float64) + utc_ref[at][
+            sloped
+        ].astype(np.float64)
+    return out / 1e6
