@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import json
 import math
 import sqlite3
@@ -37,7 +38,7 @@ from keilog.store.frames import (
     SKIP_IDS_SQL,
     FrameQuery,
     StoredFrames,
-    _unpack,
+    unpack_block,
     frame_rows,
     read_frames,
 )
@@ -237,11 +238,16 @@ def _rows(parts: Iterator[StoredFrames], out: TextIO, fmt: str) -> int:
 
 
 def block_frames_json(
-    segment: int, arbitration_id: int, is_extended: int, first_frame: int, data: bytes
+    conn: sqlite3.Connection,
+    segment: int,
+    arbitration_id: int,
+    is_extended: int,
+    first_frame: int,
+    data: bytes,
 ) -> str:
     """A frame block's frames as a JSON array of rows with schema 2's ``frames``
     columns (FRAME_COLUMNS, ``data`` in hex), for ``json_each``."""
-    frames = _unpack(segment, arbitration_id, is_extended, first_frame, data)
+    frames = unpack_block(conn, segment, arbitration_id, is_extended, first_frame, data)
     rows = [[*row[:-1], bytes(row[-1]).hex()] for row in frame_rows(frames)]
     return json.dumps(rows)
 
@@ -262,7 +268,9 @@ def register_functions(conn: sqlite3.Connection) -> None:
     """``keilog_frames(segment, arbitration_id, is_extended, first_frame, data)``,
     ``keilog_id(text)`` and ``keilog_utc(text)`` on this connection (a bad identifier or
     time is an SQL error with the reason)."""
-    conn.create_function("keilog_frames", 5, block_frames_json, deterministic=True)
+    conn.create_function(
+        "keilog_frames", 5, functools.partial(block_frames_json, conn), deterministic=True
+    )
     conn.create_function("keilog_id", 1, _sql_id, deterministic=True)
     conn.create_function("keilog_utc", 1, _sql_utc, deterministic=True)
 
