@@ -38,9 +38,9 @@ from keilog.store.frames import (
     SKIP_IDS_SQL,
     FrameQuery,
     StoredFrames,
-    unpack_block,
     frame_rows,
     read_frames,
+    unpack_block,
 )
 
 FORMATS = ("candump", "csv", "json", "nl")
