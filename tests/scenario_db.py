@@ -10,6 +10,7 @@ The firmware's part is covered by the e2e tests; here it would only cost time.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pynmea2
@@ -70,12 +71,29 @@ def records(scenario: Scenario) -> tuple[list[CanFrame | GpsFix | ClockAnchor], 
 
 def build(db_path: Path, scenario: str | Path = "florida_rural") -> Simulation:
     """Write the scenario's trip into a new database at db_path; returns the simulation."""
+    return build_repeated(db_path, scenario, 1)
+
+
+def build_repeated(
+    db_path: Path, scenario: str | Path = "florida_rural", times: int = 1, every_s: int = 3600
+) -> Simulation:
+    """The scenario driven ``times`` times, ``every_s`` seconds apart, by one logger in
+    one boot (the logger left awake between drives: each drive its own trip), one segment
+    a drive, as a long-running logger writes them; returns the simulation."""
     sc = resolve(scenario)
     recs, sim = records(sc)
-    header = SegmentHeader(0, 1, 0, BOOT, 0, DEVICE, (0, 1, 0))
-    seg = Segment(header, [header, *recs], name="SIM00000.KLG")
     can_db = dbc.load_databases([paths.keicar_dbc()])
     db = store.open_db(db_path)
-    sha = hashlib.sha256(f"{sc.name}:{len(recs)}".encode()).hexdigest()
-    ingest._store_segment(db, seg, sha, seg.name, can_db)
+    for k in range(times):
+        shift = k * every_s * 1_000_000
+        moved = [
+            replace(r, mono_us=r.mono_us + shift, utc_us=r.utc_us + shift)
+            if isinstance(r, ClockAnchor)
+            else replace(r, mono_us=r.mono_us + shift)
+            for r in recs
+        ]
+        header = SegmentHeader(shift, 1, 0, BOOT, k, DEVICE, (0, 1, 0))
+        seg = Segment(header, [header, *moved], name=f"SIM{k:05d}.KLG")
+        sha = hashlib.sha256(f"{sc.name}:{len(recs)}{f':{k}' if k else ''}".encode()).hexdigest()
+        ingest._store_segment(db, seg, sha, seg.name, can_db)
     return sim

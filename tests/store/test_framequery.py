@@ -148,7 +148,7 @@ def test_the_command_reads_a_trip_and_says_what_is_wrong_in_one_line(bus, tmp_pa
     assert r.stdout == candump_text([m for m in messages if m.arbitration_id == 0x3E8])
     r = CliRunner().invoke(cli, ["frames", "--db", str(db), "--trip", "2"])
     assert (r.exit_code, r.stderr) == (
-        1, "Error: no trip 2; the database has trips 1..1 (see keilog trips --db FILE)\n"
+        1, "Error: no trip 2; the database has trips 1..1 (list them with keilog trips --db FILE)\n"
     )  # fmt: skip
     r = CliRunner().invoke(cli, ["frames", "--db", str(tmp_path / "none.db")])
     assert r.exit_code == 1

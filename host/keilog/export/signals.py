@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlite_utils
 
-from keilog.export.source import ExportError
+from keilog.export.source import ExportError, trip_extent_or_export_error
 from keilog.store.names import quote
 
 F64 = npt.NDArray[np.float64]
@@ -74,26 +74,18 @@ def window(
     args: list[Any] = []
     label = "the database"
     if trip is not None:
-        found = db.execute(
-            'select device_id, boot, start, "end", mono_start_us, mono_end_us from trips '
-            "where id = ?",
-            [trip],
-        ).fetchone()
-        if found is None:
-            last = db.execute("select max(id) from trips").fetchone()[0]
-            have = f"trips 1..{last}" if last else "no trips"
-            raise ExportError(
-                f"no trip {trip}; the database has {have} (list them with keilog trips --db FILE)"
-            )
-        device, boot, t0, t1, mono0, mono1 = found
-        parts.append("device_id = ? and boot = ?")
-        args += [device, boot]
-        if t0 is not None and t1 is not None:
+        extent = trip_extent_or_export_error(db, trip)
+        # The trip's frame numbers first: a search of each sig_ table's primary key
+        # (the msg_ views compute timestamp, which no index serves); the window beside.
+        frames, frame_args = extent.frame_condition()
+        parts += [frames, "device_id = ? and boot = ?"]
+        args += [*frame_args, extent.device_id, extent.boot]
+        if extent.start is not None and extent.end is not None:
             parts.append("timestamp between ? and ?")
-            args += [t0, t1]
-        else:
+            args += [extent.start, extent.end]
+        elif extent.mono is not None:
             parts.append("mono_us between ? and ?")
-            args += [mono0, mono1]
+            args += list(extent.mono)
         label = f"trip {trip}"
     if start is not None:
         parts.append("timestamp >= ?")

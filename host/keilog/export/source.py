@@ -16,8 +16,9 @@ import numpy as np
 import sqlite_utils
 from numpy.typing import NDArray
 
-from keilog.errors import KeilogError
+from keilog.errors import KeilogError, StoreError
 from keilog.store.frames import FrameQuery, StoredFrames, read_frames
+from keilog.store.trips import TripExtent, trip_extent
 
 CHUNK_FRAMES = 32_768
 
@@ -51,6 +52,14 @@ class Selection:
         return FrameQuery(frames=self.ranges)
 
 
+def trip_extent_or_export_error(db: sqlite_utils.Database, trip: int) -> TripExtent:
+    """keilog.store.trips.trip_extent, its error an export's."""
+    try:
+        return trip_extent(db, trip)
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+
+
 def select(db: sqlite_utils.Database, trip: int | None = None) -> Selection:
     """All frames of the database, or those of trip number ``trip``."""
     if trip is None:
@@ -61,30 +70,14 @@ def select(db: sqlite_utils.Database, trip: int | None = None) -> Selection:
         if lo is None:
             return Selection([], estimate=0)
         return Selection([(int(lo), int(hi))], estimate=int(total))
-    found = db.execute(
-        'select device_id, boot, mono_start_us, mono_end_us, start, "end" from trips where id = ?',
-        [trip],
-    ).fetchone()
-    if found is None:
-        last = db.execute("select max(id) from trips").fetchone()[0]
-        have = f"trips 1..{last}" if last else "no trips"
-        raise ExportError(
-            f"no trip {trip}; the database has {have} (list them with keilog trips --db FILE)"
-        )
-    device, boot, mono0, mono1, start, end = found
-    ranges = [
-        (int(first), int(first) + int(n) - 1)
-        for first, n in db.execute(
-            "select s.first_frame, s.frames from segments s join devices d on d.id = s.device "
-            "where d.device_id = ? and s.boot = ? and s.first_frame is not null "
-            "order by s.first_frame",
-            [device, boot],
-        ).fetchall()
-    ]
-    if mono0 is not None:
-        where, args = "mono_us between ? and ?", (mono0, mono1)
+    extent = trip_extent_or_export_error(db, trip)
+    ranges = extent.frames
+    args: tuple[Any, ...]
+    if extent.mono is not None:
+        where, args = "mono_us between ? and ?", extent.mono
     else:
-        where, args = "timestamp between ? and ?", (start, end)
+        where, args = "timestamp between ? and ?", (extent.start, extent.end)
+    start, end = extent.start, extent.end
     window = (float(start), float(end)) if start is not None and end is not None else None
     return Selection(ranges, where, args, sum(b - a + 1 for a, b in ranges), trip, window)
 

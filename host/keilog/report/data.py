@@ -28,7 +28,7 @@ from keilog.rules.speed import MIN_COMPARE_MPH, compare_speeds
 from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.store.fixes import Fixes, read_fixes, trip_window
 from keilog.store.names import quote
-from keilog.store.trips import STANDING_MPS, Trip
+from keilog.store.trips import STANDING_MPS, Trip, trip_extent
 from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m
 
 F64 = npt.NDArray[np.float64]
@@ -307,7 +307,11 @@ def _candidates(db: sqlite_utils.Database, q: Quantity) -> list[tuple[str, str, 
 
 def find_series(db: sqlite_utils.Database, trip: Trip, q: Quantity) -> Series | None:
     """The first candidate signal for ``q`` with samples in the trip."""
-    where, args = trip_window(trip)
+    # The trip's frame numbers first: a search of each sig_ table's primary key (the
+    # msg_ views compute timestamp, which no index serves); the time window beside.
+    frames, frame_args = trip_extent(db, trip.id).frame_condition()
+    window, window_args = trip_window(trip)
+    where, args = f"{frames} and {window}", [*frame_args, *window_args]
     for table, column, unit in _candidates(db, q):
         if not db[table].exists() or column not in db[table].columns_dict:
             continue

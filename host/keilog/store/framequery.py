@@ -42,6 +42,7 @@ from keilog.store.frames import (
     read_frames,
     unpack_block,
 )
+from keilog.store.trips import trip_extent
 
 FORMATS = ("candump", "csv", "json", "nl")
 _FLAGS = ("is_remote", "is_error", "is_fd", "bitrate_switch", "error_state_indicator")
@@ -88,26 +89,10 @@ def parse_utc(text: str) -> float:
 def trip_query(db: sqlite_utils.Database, trip: int) -> FrameQuery:
     """The frames of trip ``trip`` (docs/database.md, trips): those of its device and
     boot within its logger-time window (its UTC window for other loggers' logs)."""
-    found = db.execute(
-        'select device_id, boot, mono_start_us, mono_end_us, start, "end" from trips where id = ?',
-        [trip],
-    ).fetchone()
-    if found is None:
-        last = db.execute("select max(id) from trips").fetchone()[0]
-        have = f"trips 1..{last}" if last else "no trips"
-        raise StoreError(f"no trip {trip}; the database has {have} (see keilog trips --db FILE)")
-    device, boot, mono0, mono1, start, end = found
-    segments = [
-        int(r[0])
-        for r in db.execute(
-            "select s.id from segments s join devices d on d.id = s.device "
-            "where d.device_id = ? and s.boot = ?",
-            [device, boot],
-        ).fetchall()
-    ]
-    if mono0 is not None:
-        return FrameQuery(segments=segments, mono=(int(mono0), int(mono1)))
-    return FrameQuery(segments=segments, start=start, end=end)
+    extent = trip_extent(db, trip)
+    if extent.mono is not None:
+        return FrameQuery(segments=extent.segments, mono=extent.mono)
+    return FrameQuery(segments=extent.segments, start=extent.start, end=extent.end)
 
 
 def frames_query(

@@ -383,6 +383,85 @@ def _count(
     return int(fixes), int(frames)
 
 
+@dataclass(frozen=True)
+class TripExtent:
+    """Where the stored rows of one trip are (docs/database.md, "Trips"): its device and
+    boot, its window on the logger's clock (``mono``, microseconds; None for other
+    loggers' logs) and in UTC seconds (None without a clock), and the frame numbers of
+    its segments (inclusive ranges): the primary key of ``frame_blocks`` ranges and of
+    every ``sig_`` table, so a condition on them is an index search where a time
+    condition on a ``msg_`` view (whose ``timestamp`` is computed) reads every row."""
+
+    id: int
+    device_id: str
+    boot: int
+    mono: tuple[int, int] | None
+    start: float | None
+    end: float | None
+    segments: list[int]
+    frames: list[tuple[int, int]]
+
+    def frame_condition(self, column: str = "frame_id") -> tuple[str, list[int]]:
+        """SQL that holds for a row whose ``column`` is one of the trip's frame numbers
+        (``column`` is SQL the caller wrote, never a name from a log or DBC)."""
+        if not self.frames:
+            return "0", []
+        sql = " or ".join(f"{column} between ? and ?" for _ in self.frames)
+        return f"({sql})", [v for lo, hi in self.frames for v in (lo, hi)]
+
+
+def trip_extent(db: sqlite_utils.Database, trip: int) -> TripExtent:
+    """Where trip number ``trip`` is stored: the one reading of a trip's extent that the
+    frame queries, the exports and the report share.
+
+    Its segments are those with a span (``trip_spans``) in the trip's window: on the
+    logger's clock for the logger's own logs (as :func:`rebuild_trips` gathered them),
+    in UTC for other loggers' logs. Every frame lies in a span of its own segment, so
+    the frames of the trip's device and boot within its window are all in these
+    segments; readers keep their time condition beside the frame numbers for the rest.
+    """
+    found = db.execute(
+        'select device_id, boot, mono_start_us, mono_end_us, start, "end" from trips where id = ?',
+        [trip],
+    ).fetchone()
+    if found is None:
+        last = db.execute("select max(id) from trips").fetchone()[0]
+        have = f"trips 1..{last}" if last else "no trips"
+        raise StoreError(
+            f"no trip {trip}; the database has {have} (list them with keilog trips --db FILE)"
+        )
+    device, boot, mono0, mono1, start, end = found
+    if mono0 is not None and mono1 is not None:
+        overlap, window = "p.t_start_us <= ? and p.t_end_us >= ?", [mono1, mono0]
+    else:
+        overlap, window = 'p.start <= ? and p."end" >= ?', [end, start]
+    rows = db.execute(
+        "select distinct s.id, s.first_frame, s.frames from trip_spans p "
+        f"join segments s on s.id = p.segment where p.device_id = ? and p.boot = ? and {overlap} "
+        "order by s.first_frame, s.id",
+        [device, boot, *window],
+    ).fetchall()
+    frames: list[tuple[int, int]] = []
+    for _, first, n in rows:
+        if first is None or not n:
+            continue
+        lo, hi = int(first), int(first) + int(n) - 1
+        if frames and lo <= frames[-1][1] + 1:  # consecutive segments: one range
+            frames[-1] = (frames[-1][0], max(hi, frames[-1][1]))
+        else:
+            frames.append((lo, hi))
+    return TripExtent(
+        trip,
+        str(device),
+        int(boot),
+        None if mono0 is None or mono1 is None else (int(mono0), int(mono1)),
+        None if start is None else float(start),
+        None if end is None else float(end),
+        [int(r[0]) for r in rows],
+        frames,
+    )
+
+
 def select_trips(trips: list[Trip], trip: int | None = None, all_trips: bool = False) -> list[Trip]:
     """The trips asked for: ``trip`` by id, all of them, or else the latest one."""
     if not trips:
