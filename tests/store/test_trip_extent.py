@@ -123,3 +123,24 @@ def test_export_signals_are_the_rows_of_the_time_window(which, request, drives):
         for a, b in zip(by_frames, by_time, strict=True):
             np.testing.assert_array_equal(a.t, b.t)
             np.testing.assert_array_equal(a.v, b.v)
+
+
+def test_input_records_have_no_frame_numbers_so_only_raw_frame_tables_get_them(tmp_path):
+    # The logger's input records (VSS, tach, ...) are rows of their own, not raw frames:
+    # a trip's frame numbers would select none of them (the kei_truck_1995 report lost
+    # its speed-sensor series that way).
+    import shutil
+
+    from keilog import store
+    from keilog.store.schema import has_raw_frames
+
+    from tests.store.test_redecode import DATA
+
+    log = Path(shutil.copy(DATA / "logformat" / "inputs.klg", tmp_path / "inputs.klg"))
+    store.import_files(tmp_path / "k.db", [log], None)
+    db = sqlite_utils.Database(tmp_path / "k.db")
+    assert not has_raw_frames(db.conn, "msg_INPUT_BATTERY")
+    w = Window("device_id = ?", ("KEI-1995",), "trip 1", "(frame_id between ? and ?)", (5, 9))
+    assert w.of(db.conn, "msg_INPUT_BATTERY") == (" where device_id = ?", ("KEI-1995",))
+    rows = db.execute("select count(*) from msg_INPUT_BATTERY where device_id = ?", ["KEI-1995"])
+    assert rows.fetchone()[0] > 0

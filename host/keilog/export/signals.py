@@ -33,6 +33,7 @@ import sqlite_utils
 
 from keilog.export.source import ExportError, trip_extent_or_export_error
 from keilog.store.names import quote
+from keilog.store.schema import has_raw_frames
 
 F64 = npt.NDArray[np.float64]
 SIGNAL_SUFFIXES = (".csv", ".mf4")
@@ -61,6 +62,19 @@ class Window:
     where: str = ""
     args: tuple[Any, ...] = ()
     label: str = "the database"
+    # The trip's frame numbers, for the tables whose rows decode raw frames (a search of
+    # their primary key; input records have no frame number and keep ``where`` alone).
+    frames: str = ""
+    frame_args: tuple[Any, ...] = ()
+
+    def of(self, conn: Any, view: str) -> tuple[str, tuple[Any, ...]]:
+        """The WHERE clause (with "where", or empty) and its arguments for ``view``."""
+        parts = [p for p in (self.where,) if p]
+        args: tuple[Any, ...] = self.args
+        if self.frames and has_raw_frames(conn, view):
+            parts.insert(0, self.frames)
+            args = (*self.frame_args, *args)
+        return (f" where {' and '.join(parts)}" if parts else ""), args
 
 
 def window(
@@ -78,8 +92,8 @@ def window(
         # The trip's frame numbers first: a search of each sig_ table's primary key
         # (the msg_ views compute timestamp, which no index serves); the window beside.
         frames, frame_args = extent.frame_condition()
-        parts += [frames, "device_id = ? and boot = ?"]
-        args += [*frame_args, extent.device_id, extent.boot]
+        parts.append("device_id = ? and boot = ?")
+        args += [extent.device_id, extent.boot]
         if extent.start is not None and extent.end is not None:
             parts.append("timestamp between ? and ?")
             args += [extent.start, extent.end]
@@ -95,6 +109,8 @@ def window(
         args.append(end)
     if start is not None or end is not None:
         label += " in the time window"
+    if trip is not None:
+        return Window(" and ".join(parts), tuple(args), label, frames, tuple(frame_args))
     return Window(" and ".join(parts), tuple(args), label)
 
 
@@ -138,15 +154,15 @@ def read_signals(
 ) -> list[SignalSeries]:
     """Samples of each chosen signal within ``where``, in time order."""
     out: list[SignalSeries] = []
-    cond = f" where {where.where}" if where.where else ""
     for message in dict.fromkeys(m for m, _, _ in chosen):
+        cond, cond_args = where.of(db.conn, f"msg_{message}")
         signals = [(s, u) for m, s, u in chosen if m == message]
         columns = db[f"msg_{message}"].columns_dict
         cols = ", ".join(quote(s) for s, _ in signals if s in columns)
         rows = db.execute(
             f"select timestamp, mono_us, {cols} from {quote(f'msg_{message}')}{cond} "
             "order by coalesce(timestamp, mono_us / 1e6), frame_id",
-            list(where.args),
+            list(cond_args),
         ).fetchall()
         t = np.array(
             [ts if ts is not None else (mono or 0) / 1e6 for ts, mono, *_ in rows], np.float64

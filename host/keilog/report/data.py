@@ -28,6 +28,7 @@ from keilog.rules.speed import MIN_COMPARE_MPH, compare_speeds
 from keilog.rules.thresholds import MOVING_MPH, SPEED_TOLERANCE_MPH
 from keilog.store.fixes import Fixes, read_fixes, trip_window
 from keilog.store.names import quote
+from keilog.store.schema import has_raw_frames
 from keilog.store.trips import STANDING_MPS, Trip, trip_extent
 from keilog.units import KMH_PER_MPH, MPS_PER_MPH, haversine_m
 
@@ -311,10 +312,13 @@ def find_series(db: sqlite_utils.Database, trip: Trip, q: Quantity) -> Series | 
     # msg_ views compute timestamp, which no index serves); the time window beside.
     frames, frame_args = trip_extent(db, trip.id).frame_condition()
     window, window_args = trip_window(trip)
-    where, args = f"{frames} and {window}", [*frame_args, *window_args]
     for table, column, unit in _candidates(db, q):
         if not db[table].exists() or column not in db[table].columns_dict:
             continue
+        if has_raw_frames(db.conn, table):
+            where, args = f"{frames} and {window}", [*frame_args, *window_args]
+        else:  # the logger's input records: no frame numbers, the window alone
+            where, args = window, list(window_args)
         rows = db.execute(
             f"select timestamp, {quote(column)} from {quote(table)} where {where} and "
             f"{quote(column)} is not null order by timestamp",

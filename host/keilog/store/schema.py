@@ -347,6 +347,13 @@ from {quote(table)} m {join} join devices d on d.id = s.device"""
     conn.execute(sql)
 
 
+def has_raw_frames(conn: sqlite3.Connection, view: str) -> bool:
+    """Whether the rows of ``msg_<MESSAGE>`` decode raw frames, so that their
+    ``frame_id`` is a frame's number; the logger's input records have no raw frame
+    (their stored table names its segment and ``frame_id`` is the row's own id)."""
+    return "segment" not in _columns(conn, stored_table(view))
+
+
 def message_columns(conn: sqlite3.Connection, view: str) -> dict[str, str]:
     """The columns of a ``msg_`` view with the types they hold (a view declares none)."""
     table = stored_table(view)
