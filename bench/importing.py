@@ -186,11 +186,11 @@ def where_time_goes(segments: list[Path], can_db: Database, db_path: Path) -> di
         return wrapper
 
     saved = (ingest.read_columns, ingest.segment_clock, rows.insert_columns,
-             rows.insert_frames, Decoder.decode)  # fmt: skip
+             ingest.write_frames, Decoder.decode)  # fmt: skip
     ingest.read_columns = timed("read_and_clock_s", ingest.read_columns)
     ingest.segment_clock = timed("read_and_clock_s", ingest.segment_clock)
     rows.insert_columns = timed("sqlite_decoded_s", rows.insert_columns)
-    rows.insert_frames = timed("frame_blocks_s", rows.insert_frames)  # packing and inserting
+    ingest.write_frames = timed("frame_blocks_s", ingest.write_frames)  # packing and inserting
     Decoder.decode = timed("decode_s", Decoder.decode)  # type: ignore[method-assign]
     try:
         t0 = time.perf_counter()
@@ -198,7 +198,7 @@ def where_time_goes(segments: list[Path], can_db: Database, db_path: Path) -> di
         total = time.perf_counter() - t0
     finally:
         ingest.read_columns, ingest.segment_clock, rows.insert_columns = saved[:3]
-        rows.insert_frames = saved[3]
+        ingest.write_frames = saved[3]
         Decoder.decode = saved[4]  # type: ignore[method-assign]
     out = {k: round(v, 3) for k, v in spent.items()}
     out["rest_s"] = round(total - sum(spent.values()), 3)

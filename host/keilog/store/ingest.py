@@ -46,6 +46,7 @@ from keilog.store import overlap, rows, timebase
 from keilog.store import trips as dbtrips
 from keilog.store.coverage import stored_coverage
 from keilog.store.damage import refuse_damage, summarise_damage
+from keilog.store.frames import write_frames
 from keilog.store.schema import ensure_schema, message_table
 
 __all__ = [
@@ -192,7 +193,7 @@ def _store_columns(
             part = can.take(slice(start, start + CHUNK_FRAMES))
             ts = None if utc is None else utc[start : start + CHUNK_FRAMES]
             batch = _batch(part, ts)
-            rows.insert_frames(
+            write_frames(
                 conn, first_frame + start, segment, batch, part.mono_us, part.mono_us, pieces
             )
             if can_db is not None:
@@ -451,7 +452,7 @@ def _store_log(
         if not n:
             continue
         time_us = rows.log_time_us(batch)
-        rows.insert_frames(conn, fid, segment, batch, None, time_us, timebase.LOG_PIECES)
+        write_frames(conn, fid, segment, batch, None, time_us, timebase.LOG_PIECES)
         if can_db is not None:
             result.decoded += rows.write_decoded(db, can_db, batch, fid, time_us, result.renamed)
         finite = batch.timestamp[np.isfinite(batch.timestamp)]

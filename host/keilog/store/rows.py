@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import weakref
-from collections.abc import Sequence
 
 import cantools.database
 import numpy as np
@@ -17,10 +16,9 @@ from keilog.decode.dbc import inputs_database
 from keilog.logformat.columns import CanColumns
 from keilog.store.bulk import insert_columns
 from keilog.store.decoded import message_rows
-from keilog.store.frames import since_mark, write_frames
+from keilog.store.frames import since_mark
 from keilog.store.names import names_of, quote
 from keilog.store.schema import ensure_message_table
-from keilog.store.timebase import Piece
 
 # One compiled decoder per cantools database (compiling a large DBC takes milliseconds,
 # a segment import may be far shorter).
@@ -38,20 +36,6 @@ def next_frame(conn: sqlite3.Connection) -> int:
     """The number the next stored raw frame gets."""
     row = conn.execute("select coalesce(max(last_frame), 0) from frame_blocks").fetchone()
     return int(row[0]) + 1
-
-
-def insert_frames(
-    conn: sqlite3.Connection,
-    first_id: int,
-    segment: int,
-    batch: FrameBatch,
-    mono_us: NDArray[np.int64] | None,
-    time_us: NDArray[np.int64] | None = None,
-    pieces: Sequence[Piece] = (),
-) -> None:
-    """Store raw frames (numbers first_id ..) as packed blocks (keilog.store.frames);
-    time_us and pieces: the frames' time on the segment's time base and its clock."""
-    write_frames(conn, first_id, segment, batch, mono_us, time_us, pieces)
 
 
 def _decoder(can_db: cantools.database.Database) -> Decoder:
